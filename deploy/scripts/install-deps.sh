@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# install-deps.sh -- install what building and testing avesa-backfill needs.
+#
+# `make deps` (and so `make check` and `make demo`) runs this first. On a
+# Debian machine as root it installs whatever is missing with apt-get and
+# the pinned npm test tooling with `npm ci`; otherwise it prints the exact
+# command to run and stops. It does nothing when everything is present, so
+# it is cheap to run every time.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+
+# Debian package -> a file or command that proves it is installed.
+declare -A probe=(
+  [build-essential]=/usr/bin/cc
+  [make]=/usr/bin/make
+  [pkg-config]=/usr/bin/pkg-config
+  [libcurl4-openssl-dev]=/usr/include/x86_64-linux-gnu/curl/curl.h
+  [libcjson-dev]=/usr/include/cjson/cJSON.h
+  [libssl-dev]=/usr/include/openssl/ssl.h
+  [zlib1g-dev]=/usr/include/zlib.h
+  [check]=/usr/include/check.h
+  [nodejs]=node
+  [npm]=npm
+  [shellcheck]=shellcheck
+  [procps]=ps
+)
+
+present() {
+  case "$1" in
+    /*) [ -e "$1" ] ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+# curl.h lives under a multiarch directory on non-amd64 machines.
+curl_present() {
+  compgen -G "/usr/include/*/curl/curl.h" >/dev/null || [ -e /usr/include/curl/curl.h ]
+}
+
+missing=()
+for pkg in "${!probe[@]}"; do
+  if [ "$pkg" = libcurl4-openssl-dev ]; then
+    curl_present || missing+=("$pkg")
+  elif ! present "${probe[$pkg]}"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  IFS=$'\n' mapfile -t missing < <(sort <<<"${missing[*]}")
+  cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: missing: ${missing[*]}" >&2
+    echo "install-deps: run as root: $cmd" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Test tooling from npm, pinned by tests/package-lock.json. Reinstall only
+# when the lock file changed since the last install.
+stamp="$top/tests/node_modules/.installed-lock"
+if [ ! -f "$stamp" ] || ! cmp -s "$top/tests/package-lock.json" "$stamp"; then
+  echo "install-deps: npm ci (tests/)"
+  (cd "$top/tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$top/tests/package-lock.json" "$stamp"
+fi

@@ -1,0 +1,32 @@
+/* chunk.h -- one chunk end to end: ingest, then the canonical transform.
+ *
+ * The chunk runner is the worker's production task handler (and what
+ * `backfill-worker run-chunk` calls). It looks up the tenant, gets the
+ * source credentials, pages the source into the raw writer, then maps the
+ * raw records through the table's mapping into the canonical writer; each
+ * writer finishes with a manifest written last. Built-in steps or the
+ * original Lambdas (compat.h) per BACKFILL_INGEST / BACKFILL_TRANSFORM.
+ * One runner serves all worker slots at once (thread-safe).
+ */
+#ifndef BF_CHUNK_CHUNK_H
+#define BF_CHUNK_CHUNK_H
+
+#include "aws/awsenv.h"
+#include "config/config.h"
+#include "task/task.h"
+#include "util/err.h"
+
+struct chunk_runner;
+
+/* `aws` may be NULL when nothing configured needs AWS (all file://, builtin).
+ * Takes a reference to it otherwise. Copies what it needs from `cfg`. */
+enum bf_rc chunk_runner_new(const struct bf_config *cfg, struct awsenv *aws,
+                            struct chunk_runner **out, struct bf_err *err);
+void chunk_runner_free(struct chunk_runner *r); /* NULL-safe */
+
+/* The task_handler.run function; ctx is a struct chunk_runner. */
+enum bf_rc chunk_run(void *ctx, const struct task_input *in,
+                     struct task_cancel *cancel, struct task_result *out,
+                     struct bf_err *err);
+
+#endif

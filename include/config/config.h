@@ -1,0 +1,40 @@
+/* config.h -- every setting of backfill-worker (DESIGN.md section 3).
+ *
+ * Each setting has an environment variable (BACKFILL_*) and a flag; flags
+ * win. config_load() reads both into one struct that main() owns and hands
+ * down read-only; nothing below main() reads the environment for these.
+ */
+#ifndef BF_CONFIG_CONFIG_H
+#define BF_CONFIG_CONFIG_H
+
+#include "util/err.h"
+#include "util/log.h"
+
+struct bf_config {
+    char activity_arn[257];    /* BACKFILL_ACTIVITY_ARN / --activity-arn */
+    char worker_name[81];      /* BACKFILL_WORKER_NAME, default hostname:pid */
+    int concurrency;           /* BACKFILL_CONCURRENCY, default 4 */
+    int drain_seconds;         /* BACKFILL_DRAIN_SECONDS, default 90 */
+    char env[32];              /* BACKFILL_ENV, default "dev" */
+    char output[1024];         /* BACKFILL_OUTPUT, file://./backfill-data */
+    char tenants[1024];        /* BACKFILL_TENANTS, file://./tenants.json */
+    char secrets[1024];        /* BACKFILL_SECRETS, file://./secrets.json */
+    char ingest[16];           /* BACKFILL_INGEST: builtin | lambda */
+    char transform[16];        /* BACKFILL_TRANSFORM: builtin | lambda */
+    char transform_invocation[16]; /* RequestResponse | Event */
+    char mappings_dir[1024];   /* BACKFILL_MAPPINGS_DIR, "" = embedded */
+    double source_rps;         /* BACKFILL_SOURCE_RPS, default 4 */
+    enum log_level log_level;  /* BACKFILL_LOG_LEVEL, default info */
+    char metrics[16];          /* BACKFILL_METRICS: off | emf */
+    char metrics_namespace[128]; /* BACKFILL_METRICS_NAMESPACE, AvesaBackfill */
+    char sse_kms_key_id[256];  /* BACKFILL_SSE_KMS_KEY_ID, "" = none */
+};
+
+/* Fill defaults. This function can't fail. */
+void config_defaults(struct bf_config *cfg);
+
+/* Apply BACKFILL_* environment variables over the current values.
+ * BF_E_CONFIG naming the variable for an invalid value. */
+enum bf_rc config_from_env(struct bf_config *cfg, struct bf_err *err);
+
+#endif

@@ -1,0 +1,56 @@
+/* tenant.h -- tenant configuration and source credentials (issue 5).
+ *
+ * Which tenants have which service enabled (file://tenants.json or
+ * dynamodb://TenantServices-{env}), and the credentials to call the source
+ * (file://secrets.json or secretsmanager:). Both are cached with a short
+ * TTL; after a 401 the pipeline asks again with force_refresh to pick up a
+ * rotated secret. Thread-safe: one store serves every worker slot.
+ * Secret values live only in `struct tenant_source_creds`, which callers
+ * wipe with tenant_source_creds_wipe(); they never reach logs or errors.
+ */
+#ifndef BF_TENANT_TENANT_H
+#define BF_TENANT_TENANT_H
+
+#include "aws/awsenv.h"
+#include "config/config.h"
+#include "util/err.h"
+
+struct tenant_info {
+    char tenant_id[65];
+    char service[32];
+    int enabled;
+    char secret_name[256]; /* from the item, else "{tenant_id}/{env}" */
+};
+
+struct tenant_source_creds {
+    char api_base_url[512];
+    char company_id[128];
+    char public_key[256];
+    char private_key[256];
+    char client_id[128];
+};
+
+void tenant_source_creds_wipe(struct tenant_source_creds *c);
+
+struct tenant_store;
+
+/* `aws` may be NULL when neither store is an AWS service. Takes a reference
+ * to `aws` when it uses it. */
+enum bf_rc tenant_store_new(const struct bf_config *cfg, struct awsenv *aws,
+                            struct tenant_store **out, struct bf_err *err);
+void tenant_store_free(struct tenant_store *s); /* NULL-safe */
+
+/* BF_E_TENANT_NOT_CONFIGURED (no item), BF_E_TENANT_DISABLED (enabled
+ * false), or a transient code when the store itself failed. */
+enum bf_rc tenant_lookup(struct tenant_store *s, const char *tenant_id,
+                         const char *service, struct tenant_info *out,
+                         struct bf_err *err);
+
+/* BF_E_CREDENTIALS_INVALID with the missing *field* named, never a value. */
+enum bf_rc tenant_source_creds_get(struct tenant_store *s,
+                                   const struct tenant_info *t,
+                                   int force_refresh,
+                                   struct tenant_source_creds *out,
+                                   struct bf_err *err);
+
+#endif

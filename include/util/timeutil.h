@@ -1,0 +1,41 @@
+/* timeutil.h -- ISO 8601 timestamps as whole milliseconds since the epoch.
+ *
+ * The chunk plan (DESIGN.md section 4) works in milliseconds, truncating any
+ * finer fraction exactly as JSONata's $toMillis does, and writes timestamps
+ * the way $fromMillis does (YYYY-MM-DDTHH:MM:SS.sssZ). The state machine and
+ * the worker must agree to the millisecond, so both directions live here and
+ * nowhere else. Pure functions: no clock, no locale, no time zone database.
+ */
+#ifndef BF_UTIL_TIMEUTIL_H
+#define BF_UTIL_TIMEUTIL_H
+
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define TIME_ISO_LEN 25 /* "2025-06-13T06:00:57.295Z" + NUL */
+
+/* Parse "YYYY-MM-DD" (00:00 UTC), or "YYYY-MM-DDTHH:MM[:SS[.fff...]]" with an
+ * optional "Z", "+HH:MM", "+HHMM" or "+HH" offset (none means UTC). Digits
+ * past milliseconds are truncated. Rejects impossible calendar dates
+ * (2025-02-30), hours past 23 and trailing garbage. Returns
+ * BF_E_INVALID_INPUT with a message that says what is wrong. */
+enum bf_rc time_parse_iso8601(const char *s, int64_t *ms_out,
+                              struct bf_err *err);
+
+/* Write `ms` as "YYYY-MM-DDTHH:MM:SS.sssZ" into `out` (TIME_ISO_LEN bytes).
+ * Years outside 0..9999 are clamped by the caller's validation; this
+ * function can't fail. */
+void time_format_iso8601(int64_t ms, char out[TIME_ISO_LEN]);
+
+/* The same, with ':' replaced by '-' for object keys (DESIGN.md section 6). */
+void time_format_key(int64_t ms, char out[TIME_ISO_LEN]);
+
+/* Days since 1970-01-01 for a proleptic Gregorian date. Pure. */
+int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* Wall clock and monotonic clock in milliseconds. */
+int64_t time_now_ms(void);
+int64_t time_mono_ms(void);
+
+#endif

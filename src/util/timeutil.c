@@ -1,0 +1,209 @@
+/* timeutil.c -- ISO 8601 <-> epoch milliseconds, matching JSONata's
+ * $toMillis/$fromMillis for the forms the state machine produces. */
+#include "util/timeutil.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Howard Hinnant's days_from_civil: exact for every proleptic Gregorian
+ * date, no tables, no time zone database. */
+int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    int64_t era;
+    unsigned doe, yoe, doy, mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    *y = (int64_t)yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y += *m <= 2;
+}
+
+static int is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static unsigned days_in_month(int64_t y, unsigned m)
+{
+    static const unsigned dim[12] = { 31, 28, 31, 30, 31, 30,
+                                      31, 31, 30, 31, 30, 31 };
+    if (m == 2 && is_leap(y))
+        return 29;
+    return dim[m - 1];
+}
+
+/* Read exactly `n` digits; returns -1 if any is not a digit. */
+static int read_digits(const char **p, int n)
+{
+    int v = 0;
+
+    for (; n > 0; n--, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+static enum bf_rc bad(struct bf_err *err, const char *s, const char *why)
+{
+    return bf_err_set(err, BF_E_INVALID_INPUT,
+                      "'%.64s' is not an ISO 8601 timestamp: %s", s, why);
+}
+
+/* Parse the optional zone designator; sets the offset in minutes. */
+static int parse_offset(const char **p, int *minutes)
+{
+    int sign, hh, mm = 0;
+
+    *minutes = 0;
+    if (**p == '\0')
+        return 0;
+    if (**p == 'Z' || **p == 'z') {
+        (*p)++;
+        return 0;
+    }
+    if (**p != '+' && **p != '-')
+        return -1;
+    sign = **p == '-' ? -1 : 1;
+    (*p)++;
+    hh = read_digits(p, 2);
+    if (hh < 0 || hh > 23)
+        return -1;
+    if (**p == ':')
+        (*p)++;
+    if (**p != '\0') {
+        mm = read_digits(p, 2);
+        if (mm < 0 || mm > 59)
+            return -1;
+    }
+    *minutes = sign * (hh * 60 + mm);
+    return 0;
+}
+
+enum bf_rc time_parse_iso8601(const char *s, int64_t *ms_out,
+                              struct bf_err *err)
+{
+    const char *p = s;
+    int y, mo, d, hh = 0, mi = 0, ss = 0, ms = 0, digits, off;
+    int64_t days;
+
+    if (s == NULL)
+        return bf_err_set(err, BF_E_INVALID_INPUT, "timestamp is missing");
+    y = read_digits(&p, 4);
+    if (y < 0 || *p++ != '-')
+        return bad(err, s, "expected YYYY-MM-DD");
+    mo = read_digits(&p, 2);
+    if (mo < 1 || mo > 12 || *p++ != '-')
+        return bad(err, s, "month must be 01 to 12");
+    d = read_digits(&p, 2);
+    if (d < 1 || (unsigned)d > days_in_month(y, (unsigned)mo))
+        return bad(err, s, "no such day in that month");
+    if (*p == 'T' || *p == 't') {
+        p++;
+        hh = read_digits(&p, 2);
+        if (hh < 0 || hh > 23 || *p++ != ':')
+            return bad(err, s, "hour must be 00 to 23");
+        mi = read_digits(&p, 2);
+        if (mi < 0 || mi > 59)
+            return bad(err, s, "minute must be 00 to 59");
+        if (*p == ':') {
+            p++;
+            ss = read_digits(&p, 2);
+            if (ss < 0 || ss > 59)
+                return bad(err, s, "second must be 00 to 59");
+            if (*p == '.' || *p == ',') {
+                p++;
+                /* Keep three digits, truncate the rest ($toMillis does). */
+                for (digits = 0; *p >= '0' && *p <= '9'; p++, digits++) {
+                    if (digits < 3)
+                        ms = ms * 10 + (*p - '0');
+                }
+                if (digits == 0)
+                    return bad(err, s, "empty fraction of a second");
+                for (; digits < 3; digits++)
+                    ms *= 10;
+            }
+        }
+        if (parse_offset(&p, &off) != 0)
+            return bad(err, s, "bad time zone offset");
+    } else {
+        off = 0;
+    }
+    if (*p != '\0')
+        return bad(err, s, "unexpected characters at the end");
+    days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *ms_out = ((days * 86400 + hh * 3600 + mi * 60 + ss) - (int64_t)off * 60)
+              * 1000 + ms;
+    return BF_OK;
+}
+
+void time_format_iso8601(int64_t ms, char out[TIME_ISO_LEN])
+{
+    int64_t days, secs, y;
+    unsigned m, d;
+    int msec;
+    unsigned sod;
+    char tmp[64];
+
+    msec = (int)(((ms % 1000) + 1000) % 1000);
+    secs = (ms - msec) / 1000;
+    days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    secs -= days * 86400;
+    civil_from_days(days, &y, &m, &d);
+    sod = (unsigned)secs; /* 0..86399 after the day split above */
+    /* Format wide, then copy: the fixed layout is 24 characters for years
+     * 0..9999, which the callers' validation guarantees. */
+    snprintf(tmp, sizeof(tmp), "%04u-%02u-%02uT%02u:%02u:%02u.%03dZ",
+             (unsigned)(y < 0 ? 0 : y % 10000), m, d, sod / 3600,
+             sod / 60 % 60, sod % 60, msec);
+    memcpy(out, tmp, TIME_ISO_LEN - 1);
+    out[TIME_ISO_LEN - 1] = '\0';
+}
+
+void time_format_key(int64_t ms, char out[TIME_ISO_LEN])
+{
+    char *c;
+
+    time_format_iso8601(ms, out);
+    for (c = out; *c != '\0'; c++) {
+        if (*c == ':')
+            *c = '-';
+    }
+}
+
+int64_t time_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t time_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

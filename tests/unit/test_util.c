@@ -1,0 +1,192 @@
+/* test_util.c -- err, buf, timeutil and log: the bottom layer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#include "testsuite.h"
+
+START_TEST(err_set_flattens_and_returns_code)
+{
+    struct bf_err e;
+
+    bf_err_init(&e);
+    ck_assert_int_eq(bf_err_set(&e, BF_E_CONFIG, "a\nb %d", 7), BF_E_CONFIG);
+    ck_assert_str_eq(e.message, "a b 7");
+    ck_assert_int_eq(bf_err_set(NULL, BF_E_LIMIT, "x"), BF_E_LIMIT);
+    bf_err_prefix(&e, "S3 %s", "PutObject");
+    ck_assert_str_eq(e.message, "S3 PutObject: a b 7");
+}
+END_TEST
+
+START_TEST(err_names_round_trip)
+{
+    enum bf_rc rc;
+
+    for (rc = BF_E_INVALID_INPUT; rc <= BF_E_INTERNAL; rc++)
+        ck_assert_int_eq(bf_rc_from_error_name(bf_rc_error_name(rc)), rc);
+    ck_assert_str_eq(bf_rc_error_name(BF_E_NOMEM), "Backfill.Internal");
+    ck_assert_str_eq(bf_rc_error_name(BF_E_SOURCE_PROTOCOL),
+                     "Backfill.SourceProtocolError");
+}
+END_TEST
+
+START_TEST(err_cause_is_bounded_json)
+{
+    struct bf_err e;
+    char *s;
+    cJSON *o;
+    char big[400];
+
+    bf_err_init(&e);
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    bf_err_set(&e, BF_E_SOURCE_UNAVAILABLE, "%s", big);
+    e.http_status = 503;
+    e.page = 4;
+    snprintf(e.endpoint, sizeof(e.endpoint), "service/tickets");
+    s = bf_err_cause_json(&e, 200);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_lt(strlen(s), 200);
+    o = cJSON_Parse(s);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(cJSON_GetObjectItem(o, "http_status")->valueint, 503);
+    ck_assert_int_eq(cJSON_GetObjectItem(o, "page")->valueint, 4);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "retryable")));
+    cJSON_Delete(o);
+    free(s);
+}
+END_TEST
+
+START_TEST(buf_respects_limit)
+{
+    struct buf b;
+    char *s;
+
+    buf_init(&b, 8);
+    ck_assert_int_eq(buf_append_str(&b, "12345"), BF_OK);
+    ck_assert_int_eq(buf_append_str(&b, "6789"), BF_E_LIMIT);
+    ck_assert_str_eq(b.data, "12345");
+    ck_assert_int_eq(buf_printf(&b, "%d", 678), BF_OK);
+    ck_assert_str_eq(b.data, "12345678");
+    ck_assert_int_eq(buf_printf(&b, "%d", 9), BF_E_LIMIT);
+    s = buf_detach(&b);
+    ck_assert_str_eq(s, "12345678");
+    free(s);
+    ck_assert_ptr_null(b.data);
+    buf_cleanup_secure(&b);
+}
+END_TEST
+
+static int64_t parse_ok(const char *s)
+{
+    int64_t ms = 0;
+    struct bf_err e;
+
+    bf_err_init(&e);
+    ck_assert_msg(time_parse_iso8601(s, &ms, &e) == BF_OK, "%s: %s", s,
+                  e.message);
+    return ms;
+}
+
+START_TEST(time_parse_forms)
+{
+    char out[TIME_ISO_LEN];
+
+    ck_assert_int_eq(parse_ok("1970-01-01"), 0);
+    ck_assert_int_eq(parse_ok("2025-06-13T06:00:57.295053+00:00"),
+                     parse_ok("2025-06-13T06:00:57.295Z"));
+    ck_assert_int_eq(parse_ok("2025-06-13T08:00:57+02:00"),
+                     parse_ok("2025-06-13T06:00:57Z"));
+    ck_assert_int_eq(parse_ok("2025-06-13T06:00:57.2Z") % 1000, 200);
+    ck_assert_int_eq(parse_ok("2024-02-29T00:00"), 1709164800000LL);
+    time_format_iso8601(parse_ok("2025-06-13T06:00:57.295053+00:00"), out);
+    ck_assert_str_eq(out, "2025-06-13T06:00:57.295Z");
+    time_format_key(0, out);
+    ck_assert_str_eq(out, "1970-01-01T00-00-00.000Z");
+    time_format_iso8601(-1, out);
+    ck_assert_str_eq(out, "1969-12-31T23:59:59.999Z");
+}
+END_TEST
+
+START_TEST(time_parse_rejects)
+{
+    static const char *bad[] = { "", "2025-02-29", "2025-13-01",
+        "2025-06-31", "2025-06-13T24:00:00Z", "2025-06-13T06:00:57.Z",
+        "2025-06-13T06:00:57Zjunk", "13/06/2025", "2025-6-13",
+        "2025-06-13T06:00:57+25:00", NULL };
+    int64_t ms;
+    struct bf_err e;
+    int i;
+
+    for (i = 0; bad[i] != NULL; i++) {
+        bf_err_init(&e);
+        ck_assert_msg(time_parse_iso8601(bad[i], &ms, &e) ==
+                      BF_E_INVALID_INPUT, "accepted %s", bad[i]);
+        ck_assert(strstr(e.message, "ISO 8601") != NULL);
+    }
+}
+END_TEST
+
+START_TEST(log_lines_are_json)
+{
+    int fds[2];
+    struct log_line l;
+    char line[LOG_LINE_MAX + 64];
+    ssize_t n;
+    cJSON *o;
+    char big[LOG_LINE_MAX];
+    char tag[13];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    log_setup(LOG_INFO, "w1", fds[1]);
+    ck_assert_int_eq(log_begin(&l, LOG_DEBUG, "skipped"), 0);
+    ck_assert(log_begin(&l, LOG_INFO, "task_started"));
+    log_str(&l, "tenant", "a\"b\n");
+    log_int(&l, "chunk", 3);
+    memset(big, 'y', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    log_str(&l, "huge", big);
+    log_end(&l);
+    n = read(fds[0], line, sizeof(line) - 1);
+    ck_assert_int_gt(n, 0);
+    line[n] = '\0';
+    ck_assert_int_eq(line[n - 1], '\n');
+    o = cJSON_Parse(line);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "tenant")->valuestring, "a\"b\n");
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "worker")->valuestring, "w1");
+    ck_assert_ptr_null(cJSON_GetObjectItem(o, "huge"));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "truncated")));
+    cJSON_Delete(o);
+    log_token_hash("secret-token", tag);
+    ck_assert_uint_eq(strlen(tag), 12);
+    ck_assert(strstr("secret-token", tag) == NULL);
+    log_setup(LOG_INFO, "", 2);
+    close(fds[0]);
+    close(fds[1]);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("util");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, err_set_flattens_and_returns_code);
+    tcase_add_test(tc, err_names_round_trip);
+    tcase_add_test(tc, err_cause_is_bounded_json);
+    tcase_add_test(tc, buf_respects_limit);
+    tcase_add_test(tc, time_parse_forms);
+    tcase_add_test(tc, time_parse_rejects);
+    tcase_add_test(tc, log_lines_are_json);
+    suite_add_tcase(s, tc);
+    return s;
+}
