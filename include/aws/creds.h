@@ -72,6 +72,13 @@ struct creds_provider *creds_provider_new_chain(struct creds_provider **list,
 struct creds_provider *creds_provider_new_cached(struct creds_provider *inner,
                                                  int64_t refresh_ms,
                                                  const struct creds_seams *seams);
+/* The `region` of a profile in AWS_CONFIG_FILE (~/.aws/config), for
+ * endpoint_region(). BF_E_CONFIG when the file is malformed; BF_OK with
+ * out[0] == '\0' when there is no such setting. `profile` NULL = AWS_PROFILE
+ * or "default". */
+enum bf_rc creds_profile_region(const char *profile, char out[64],
+                                struct bf_err *err);
+
 /* The SDK default chain: env, profile, ecs, imds, all behind the cache. */
 struct creds_provider *creds_provider_new_default(void);
 
