@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "aws/creds.h"
+#include "aws/retry.h"
+#include "aws/sigv4.h"
 #include "util/err.h"
 
 struct awsenv_options {
@@ -20,6 +22,11 @@ struct awsenv_options {
     int max_attempts;                 /* 0: 3, as the SDKs' standard mode */
     int64_t (*now_ms)(void *ctx);     /* clock seam for signing; NULL = real */
     void *clock_ctx;
+    /* Added by the transport helper (zero = the default, so existing
+     * designated initialisers keep working): */
+    int retry_capacity;               /* 0: 500 tokens, as the SDKs */
+    void (*sleep_ms)(void *ctx, long ms); /* backoff seam; NULL = real */
+    void *sleep_ctx;
 };
 
 struct awsenv;
@@ -32,5 +39,15 @@ struct awsenv *awsenv_acquire(struct awsenv *env);
 void awsenv_release(struct awsenv *env); /* NULL-safe */
 
 const char *awsenv_region(const struct awsenv *env);
+
+/* For the protocol clients (awsjson.c, awsrest.c); all borrowed, valid
+ * while the caller holds a reference to `env`. */
+struct creds_provider *awsenv_creds(struct awsenv *env);
+struct sigv4_key_cache *awsenv_key_cache(struct awsenv *env);
+struct retry_budget *awsenv_retry_budget(struct awsenv *env);
+int awsenv_max_attempts(const struct awsenv *env);
+int64_t awsenv_now_ms(const struct awsenv *env);
+/* Sleep `ms` through the seam (the backoff between attempts). */
+void awsenv_sleep_ms(void *env, long ms);
 
 #endif

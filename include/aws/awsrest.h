@@ -46,4 +46,37 @@ enum bf_rc awsrest_call(struct awsrest_client *c,
                         const struct awsrest_request *req,
                         struct http_response *resp, struct bf_err *err);
 
+/* Added by the transport helper. Notes on awsrest_call: `resp` must have
+ * been initialised with http_response_init(). For S3, `path` is the object
+ * key verbatim (a leading '/' would be part of the key; NULL or "" for a
+ * bucket-level request); for other services it is the resource path
+ * ("/2015-03-31/functions/f/invocations"), '/' added in front if missing.
+ * Each segment is percent-encoded once here (RFC 3986 unreserved kept,
+ * '/' kept). */
+
+/* Where a request goes: exposed for tests. */
+struct awsrest_target {
+    char host_header[320];  /* "bucket.s3.us-east-1.amazonaws.com" */
+    int virtual_host;       /* bucket in the host name */
+    struct buf path;        /* wire path, encoded once */
+    struct buf url;         /* scheme://host[:port]path[?query] */
+};
+void awsrest_target_init(struct awsrest_target *t);
+void awsrest_target_cleanup(struct awsrest_target *t);
+/* Build the target of a request to `ep`. S3 (bucket != NULL) uses
+ * virtual-host addressing unless the endpoint is path-style (overridden)
+ * or the bucket name is not DNS-safe for the scheme (upper case,
+ * underscores, or dots over https). BF_E_INVALID_INPUT for an empty or
+ * malformed bucket name; BF_E_NOMEM. */
+enum bf_rc awsrest_make_target(const struct endpoint *ep, const char *bucket,
+                               const char *path, const char *query,
+                               struct awsrest_target *t, struct bf_err *err);
+/* Whether `bucket` can be a DNS label under `scheme` ("https"/"http"). */
+int awsrest_bucket_virtual_ok(const char *bucket, const char *scheme);
+/* Parse an error answer: S3's XML <Code>/<Message>, else JSON (__type,
+ * x-amzn-ErrorType); without either, a code from the status ("NotFound"
+ * for a 404 HEAD). */
+void awsrest_parse_error(const struct http_response *r, char *code,
+                         size_t code_cap, char *message, size_t message_cap);
+
 #endif

@@ -39,6 +39,9 @@ struct http_response {
     int nheaders;
     char *header_names[HTTP_MAX_RESPONSE_HEADERS];  /* lower case */
     char *header_values[HTTP_MAX_RESPONSE_HEADERS];
+    /* Set on BF_E_TRANSPORT when the cause was a timeout (connect or
+     * total), which the retry budget charges more for. */
+    int timed_out;
 };
 
 struct http_client *http_client_new(void);

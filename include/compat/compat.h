@@ -28,6 +28,29 @@ enum bf_rc compat_transform_lambda(struct awsenv *aws, const char *env,
                                    const struct task_input *in,
                                    struct task_result *out, struct bf_err *err);
 
+/* Per-call settings; zero members mean the defaults. */
+struct compat_options {
+    long timeout_ms;   /* 0 = 910000: Lambda's 15-minute limit + margin */
+};
+
+/* The same two calls with options (NULL = defaults). */
+enum bf_rc compat_ingest_lambda_opts(struct awsenv *aws, const char *env,
+                                     const struct task_input *in,
+                                     const struct compat_options *opts,
+                                     struct task_result *out,
+                                     struct bf_err *err);
+enum bf_rc compat_transform_lambda_opts(struct awsenv *aws, const char *env,
+                                        const char *canonical_table,
+                                        const char *invocation,
+                                        const struct task_input *in,
+                                        const struct compat_options *opts,
+                                        struct task_result *out,
+                                        struct bf_err *err);
+
+/* The payloads, exposed for tests: malloc'd JSON text, NULL on OOM. */
+char *compat_ingest_payload(const struct task_input *in);
+char *compat_transform_payload(const struct task_input *in);
+
 /* The function names, exposed for tests. `out` holds 128 bytes. */
 void compat_ingest_function_name(const char *service, const char *env,
                                  char out[128]);

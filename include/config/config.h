@@ -7,6 +7,8 @@
 #ifndef BF_CONFIG_CONFIG_H
 #define BF_CONFIG_CONFIG_H
 
+#include <stdio.h>
+
 #include "util/err.h"
 #include "util/log.h"
 
@@ -28,6 +30,8 @@ struct bf_config {
     char metrics[16];          /* BACKFILL_METRICS: off | emf */
     char metrics_namespace[128]; /* BACKFILL_METRICS_NAMESPACE, AvesaBackfill */
     char sse_kms_key_id[256];  /* BACKFILL_SSE_KMS_KEY_ID, "" = none */
+    char handler[16];          /* BACKFILL_HANDLER: chunk | noop (diagnostic) */
+    int noop_sleep_ms;         /* BACKFILL_NOOP_SLEEP_MS: noop handler's work */
 };
 
 /* Fill defaults. This function can't fail. */
@@ -36,5 +40,18 @@ void config_defaults(struct bf_config *cfg);
 /* Apply BACKFILL_* environment variables over the current values.
  * BF_E_CONFIG naming the variable for an invalid value. */
 enum bf_rc config_from_env(struct bf_config *cfg, struct bf_err *err);
+
+/* Apply one flag by name (without "--"). `*known` = 0 when `flag` is not a
+ * setting (the caller handles it); BF_E_CONFIG naming the flag otherwise. */
+enum bf_rc config_set_flag(struct bf_config *cfg, const char *flag,
+                           const char *value, int *known, struct bf_err *err);
+
+/* Apply "--flag value" / "--flag=value" pairs; BF_E_CONFIG for anything
+ * that is not a setting. */
+enum bf_rc config_from_args(struct bf_config *cfg, int argc, char **argv,
+                            struct bf_err *err);
+
+/* One line per setting: "  --flag  ENV_VAR", for --help. */
+void config_usage(FILE *out);
 
 #endif

@@ -49,6 +49,9 @@ enum bf_rc task_input_parse(const char *json, size_t len,
  * table, tests/asl keeps the state machine's list equal to it). */
 int task_table_known(const char *service, const char *table);
 
+/* Whether `s` matches ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ (the plan reuses it). */
+int task_tenant_id_ok(const char *s);
+
 struct task_location {
     char uri[1024];   /* "file:///..." or "s3://bucket/prefix/..." */
     long parts;

@@ -11,6 +11,8 @@
 #ifndef BF_TENANT_TENANT_H
 #define BF_TENANT_TENANT_H
 
+#include <stdint.h>
+
 #include "aws/awsenv.h"
 #include "config/config.h"
 #include "util/err.h"
@@ -39,6 +41,22 @@ struct tenant_store;
 enum bf_rc tenant_store_new(const struct bf_config *cfg, struct awsenv *aws,
                             struct tenant_store **out, struct bf_err *err);
 void tenant_store_free(struct tenant_store *s); /* NULL-safe */
+
+/* Cache lifetimes and a clock seam (tests). Zero members mean the defaults:
+ * tenant items 60 s, secrets 300 s, the monotonic clock. */
+struct tenant_store_options {
+    long tenant_ttl_ms;
+    long secret_ttl_ms;
+    int64_t (*now_ms)(void *ctx);
+    void *clock_ctx;
+};
+
+/* tenant_store_new() with options (NULL = the defaults). */
+enum bf_rc tenant_store_new_opts(const struct bf_config *cfg,
+                                 struct awsenv *aws,
+                                 const struct tenant_store_options *opts,
+                                 struct tenant_store **out,
+                                 struct bf_err *err);
 
 /* BF_E_TENANT_NOT_CONFIGURED (no item), BF_E_TENANT_DISABLED (enabled
  * false), or a transient code when the store itself failed. */

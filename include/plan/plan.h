@@ -1,0 +1,55 @@
+/* plan.h -- the chunk plan (DESIGN.md section 4), shared by `plan` and tests.
+ *
+ * A StartExecution input names a tenant, a service, one table or a list
+ * and an optional date window; the plan cuts the window into consecutive
+ * half-open chunks per table, exactly as the state machine's JSONata plan
+ * does, so `backfill-worker plan` can be compared against it.
+ */
+#ifndef BF_PLAN_PLAN_H
+#define BF_PLAN_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+#include "util/timeutil.h"
+
+#define PLAN_TABLES_MAX 16
+#define PLAN_DEFAULT_DAYS 730       /* default window: the last two years */
+#define PLAN_DEFAULT_CHUNK_DAYS 30
+#define PLAN_DEFAULT_CONCURRENCY 4
+#define PLAN_CHUNKS_MAX 100000      /* over all tables */
+
+struct plan_request {
+    char tenant_id[65];
+    char service[32];
+    char tables[PLAN_TABLES_MAX][64];
+    int ntables;
+    int64_t start_ms;
+    int64_t end_ms;
+    int chunk_size_days;   /* 1..366 */
+    int max_concurrency;   /* 1..1000 */
+};
+
+/* Parse a StartExecution input {tenant_id, service|service_name,
+ * table_name | tables[], start_date?, end_date?, chunk_size_days?,
+ * max_concurrency?}. `now_ms` is the default end. BF_E_INVALID_INPUT naming
+ * the field for anything wrong. */
+enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
+                              struct plan_request *out, struct bf_err *err);
+
+/* Chunks for one table: ceil((end - start) / step). 0 when end <= start. */
+long plan_chunk_count(int64_t start_ms, int64_t end_ms, int chunk_size_days);
+
+/* Bounds of chunk `i` (0-based): [start + i*step, min(start+(i+1)*step, end)). */
+void plan_chunk_bounds(int64_t start_ms, int64_t end_ms, int chunk_size_days,
+                       long i, int64_t *chunk_start, int64_t *chunk_end);
+
+/* The plan as JSON: {tenant_id, service, tables, start_date, end_date,
+ * chunk_size_days, max_concurrency, total_chunks, chunks: [{tenant_id,
+ * service, table_name, chunk_number, total_chunks, start_date, end_date}]}.
+ * `*out` is malloc'd. BF_E_LIMIT when the plan has too many chunks. */
+enum bf_rc plan_json(const struct plan_request *req, char **out,
+                     struct bf_err *err);
+
+#endif

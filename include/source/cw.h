@@ -1,0 +1,71 @@
+/* cw.h -- the ConnectWise Manage source (REST API 3.0).
+ *
+ * GET {base}/{codebase}/apis/3.0/{endpoint} with a half-open lastUpdated
+ * window, orderBy=id asc, forward-only paging (Link rel="next") and
+ * page/pageSize as the fallback. Retries 429 (Retry-After, else backoff with
+ * jitter), 5xx and transport errors within bounded budgets. The pure parsers
+ * (base URL, Link, Retry-After, page splitting) are exposed for tests/fuzzing.
+ */
+#ifndef BF_SOURCE_CW_H
+#define BF_SOURCE_CW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "source/source.h"
+#include "tenant/tenant.h"
+#include "util/err.h"
+
+/* Budgets and caps; 0 means the default shown. */
+struct cw_options {
+    int max_attempts_429;       /* 8 tries per request, then RATE_LIMITED */
+    int max_attempts_5xx;       /* 5 tries per request, then UNAVAILABLE */
+    int64_t backoff_base_ms;    /* 500: first backoff, doubled each try */
+    int64_t backoff_max_ms;     /* 30000: one backoff at most */
+    int64_t retry_after_max_ms; /* 120000: a longer Retry-After fails */
+    long timeout_ms;            /* 120000 per request */
+    size_t max_response;        /* 64 MiB per page */
+    long max_pages;             /* 100000 pages per chunk */
+    int max_depth;              /* 64 levels of JSON nesting */
+    int page_size;              /* 0: the endpoint's */
+    int force_page_mode;        /* 1: never ask for forward-only paging */
+};
+
+struct cw_params {
+    const struct source_endpoint *ep;
+    const struct tenant_source_creds *creds; /* copied */
+    int64_t start_ms;                        /* window [start, end) */
+    int64_t end_ms;
+    const struct task_cancel *cancel;        /* borrowed, may be NULL */
+    struct source_ratelimit *ratelimit;      /* borrowed, may be NULL */
+    struct cw_options opts;
+};
+
+/* Open a ConnectWise source. BF_E_CREDENTIALS_INVALID for an unusable base
+ * URL; no request is made until the first source_next_page(). */
+enum bf_rc cw_open(const struct cw_params *p, struct source **out,
+                   struct bf_err *err);
+
+/* "{base}/{codebase}/apis/3.0" from a stored base URL that may or may not
+ * already hold the codebase or the apis/3.0 path (never doubled). Returns
+ * -1 when it is not an http(s) URL or does not fit `n`. */
+int cw_api_root(const char *base_url, const char *codebase, char *out,
+                size_t n);
+
+/* The rel="next" target of a Link header into `out`. Returns 1 when found,
+ * 0 when absent, -1 when malformed or too long. */
+int cw_link_next(const char *link, char *out, size_t n);
+
+/* A Retry-After value (delta seconds or an HTTP date) as milliseconds from
+ * `now_ms`; a past date gives 0. Returns -1 when unparsable. */
+int cw_retry_after_ms(const char *value, int64_t now_ms, int64_t *out_ms);
+
+/* Split a JSON array of objects into its elements' exact bytes, checking
+ * nesting depth <= max_depth. `recs` grows (realloc'd, caller frees).
+ * Returns BF_OK or BF_E_SOURCE_PROTOCOL (not an array of objects, bad
+ * JSON, too deep). */
+enum bf_rc cw_split_page(const char *body, size_t len, int max_depth,
+                         struct source_record **recs, size_t *cap,
+                         size_t *count, struct bf_err *err);
+
+#endif

@@ -1,0 +1,92 @@
+/* source.h -- where a chunk's records come from: the endpoint table and the
+ * paging interface every source implements.
+ *
+ * The endpoint table (src/source/endpoints.json, embedded at build time) says
+ * which tables a service has, their canonical table, page size and date
+ * field; task validation, the chunk runner and the transform look it up here.
+ * A source is opened for one window, handed out one page at a time (memory
+ * stays bounded by a page) and closed. The cancellation flag is checked
+ * between pages. ConnectWise (cw.h) is the one implementation so far.
+ */
+#ifndef BF_SOURCE_SOURCE_H
+#define BF_SOURCE_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "task/task.h"
+#include "util/err.h"
+
+struct source_endpoint {
+    const char *service;         /* "connectwise" */
+    const char *endpoint;        /* "service/tickets" (the task's table_name) */
+    const char *canonical_table; /* "tickets" */
+    int page_size;               /* records per request, 1..1000 */
+    const char *date_field;      /* "_info/lastUpdated" */
+    int enabled;                 /* disabled entries are known but refused */
+};
+
+/* The entry for (service, endpoint), or NULL when unknown. Entries live for
+ * the whole process. Thread-safe (the table is parsed once, on first use). */
+const struct source_endpoint *source_endpoint_find(const char *service,
+                                                   const char *endpoint);
+
+/* Iterate the table: entry `i` for 0 <= i < source_endpoint_count(). */
+size_t source_endpoint_count(void);
+const struct source_endpoint *source_endpoint_at(size_t i);
+
+/* The default codebase path of a service's API ("v4_6_release"). */
+const char *source_codebase(const char *service);
+
+/* A per-tenant request-rate limit (token bucket). Shared by every worker
+ * slot that works for the same tenant, so it is mutex-protected. */
+struct source_ratelimit;
+
+/* `rps` requests per second on average, bursts up to `burst` (>= 1). rps <= 0
+ * means unlimited. NULL when out of memory. */
+struct source_ratelimit *source_ratelimit_new(double rps, double burst);
+void source_ratelimit_free(struct source_ratelimit *rl); /* NULL-safe */
+
+/* Take one token, sleeping until one is there. Returns BF_E_CANCELLED if
+ * `cancel` (may be NULL) is set while waiting. NULL `rl` never waits. */
+enum bf_rc source_ratelimit_acquire(struct source_ratelimit *rl,
+                                    const struct task_cancel *cancel,
+                                    struct bf_err *err);
+
+/* Sleep `ms`, waking early (BF_E_CANCELLED) when `cancel` is set. */
+enum bf_rc source_sleep(int64_t ms, const struct task_cancel *cancel,
+                        struct bf_err *err);
+
+/* One record exactly as the source sent it (bytes of one JSON object). */
+struct source_record {
+    const char *json;
+    size_t len;
+};
+
+/* One page. Valid until the next source_next_page() or source_close(). */
+struct source_page {
+    long number;                         /* 1-based */
+    size_t count;
+    const struct source_record *records;
+};
+
+struct source;
+
+/* What every source implementation provides. */
+struct source_ops {
+    enum bf_rc (*next_page)(struct source *s, const struct source_page **out,
+                            struct bf_err *err);
+    void (*close)(struct source *s);
+};
+
+struct source {
+    const struct source_ops *ops;
+};
+
+/* The next page, or *out = NULL after the last one. BF_E_CANCELLED when the
+ * task was cancelled before the request. */
+enum bf_rc source_next_page(struct source *s, const struct source_page **out,
+                            struct bf_err *err);
+void source_close(struct source *s); /* NULL-safe */
+
+#endif

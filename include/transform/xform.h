@@ -1,0 +1,79 @@
+/* xform.h -- the table-specific canonical transform (mapping engine).
+ *
+ * A mapping file (src/transform/mappings/<canonical_table>.json, embedded
+ * in the binary at build time, overridable from BACKFILL_MAPPINGS_DIR) says
+ * for each source system and source table which canonical fields to build:
+ * canonical name -> source path, type, required. xform_map_record() turns
+ * one raw record into one canonical record, or into a reject reason when a
+ * required field is missing or cannot be coerced. The rules (paths, types,
+ * coercion) are documented in the README section `pipeline` and at the top
+ * of src/transform/xform.c. Loaded mappings are immutable and may be shared
+ * by threads.
+ */
+#ifndef BF_TRANSFORM_XFORM_H
+#define BF_TRANSFORM_XFORM_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "util/err.h"
+
+struct xform_mappings;
+struct xform_table;
+
+/* Load the embedded mappings, then (when `dir` is neither NULL nor "") every
+ * *.json file in `dir`, each replacing the embedded mapping of the same
+ * canonical table or adding a new one. BF_E_CONFIG naming the file and the
+ * problem for a malformed mapping or an unreadable directory. */
+enum bf_rc xform_mappings_load(const char *dir, struct xform_mappings **out,
+                               struct bf_err *err);
+void xform_mappings_free(struct xform_mappings *m); /* NULL-safe */
+
+/* The mapping for (source_system "connectwise", source_table
+ * "service/tickets"), or NULL when there is none. Borrowed from `m`. */
+const struct xform_table *xform_find(const struct xform_mappings *m,
+                                     const char *source_system,
+                                     const char *source_table);
+
+/* The canonical table a mapping produces ("tickets"). Never NULL. */
+const char *xform_table_canonical(const struct xform_table *t);
+
+/* Per-record context: the fields every canonical record gets. All borrowed.
+ * ingestion_timestamp is the chunk's run time (one value per chunk). */
+struct xform_ctx {
+    const char *tenant_id;
+    const char *source_system;       /* "connectwise" */
+    const char *source_table;        /* "service/tickets" */
+    const char *canonical_table;     /* "tickets" */
+    const char *ingestion_timestamp; /* "2026-11-27T23:18:22.000Z" */
+    const char *backfill_id;         /* may be NULL: written as null */
+};
+
+#define XFORM_REASON_MAX 256
+
+/* Map `raw`. On BF_OK exactly one of these holds:
+ *   *out != NULL: the canonical record (caller frees with cJSON_Delete);
+ *   *out == NULL: the record is rejected and `reason` says why.
+ * `coercion_nulls` (may be NULL) receives how many optional fields became
+ * null because their value could not be coerced to the field's type.
+ * Only BF_E_NOMEM is returned as an error. */
+enum bf_rc xform_map_record(const struct xform_table *t, const cJSON *raw,
+                            const struct xform_ctx *ctx, cJSON **out,
+                            char reason[XFORM_REASON_MAX],
+                            int *coercion_nulls, struct bf_err *err);
+
+/* The line written to a rejects part: {"reason", "tenant_id",
+ * "source_system", "source_table", "canonical_table", "ingestion_timestamp",
+ * "backfill_id", "record": <raw, as received>}. Caller frees. NULL on OOM. */
+cJSON *xform_reject_record(const cJSON *raw, const char *reason,
+                           const struct xform_ctx *ctx);
+
+/* SHA-256 (64 hex digits + NUL) of `rec` serialised compactly with object
+ * keys sorted at every level, leaving out the top-level members
+ * ingestion_timestamp, backfill_id and record_hash, so the hash is stable
+ * across runs. BF_E_NOMEM only. */
+enum bf_rc xform_record_hash(const cJSON *rec, char out[65],
+                             struct bf_err *err);
+
+#endif

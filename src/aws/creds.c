@@ -1,0 +1,47 @@
+/* creds.c -- the parts every credentials provider shares (see creds.h).
+ *
+ * Owns the reference count, the thread-safe get() entry point and
+ * creds_wipe(). Each provider lives in its own creds_<kind>.c and only
+ * fills in the vtable; this file never knows which kinds exist.
+ */
+#include "aws/creds.h"
+
+#include <stddef.h>
+
+#include <openssl/crypto.h>
+
+void creds_wipe(struct creds *c)
+{
+    if (c != NULL)
+        OPENSSL_cleanse(c, sizeof(*c));
+}
+
+enum bf_rc creds_provider_get(struct creds_provider *p, struct creds *out,
+                              struct bf_err *err)
+{
+    enum bf_rc rc;
+
+    if (p == NULL || p->vtable == NULL || p->vtable->get == NULL)
+        return bf_err_set(err, BF_E_CONFIG, "no credentials provider");
+    creds_wipe(out);
+    rc = p->vtable->get(p, out, err);
+    /* A provider that fails must not leave half a secret behind. */
+    if (rc != BF_OK)
+        creds_wipe(out);
+    return rc;
+}
+
+struct creds_provider *creds_provider_acquire(struct creds_provider *p)
+{
+    if (p != NULL)
+        __atomic_add_fetch(&p->refcount, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
+void creds_provider_release(struct creds_provider *p)
+{
+    if (p == NULL)
+        return;
+    if (__atomic_sub_fetch(&p->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+        p->vtable->destroy(p);
+}

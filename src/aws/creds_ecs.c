@@ -1,0 +1,174 @@
+/* creds_ecs.c -- container credentials (ECS task roles, EKS Pod Identity).
+ *
+ * AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is a path on 169.254.170.2;
+ * AWS_CONTAINER_CREDENTIALS_FULL_URI a whole URL, sent with the
+ * Authorization header from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (read at
+ * each call: EKS rotates it) or AWS_CONTAINER_AUTHORIZATION_TOKEN. As in
+ * the SDKs, a plain-http FULL_URI must point at loopback or at the ECS/EKS
+ * agent addresses, so a token is never sent across a network in clear.
+ */
+#include "aws/creds.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "aws/creds_http.h"
+
+#define ECS_HOST "http://169.254.170.2"
+#define ECS_TIMEOUT_MS 2000L
+#define TOKEN_MAX 4096
+
+struct ecs_impl {
+    struct creds_provider base;
+    struct creds_seams seams;
+};
+
+/* The host of an http:// URL is one the SDKs allow without TLS. */
+static int allowed_http_host(const char *url)
+{
+    static const char *const ok[] = {
+        "127.", "localhost", "[::1]", "169.254.170.2", "169.254.170.23",
+        "[fd00:ec2::23]", NULL
+    };
+    const char *host = url + strlen("http://");
+    size_t i;
+
+    for (i = 0; ok[i] != NULL; i++) {
+        size_t n = strlen(ok[i]);
+
+        if (strncmp(host, ok[i], n) != 0)
+            continue;
+        /* "127." is a prefix; the others must end the host. */
+        if (ok[i][n - 1] == '.' || host[n] == '\0' || host[n] == ':' ||
+            host[n] == '/')
+            return 1;
+    }
+    return 0;
+}
+
+static enum bf_rc ecs_url(char *url, size_t n, struct bf_err *err)
+{
+    const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
+    if (rel != NULL && rel[0] != '\0') {
+        if ((size_t)snprintf(url, n, "%s%s%s", ECS_HOST,
+                             rel[0] == '/' ? "" : "/", rel) >= n)
+            return bf_err_set(err, BF_E_CONFIG,
+                              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI too long");
+        return BF_OK;
+    }
+    if (full == NULL || full[0] == '\0')
+        return bf_err_set(err, BF_E_CONFIG,
+                          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
+                          "_FULL_URI not set");
+    if (strlen(full) >= n)
+        return bf_err_set(err, BF_E_CONFIG,
+                          "AWS_CONTAINER_CREDENTIALS_FULL_URI too long");
+    if (strncmp(full, "https://", 8) != 0 &&
+        !(strncmp(full, "http://", 7) == 0 && allowed_http_host(full)))
+        return bf_err_set(err, BF_E_CONFIG,
+                          "AWS_CONTAINER_CREDENTIALS_FULL_URI %s: http is "
+                          "allowed only for loopback and the ECS/EKS agent; "
+                          "use https", full);
+    strcpy(url, full);
+    return BF_OK;
+}
+
+/* Read the authorization token, file first. `tok` is empty when none. */
+static enum bf_rc ecs_token(char *tok, size_t n, struct bf_err *err)
+{
+    const char *file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    const char *env = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    FILE *f = NULL;
+    size_t len;
+
+    tok[0] = '\0';
+    if (file == NULL || file[0] == '\0') {
+        if (env == NULL)
+            return BF_OK;
+        if (strlen(env) >= n)
+            return bf_err_set(err, BF_E_CONFIG,
+                              "AWS_CONTAINER_AUTHORIZATION_TOKEN too long");
+        strcpy(tok, env);
+        return BF_OK;
+    }
+    f = fopen(file, "r");
+    if (f == NULL)
+        return bf_err_set(err, BF_E_CONFIG,
+                          "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: cannot "
+                          "open", file);
+    len = fread(tok, 1, n - 1, f);
+    tok[len] = '\0';
+    fclose(f);
+    while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' ||
+                       tok[len - 1] == ' '))
+        tok[--len] = '\0';
+    return BF_OK;
+}
+
+static enum bf_rc ecs_get(struct creds_provider *p, struct creds *out,
+                          struct bf_err *err)
+{
+    char url[2048], tok[TOKEN_MAX], hdr[TOKEN_MAX + 32];
+    const char *headers[3] = { "Accept: application/json", NULL, NULL };
+    struct buf body;
+    long status = 0;
+    enum bf_rc rc;
+
+    (void)p;
+    buf_init(&body, CREDS_HTTP_MAX_BODY);
+    hdr[0] = '\0';
+    rc = ecs_url(url, sizeof(url), err);
+    if (rc == BF_OK)
+        rc = ecs_token(tok, sizeof(tok), err);
+    if (rc != BF_OK)
+        goto out;
+    if (tok[0] != '\0') {
+        snprintf(hdr, sizeof(hdr), "Authorization: %s", tok);
+        headers[1] = hdr;
+    }
+    rc = creds_http_call("GET", url, headers, ECS_TIMEOUT_MS, &body, &status,
+                         err);
+    if (rc != BF_OK)
+        goto out;
+    if (status != 200) {
+        rc = bf_err_set(err, BF_E_HTTP,
+                        "container credentials endpoint %s answered HTTP %ld",
+                        url, status);
+        if (err != NULL)
+            err->http_status = (int)status;
+        goto out;
+    }
+    rc = creds_parse_json(body.data, "container credentials", out, err);
+out:
+    OPENSSL_cleanse(tok, sizeof(tok));
+    OPENSSL_cleanse(hdr, sizeof(hdr));
+    buf_cleanup_secure(&body);
+    return rc;
+}
+
+static void ecs_destroy(struct creds_provider *p)
+{
+    free(p->impl);
+}
+
+static const struct creds_provider_vtable ecs_vtable = { ecs_get, ecs_destroy };
+
+struct creds_provider *creds_provider_new_ecs(const struct creds_seams *seams)
+{
+    struct ecs_impl *e = calloc(1, sizeof(*e));
+
+    if (e == NULL)
+        return NULL;
+    if (seams != NULL)
+        e->seams = *seams;
+    e->base.vtable = &ecs_vtable;
+    e->base.name = "container";
+    e->base.impl = e;
+    e->base.refcount = 1;
+    return &e->base;
+}

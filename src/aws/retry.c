@@ -1,0 +1,212 @@
+/* retry.c -- the AWS SDKs' "standard" retry mode (see retry.h).
+ *
+ * Owns the retryable-error tables, the backoff formula, the token-bucket
+ * retry budget and the attempt loop that awsjson.c and awsrest.c share.
+ * It does not know how an attempt is made: the caller passes a function.
+ * The tables are constant; the only mutable shared state is the budget,
+ * behind its own mutex.
+ */
+#include "aws/retry.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "util/timeutil.h"
+
+/* The SDKs' throttling error codes (botocore/SDK v2 "standard" mode). */
+static const char *const throttle_codes[] = {
+    "Throttling", "ThrottlingException", "ThrottledException",
+    "RequestThrottledException", "TooManyRequestsException",
+    "ProvisionedThroughputExceededException", "TransactionInProgressException",
+    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException",
+    "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException",
+};
+
+static const char *const transient_codes[] = {
+    "RequestTimeout", "RequestTimeoutException", "InternalError",
+    "InternalFailure", "ServiceUnavailable",
+};
+
+static int in_table(const char *const *t, size_t n, const char *code)
+{
+    size_t i;
+
+    if (code == NULL || code[0] == '\0')
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (strcmp(t[i], code) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int retry_is_throttle(long status, const char *aws_code)
+{
+    /* 429 is "too many requests" whatever the body says. */
+    return status == 429 ||
+           in_table(throttle_codes,
+                    sizeof(throttle_codes) / sizeof(throttle_codes[0]),
+                    aws_code);
+}
+
+int retry_is_transient(long status, const char *aws_code)
+{
+    if (status == 0 || status == 500 || status == 502 || status == 503 ||
+        status == 504)
+        return 1;
+    return in_table(transient_codes,
+                    sizeof(transient_codes) / sizeof(transient_codes[0]),
+                    aws_code);
+}
+
+int retry_is_retryable(long status, const char *aws_code)
+{
+    return retry_is_throttle(status, aws_code) ||
+           retry_is_transient(status, aws_code);
+}
+
+void retry_budget_init(struct retry_budget *b, int capacity)
+{
+    pthread_mutex_init(&b->lock, NULL);
+    b->capacity = capacity > 0 ? capacity : RETRY_BUDGET_CAPACITY;
+    b->available = b->capacity;
+}
+
+void retry_budget_cleanup(struct retry_budget *b)
+{
+    if (b != NULL)
+        pthread_mutex_destroy(&b->lock);
+}
+
+int retry_budget_take(struct retry_budget *b, int after_timeout)
+{
+    int cost = after_timeout ? RETRY_TIMEOUT_COST : RETRY_COST;
+    int taken = 0;
+
+    pthread_mutex_lock(&b->lock);
+    if (b->available >= cost) {
+        b->available -= cost;
+        taken = cost;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return taken;
+}
+
+void retry_budget_refund(struct retry_budget *b, int taken)
+{
+    int give = taken > 0 ? taken : RETRY_NO_RETRY_INCREMENT;
+
+    pthread_mutex_lock(&b->lock);
+    b->available += give;
+    if (b->available > b->capacity)
+        b->available = b->capacity;
+    pthread_mutex_unlock(&b->lock);
+}
+
+int retry_budget_available(struct retry_budget *b)
+{
+    int n;
+
+    pthread_mutex_lock(&b->lock);
+    n = b->available;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}
+
+void retry_rng_seed(uint64_t *state)
+{
+    uint64_t s = 0;
+
+    if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
+        s = (uint64_t)time_mono_ms() * 0x9E3779B97F4A7C15ULL ^
+            (uint64_t)(uintptr_t)state;
+    *state = s != 0 ? s : 0x2545F4914F6CDD1DULL; /* xorshift needs non-zero */
+}
+
+uint64_t retry_rng_next(uint64_t *state)
+{
+    uint64_t x = *state;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+long retry_backoff_ms(int retry, int throttled, uint64_t *rng)
+{
+    long base = throttled ? RETRY_THROTTLE_BASE_MS : RETRY_BASE_MS;
+    long ceiling = base;
+    int i;
+
+    for (i = 1; i < retry && ceiling < RETRY_MAX_BACKOFF_MS; i++)
+        ceiling *= 2;
+    if (ceiling > RETRY_MAX_BACKOFF_MS)
+        ceiling = RETRY_MAX_BACKOFF_MS;
+    /* Full jitter: uniform in [0, ceiling). Top 53 bits for uniformity. */
+    return (long)((double)(retry_rng_next(rng) >> 11) / 9007199254740992.0 *
+                  (double)ceiling);
+}
+
+static void sleep_real(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int outcome_retryable(enum bf_rc rc, const struct retry_outcome *o)
+{
+    if (rc == BF_E_TRANSPORT)
+        return 1;
+    if (rc == BF_E_AWS)
+        return retry_is_retryable(o->status, o->aws_code);
+    return 0;
+}
+
+enum bf_rc retry_run(const struct retry_loop *loop,
+                     enum bf_rc (*attempt)(void *ud, int n,
+                                           struct retry_outcome *out,
+                                           struct bf_err *err),
+                     void *ud, struct bf_err *err)
+{
+    int max = loop->max_attempts > 0 ? loop->max_attempts : 1;
+    int taken = 0;
+    int n;
+    enum bf_rc rc = BF_E_INTERNAL;
+
+    for (n = 1;; n++) {
+        struct retry_outcome o = { 0, 0, NULL };
+        long delay;
+
+        rc = attempt(ud, n, &o, err);
+        if (rc == BF_OK) {
+            retry_budget_refund(loop->budget, taken);
+            return BF_OK;
+        }
+        if (!outcome_retryable(rc, &o))
+            return rc;
+        if (n >= max) {
+            if (max > 1)
+                bf_err_prefix(err, "after %d attempts", n);
+            return rc;
+        }
+        taken = retry_budget_take(loop->budget, o.timed_out);
+        if (taken == 0) {
+            bf_err_prefix(err, "retry budget exhausted after %d attempt%s",
+                          n, n == 1 ? "" : "s");
+            return rc;
+        }
+        delay = retry_backoff_ms(n, retry_is_throttle(o.status, o.aws_code),
+                                 loop->rng);
+        if (loop->sleep_ms != NULL)
+            loop->sleep_ms(loop->sleep_ctx, delay);
+        else
+            sleep_real(delay);
+    }
+}

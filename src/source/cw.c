@@ -1,0 +1,925 @@
+/* cw.c -- the ConnectWise Manage source: one window of one endpoint, a page
+ * at a time.
+ *
+ * Owns the request (URL, conditions, auth headers), the paging (forward-only
+ * Link rel="next", page/pageSize as the fallback), the retry budgets for 429,
+ * 5xx and transport errors, and the checks on what comes back (size, depth,
+ * records per page, endless Link loops). The page body is validated and split
+ * into records by a small bounded JSON scanner, so records keep the exact
+ * bytes the API sent. Credentials are copied in and wiped on close.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "aws/http.h"
+#include "source/cw.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define CW_URL_MAX 4096
+#define CW_AUTH_MAX 1024
+
+struct cw_source {
+    struct source base;
+    struct cw_params p;            /* p.creds points at `creds` below */
+    struct tenant_source_creds creds;
+    struct http_client *http;
+    char root[CW_URL_MAX];         /* {base}/{codebase}/apis/3.0 */
+    char origin[CW_URL_MAX];       /* scheme://host[:port] */
+    char next_url[CW_URL_MAX];     /* "" before the first page */
+    char auth[CW_AUTH_MAX];        /* "Basic ..." (secret, wiped) */
+    int done;
+    int link_mode;                 /* the first page had a Link header */
+    long page_no;
+    uint64_t *seen;                /* hashes of URLs requested, for loops */
+    size_t nseen;
+    size_t seen_cap;
+    unsigned int rand_state;
+    struct http_response resp;
+    struct source_record *recs;
+    size_t recs_cap;
+    struct source_page page;
+};
+
+/* ---- pure helpers (exposed for tests) ---- */
+
+static int ends_with(const char *s, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+
+    return len >= n && strncmp(s + len - n, suffix, n) == 0;
+}
+
+/* Whether the last path segment of s[0..len) looks like a codebase
+ * ("v4_6_release", "v2025_1"): a 'v', a digit, then digits, '_' or letters. */
+static int last_segment_is_codebase(const char *s, size_t len)
+{
+    size_t i = len;
+
+    while (i > 0 && s[i - 1] != '/')
+        i--;
+    if (len - i < 2 || s[i] != 'v' || !isdigit((unsigned char)s[i + 1]))
+        return 0;
+    for (; i < len; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return 0;
+    }
+    return 1;
+}
+
+int cw_api_root(const char *base_url, const char *codebase, char *out,
+                size_t n)
+{
+    size_t len;
+    const char *host = NULL;
+    int w;
+
+    if (base_url == NULL || codebase == NULL)
+        return -1;
+    if (strncmp(base_url, "https://", 8) == 0)
+        host = base_url + 8;
+    else if (strncmp(base_url, "http://", 7) == 0)
+        host = base_url + 7;
+    if (host == NULL || *host == '\0' || *host == '/')
+        return -1;
+    len = strlen(base_url);
+    while (len > 0 && base_url[len - 1] == '/')
+        len--;
+    if (len > INT32_MAX)
+        return -1;
+    if (ends_with(base_url, len, "/apis/3.0"))
+        w = snprintf(out, n, "%.*s", (int)len, base_url);
+    else if (strchr(host, '/') != NULL && (size_t)(host - base_url) < len &&
+             last_segment_is_codebase(base_url, len))
+        w = snprintf(out, n, "%.*s/apis/3.0", (int)len, base_url);
+    else
+        w = snprintf(out, n, "%.*s/%s/apis/3.0", (int)len, base_url, codebase);
+    return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
+/* Whether a Link parameter list (`; rel="next"; title=...`) has rel next. */
+static int link_params_next(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *q = NULL;
+
+        if (semi == NULL)
+            return 0;
+        q = semi + 1;
+        while (q < end && (*q == ' ' || *q == '\t'))
+            q++;
+        if (end - q >= 4 && strncasecmp(q, "rel=", 4) == 0) {
+            const char *v = q + 4;
+            size_t vl = 0;
+
+            if (v < end && *v == '"')
+                v++;
+            while (v + vl < end && v[vl] != '"' && v[vl] != ';')
+                vl++;
+            /* rel may be a space-separated list: "next last" */
+            for (const char *t = v; t < v + vl;) {
+                size_t tl = strcspn(t, " \"");
+
+                if (t + tl > v + vl)
+                    tl = (size_t)(v + vl - t);
+                if (tl == 4 && strncasecmp(t, "next", 4) == 0)
+                    return 1;
+                t += tl + 1;
+            }
+        }
+        p = semi + 1;
+    }
+    return 0;
+}
+
+int cw_link_next(const char *link, char *out, size_t n)
+{
+    const char *p = link;
+
+    if (link == NULL)
+        return 0;
+    for (;;) {
+        const char *lt = strchr(p, '<');
+        const char *gt = NULL;
+        const char *stop = NULL;
+
+        if (lt == NULL)
+            return 0;
+        gt = strchr(lt + 1, '>');
+        if (gt == NULL)
+            return -1;
+        /* This link's parameters run to the next '<' (or the end). */
+        stop = strchr(gt + 1, '<');
+        if (stop == NULL)
+            stop = gt + 1 + strlen(gt + 1);
+        if (link_params_next(gt + 1, stop)) {
+            size_t ul = (size_t)(gt - lt - 1);
+
+            if (ul == 0 || ul >= n)
+                return -1;
+            memcpy(out, lt + 1, ul);
+            out[ul] = '\0';
+            return 1;
+        }
+        p = gt + 1;
+    }
+}
+
+static int month_index(const char *m)
+{
+    static const char *const names[12] = {"Jan", "Feb", "Mar", "Apr", "May",
+                                          "Jun", "Jul", "Aug", "Sep", "Oct",
+                                          "Nov", "Dec"};
+    int i;
+
+    for (i = 0; i < 12; i++) {
+        if (strncmp(m, names[i], 3) == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+/* IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850
+ * ("Sunday, 06-Nov-94 08:49:37 GMT") or asctime ("Sun Nov  6 08:49:37
+ * 1994"), the three forms RFC 9110 says a recipient must accept. */
+static int parse_http_date(const char *s, int64_t *ms)
+{
+    char wd[16], mon[4], tz[4];
+    int d = 0, y = 0, hh = 0, mm = 0, ss = 0, m = 0, used = 0;
+
+    if (sscanf(s, "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &d, mon,
+               &y, &hh, &mm, &ss, tz, &used) == 8 && s[used] == '\0') {
+        /* IMF-fixdate */
+    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wd, &d,
+                      mon, &y, &hh, &mm, &ss, tz, &used) == 8 &&
+               s[used] == '\0') {
+        y += y < 70 ? 2000 : 1900;
+    } else if (sscanf(s, "%15[A-Za-z] %3s %d %2d:%2d:%2d %4d%n", wd, mon, &d,
+                      &hh, &mm, &ss, &y, &used) == 7 && s[used] == '\0') {
+        strcpy(tz, "GMT");
+    } else {
+        return -1;
+    }
+    m = month_index(mon);
+    if (m == 0 || strcmp(tz, "GMT") != 0 || d < 1 || d > 31 || hh > 23 ||
+        mm > 59 || ss > 60 || y < 1970)
+        return -1;
+    *ms = (time_days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 +
+           hh * 3600 + mm * 60 + ss) * 1000;
+    return 0;
+}
+
+int cw_retry_after_ms(const char *value, int64_t now_ms, int64_t *out_ms)
+{
+    const char *p = value;
+    int64_t secs = 0;
+    int64_t at = 0;
+
+    if (value == NULL)
+        return -1;
+    while (*p == ' ')
+        p++;
+    if (isdigit((unsigned char)*p)) {
+        for (; isdigit((unsigned char)*p); p++) {
+            if (secs > 86400 * 365)
+                return -1;
+            secs = secs * 10 + (*p - '0');
+        }
+        while (*p == ' ')
+            p++;
+        if (*p != '\0')
+            return -1;
+        *out_ms = secs * 1000;
+        return 0;
+    }
+    if (parse_http_date(p, &at) != 0)
+        return -1;
+    *out_ms = at > now_ms ? at - now_ms : 0;
+    return 0;
+}
+
+/* ---- the bounded JSON scanner ---- */
+
+struct scan {
+    const char *p;
+    const char *end;
+    int depth;
+    int max_depth;
+    const char *why;
+};
+
+static int scan_value(struct scan *s);
+
+static void scan_ws(struct scan *s)
+{
+    while (s->p < s->end &&
+           (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int scan_fail(struct scan *s, const char *why)
+{
+    if (s->why == NULL)
+        s->why = why;
+    return -1;
+}
+
+static int scan_string(struct scan *s)
+{
+    s->p++; /* the opening quote */
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p++;
+
+        if (c == '"')
+            return 0;
+        if (c < 0x20)
+            return scan_fail(s, "control character in a string");
+        if (c != '\\')
+            continue;
+        if (s->p >= s->end)
+            break;
+        c = (unsigned char)*s->p++;
+        if (c == 'u') {
+            int i;
+
+            for (i = 0; i < 4; i++) {
+                if (s->p >= s->end || !isxdigit((unsigned char)*s->p))
+                    return scan_fail(s, "bad \\u escape");
+                s->p++;
+            }
+        } else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
+            return scan_fail(s, "bad escape");
+        }
+    }
+    return scan_fail(s, "unterminated string");
+}
+
+static int scan_digits(struct scan *s)
+{
+    const char *start = s->p;
+
+    while (s->p < s->end && isdigit((unsigned char)*s->p))
+        s->p++;
+    return s->p > start ? 0 : scan_fail(s, "bad number");
+}
+
+static int scan_number(struct scan *s)
+{
+    if (*s->p == '-')
+        s->p++;
+    if (s->p < s->end && *s->p == '0')
+        s->p++;
+    else if (scan_digits(s) != 0)
+        return -1;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (scan_digits(s) != 0)
+            return -1;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (scan_digits(s) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int scan_literal(struct scan *s, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+        return scan_fail(s, "bad literal");
+    s->p += n;
+    return 0;
+}
+
+/* An object or array: members separated by commas until `close`. */
+static int scan_container(struct scan *s, char close)
+{
+    if (++s->depth > s->max_depth)
+        return scan_fail(s, "nested too deeply");
+    s->p++;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        s->depth--;
+        return 0;
+    }
+    for (;;) {
+        scan_ws(s);
+        if (close == '}') {
+            if (s->p >= s->end || *s->p != '"' || scan_string(s) != 0)
+                return scan_fail(s, "expected a member name");
+            scan_ws(s);
+            if (s->p >= s->end || *s->p++ != ':')
+                return scan_fail(s, "expected ':'");
+        }
+        if (scan_value(s) != 0)
+            return -1;
+        scan_ws(s);
+        if (s->p >= s->end)
+            return scan_fail(s, "truncated");
+        if (*s->p == close) {
+            s->p++;
+            s->depth--;
+            return 0;
+        }
+        if (*s->p++ != ',')
+            return scan_fail(s, "expected ',' or a closing bracket");
+    }
+}
+
+static int scan_value(struct scan *s)
+{
+    scan_ws(s);
+    if (s->p >= s->end)
+        return scan_fail(s, "truncated");
+    switch (*s->p) {
+    case '{':
+        return scan_container(s, '}');
+    case '[':
+        return scan_container(s, ']');
+    case '"':
+        return scan_string(s);
+    case 't':
+        return scan_literal(s, "true");
+    case 'f':
+        return scan_literal(s, "false");
+    case 'n':
+        return scan_literal(s, "null");
+    default:
+        if (*s->p == '-' || isdigit((unsigned char)*s->p))
+            return scan_number(s);
+        return scan_fail(s, "unexpected character");
+    }
+}
+
+static enum bf_rc push_record(struct source_record **recs, size_t *cap,
+                              size_t *count, const char *p, size_t len,
+                              struct bf_err *err)
+{
+    if (*count == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 256;
+        struct source_record *n = realloc(*recs, ncap * sizeof(*n));
+
+        if (n == NULL)
+            return bf_err_set(err, BF_E_NOMEM, "page records: out of memory");
+        *recs = n;
+        *cap = ncap;
+    }
+    (*recs)[*count].json = p;
+    (*recs)[*count].len = len;
+    (*count)++;
+    return BF_OK;
+}
+
+enum bf_rc cw_split_page(const char *body, size_t len, int max_depth,
+                         struct source_record **recs, size_t *cap,
+                         size_t *count, struct bf_err *err)
+{
+    struct scan s = {body, body + len, 1, max_depth, NULL};
+    enum bf_rc rc = BF_OK;
+
+    *count = 0;
+    scan_ws(&s);
+    if (s.p >= s.end || *s.p != '[')
+        return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                          "response is not a JSON array");
+    s.p++;
+    scan_ws(&s);
+    if (s.p < s.end && *s.p == ']') {
+        s.p++;
+        goto tail;
+    }
+    for (;;) {
+        const char *start = NULL;
+
+        scan_ws(&s);
+        if (s.p >= s.end || *s.p != '{')
+            return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                              "element %zu is not a JSON object%s", *count,
+                              s.p >= s.end ? " (truncated)" : "");
+        start = s.p;
+        if (scan_container(&s, '}') != 0)
+            return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                              "invalid JSON in element %zu: %s", *count, s.why);
+        rc = push_record(recs, cap, count, start, (size_t)(s.p - start), err);
+        if (rc != BF_OK)
+            return rc;
+        scan_ws(&s);
+        if (s.p >= s.end)
+            return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                              "invalid JSON: truncated array");
+        if (*s.p == ']') {
+            s.p++;
+            break;
+        }
+        if (*s.p++ != ',')
+            return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                              "invalid JSON: expected ',' between elements");
+    }
+tail:
+    scan_ws(&s);
+    if (s.p != s.end)
+        return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                          "invalid JSON: data after the array");
+    return BF_OK;
+}
+
+/* ---- requests ---- */
+
+static void url_encode(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+            buf_append(b, s, 1);
+        else
+            buf_append(b, esc, 3);
+    }
+}
+
+/* ConnectWise's documented date form is whole seconds ("[...:57Z]"); both
+ * bounds are truncated the same way, so adjacent chunks still partition. */
+static void cw_date(int64_t ms, char out[TIME_ISO_LEN])
+{
+    int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+
+    time_format_iso8601(s * 1000, out);
+    memcpy(out + 19, "Z", 2); /* drop ".000" */
+}
+
+static enum bf_rc first_url(struct cw_source *cw, struct bf_err *err)
+{
+    char a[TIME_ISO_LEN], b[TIME_ISO_LEN], cond[256];
+    struct buf u;
+    enum bf_rc rc = BF_OK;
+
+    cw_date(cw->p.start_ms, a);
+    cw_date(cw->p.end_ms, b);
+    snprintf(cond, sizeof(cond), "%s >= [%s] and %s < [%s]",
+             cw->p.ep->date_field, a, cw->p.ep->date_field, b);
+    buf_init(&u, sizeof(cw->next_url) - 1);
+    buf_printf(&u, "%s/%s?conditions=", cw->root, cw->p.ep->endpoint);
+    url_encode(&u, cond);
+    rc = buf_printf(&u, "&orderBy=id%%20asc&pageSize=%d", cw->p.opts.page_size);
+    if (rc == BF_OK && u.data != NULL)
+        snprintf(cw->next_url, sizeof(cw->next_url), "%s", u.data);
+    buf_cleanup(&u);
+    if (rc != BF_OK)
+        return bf_err_set(err, BF_E_INTERNAL, "request URL too long");
+    return BF_OK;
+}
+
+/* 64-bit FNV-1a: a fingerprint to spot a Link that comes round again. */
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static enum bf_rc remember_url(struct cw_source *cw, const char *url,
+                               struct bf_err *err)
+{
+    uint64_t h = fnv1a(url);
+    size_t i;
+
+    for (i = 0; i < cw->nseen; i++) {
+        if (cw->seen[i] == h)
+            return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                              "paging loop: the next-page link repeats an "
+                              "earlier page");
+    }
+    if (cw->nseen == cw->seen_cap) {
+        size_t ncap = cw->seen_cap ? cw->seen_cap * 2 : 64;
+        uint64_t *n = realloc(cw->seen, ncap * sizeof(*n));
+
+        if (n == NULL)
+            return bf_err_set(err, BF_E_NOMEM, "out of memory");
+        cw->seen = n;
+        cw->seen_cap = ncap;
+    }
+    cw->seen[cw->nseen++] = h;
+    return BF_OK;
+}
+
+/* Exponential backoff with full jitter in [d/2, d]. */
+static int64_t backoff_ms(struct cw_source *cw, int attempt)
+{
+    int64_t d = cw->p.opts.backoff_base_ms;
+    int i;
+
+    for (i = 1; i < attempt && d < cw->p.opts.backoff_max_ms; i++)
+        d *= 2;
+    if (d > cw->p.opts.backoff_max_ms)
+        d = cw->p.opts.backoff_max_ms;
+    return d / 2 + (int64_t)(rand_r(&cw->rand_state) % (unsigned)(d / 2 + 1));
+}
+
+static enum bf_rc perform(struct cw_source *cw, struct bf_err *err)
+{
+    struct http_header h[4] = {
+        {"Authorization", cw->auth},
+        {"clientId", cw->creds.client_id},
+        {"Accept", "application/json"},
+        {"pagination-type", "forward-only"},
+    };
+    struct http_request req = {0};
+
+    req.method = "GET";
+    req.url = cw->next_url;
+    req.headers = h;
+    req.nheaders = cw->p.opts.force_page_mode ? 3 : 4;
+    req.timeout_ms = cw->p.opts.timeout_ms;
+    req.max_response = cw->p.opts.max_response;
+    return http_perform(cw->http, &req, &cw->resp, err);
+}
+
+/* What to do with one answer: 0 done (200), 1 retry after *wait_ms, or an
+ * error code in *rc. */
+static int judge(struct cw_source *cw, enum bf_rc prc, int *n429, int *n5xx,
+                 int64_t *wait_ms, enum bf_rc *rc, struct bf_err *err)
+{
+    long st = cw->resp.status;
+    const char *ra = NULL;
+
+    *rc = BF_OK;
+    if (prc == BF_E_LIMIT) {
+        *rc = bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                         "response larger than %zu bytes",
+                         cw->p.opts.max_response);
+        return -1;
+    }
+    if (prc == BF_E_TRANSPORT || (prc == BF_OK && (st >= 500 || st == 408))) {
+        if (++*n5xx >= cw->p.opts.max_attempts_5xx) {
+            char why[BF_ERR_MSG_MAX / 2];
+
+            snprintf(why, sizeof(why), "%.200s",
+                     err != NULL ? err->message : "transport error");
+            *rc = prc == BF_OK
+                ? bf_err_set(err, BF_E_SOURCE_UNAVAILABLE,
+                             "HTTP %ld after %d attempts", st, *n5xx)
+                : bf_err_set(err, BF_E_SOURCE_UNAVAILABLE,
+                             "no answer after %d attempts: %s", *n5xx, why);
+            return -1;
+        }
+        *wait_ms = backoff_ms(cw, *n5xx);
+        return 1;
+    }
+    if (prc != BF_OK) {
+        *rc = prc;
+        return -1;
+    }
+    if (st == 200)
+        return 0;
+    if (st == 401 || st == 403) {
+        *rc = bf_err_set(err, BF_E_SOURCE_AUTH_FAILED,
+                         "ConnectWise refused the credentials (HTTP %ld)", st);
+        return -1;
+    }
+    if (st == 429) {
+        ra = http_response_header(&cw->resp, "retry-after");
+        if (++*n429 >= cw->p.opts.max_attempts_429) {
+            *rc = bf_err_set(err, BF_E_SOURCE_RATE_LIMITED,
+                             "HTTP 429 after %d attempts", *n429);
+            return -1;
+        }
+        if (ra == NULL || cw_retry_after_ms(ra, time_now_ms(), wait_ms) != 0)
+            *wait_ms = backoff_ms(cw, *n429);
+        if (*wait_ms > cw->p.opts.retry_after_max_ms) {
+            *rc = bf_err_set(err, BF_E_SOURCE_RATE_LIMITED,
+                             "HTTP 429 with Retry-After of %lld ms (over %lld)",
+                             (long long)*wait_ms,
+                             (long long)cw->p.opts.retry_after_max_ms);
+            return -1;
+        }
+        return 1;
+    }
+    *rc = bf_err_set(err, BF_E_SOURCE_PROTOCOL, "unexpected HTTP %ld", st);
+    return -1;
+}
+
+/* One GET with retries; BF_OK means a 200 is in cw->resp. */
+static enum bf_rc fetch(struct cw_source *cw, struct bf_err *err)
+{
+    int n429 = 0, n5xx = 0;
+
+    for (;;) {
+        enum bf_rc rc = BF_OK;
+        int64_t wait = 0;
+        int verdict;
+
+        if (cw->p.cancel != NULL && task_cancelled(cw->p.cancel))
+            return bf_err_set(err, BF_E_CANCELLED, "cancelled between pages");
+        rc = source_ratelimit_acquire(cw->p.ratelimit, cw->p.cancel, err);
+        if (rc != BF_OK)
+            return rc;
+        rc = perform(cw, err);
+        verdict = judge(cw, rc, &n429, &n5xx, &wait, &rc, err);
+        if (err != NULL)
+            err->http_status = (int)cw->resp.status;
+        if (verdict == 0)
+            return BF_OK;
+        if (verdict < 0)
+            return rc;
+        log_msg(LOG_WARN, "source_retry", "%s page %ld: HTTP %ld, retry in %lld ms",
+                cw->p.ep->endpoint, cw->page_no + 1, cw->resp.status,
+                (long long)wait);
+        rc = source_sleep(wait, cw->p.cancel, err);
+        if (rc != BF_OK)
+            return rc;
+    }
+}
+
+/* A next-page link must stay on the API's origin: the credentials go with
+ * every request, so a link elsewhere is refused, not followed. */
+static enum bf_rc set_next_from_link(struct cw_source *cw, const char *link,
+                                     struct bf_err *err)
+{
+    char target[CW_URL_MAX];
+    size_t ol = strlen(cw->origin);
+    int r = cw_link_next(link, target, sizeof(target));
+
+    if (r < 0)
+        return bf_err_set(err, BF_E_SOURCE_PROTOCOL, "malformed Link header");
+    if (r == 0) {
+        cw->done = 1;
+        return BF_OK;
+    }
+    if (target[0] == '/') {
+        if (ol + strlen(target) >= sizeof(cw->next_url))
+            return bf_err_set(err, BF_E_SOURCE_PROTOCOL, "Link too long");
+        memcpy(cw->next_url, cw->origin, ol);
+        memcpy(cw->next_url + ol, target, strlen(target) + 1);
+    } else if (strncmp(target, cw->origin, ol) == 0 &&
+               (target[ol] == '/' || target[ol] == '\0')) {
+        snprintf(cw->next_url, sizeof(cw->next_url), "%s", target);
+    } else {
+        return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                          "Link points away from the API origin");
+    }
+    return remember_url(cw, cw->next_url, err);
+}
+
+/* Page mode (no Link headers): a full page means there may be more. */
+static enum bf_rc set_next_page_param(struct cw_source *cw, struct bf_err *err)
+{
+    char *q = NULL;
+
+    if (cw->page.count < (size_t)cw->p.opts.page_size) {
+        cw->done = 1;
+        return BF_OK;
+    }
+    q = strstr(cw->next_url, "&page=");
+    if (q != NULL)
+        *q = '\0';
+    if (strlen(cw->next_url) + 32 >= sizeof(cw->next_url))
+        return bf_err_set(err, BF_E_SOURCE_PROTOCOL, "URL too long");
+    snprintf(cw->next_url + strlen(cw->next_url), 32, "&page=%ld",
+             cw->page_no + 1);
+    return BF_OK;
+}
+
+static enum bf_rc next_page_inner(struct cw_source *cw,
+                                  const struct source_page **out,
+                                  struct bf_err *err)
+{
+    enum bf_rc rc = BF_OK;
+    const char *link = NULL;
+
+    if (cw->page_no >= cw->p.opts.max_pages)
+        return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                          "more than %ld pages in one chunk", cw->p.opts.max_pages);
+    rc = fetch(cw, err);
+    if (rc != BF_OK)
+        return rc;
+    cw->page_no++;
+    rc = cw_split_page(cw->resp.body.data, cw->resp.body.len,
+                       cw->p.opts.max_depth, &cw->recs, &cw->recs_cap,
+                       &cw->page.count, err);
+    if (rc != BF_OK)
+        return rc;
+    if (cw->page.count > (size_t)cw->p.opts.page_size)
+        return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                          "%zu records on a page of %d", cw->page.count,
+                          cw->p.opts.page_size);
+    cw->page.number = cw->page_no;
+    cw->page.records = cw->recs;
+    link = http_response_header(&cw->resp, "link");
+    if (cw->page_no == 1)
+        cw->link_mode = link != NULL;
+    if (cw->link_mode)
+        rc = set_next_from_link(cw, link != NULL ? link : "", err);
+    else
+        rc = set_next_page_param(cw, err);
+    if (rc != BF_OK)
+        return rc;
+    *out = &cw->page;
+    return BF_OK;
+}
+
+static enum bf_rc cw_next_page(struct source *s, const struct source_page **out,
+                               struct bf_err *err)
+{
+    struct cw_source *cw = (struct cw_source *)s;
+    enum bf_rc rc = BF_OK;
+
+    *out = NULL;
+    if (cw->done)
+        return BF_OK;
+    rc = next_page_inner(cw, out, err);
+    if (rc != BF_OK && err != NULL) {
+        snprintf(err->endpoint, sizeof(err->endpoint), "%s", cw->p.ep->endpoint);
+        err->page = rc == BF_E_CANCELLED ? cw->page_no : cw->page_no + 1;
+        if (rc == BF_E_SOURCE_PROTOCOL && cw->page.count > 0)
+            err->page = cw->page_no;
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void cw_close(struct source *s)
+{
+    struct cw_source *cw = (struct cw_source *)s;
+
+    http_client_free(cw->http);
+    http_response_cleanup(&cw->resp);
+    free(cw->recs);
+    free(cw->seen);
+    tenant_source_creds_wipe(&cw->creds);
+    OPENSSL_cleanse(cw->auth, sizeof(cw->auth));
+    free(cw);
+}
+
+static const struct source_ops cw_ops = {cw_next_page, cw_close};
+
+static enum bf_rc make_auth(struct cw_source *cw, struct bf_err *err)
+{
+    char user[CW_AUTH_MAX];
+    int n = snprintf(user, sizeof(user), "%s+%s:%s", cw->creds.company_id,
+                     cw->creds.public_key, cw->creds.private_key);
+    enum bf_rc rc = BF_OK;
+
+    /* base64 grows 4/3: 700 bytes of input fit the 1024-byte header. */
+    if (n < 0 || n > 700) {
+        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                        "ConnectWise credentials too long");
+    } else {
+        memcpy(cw->auth, "Basic ", 6);
+        EVP_EncodeBlock((unsigned char *)cw->auth + 6, (unsigned char *)user, n);
+    }
+    OPENSSL_cleanse(user, sizeof(user));
+    return rc;
+}
+
+static void apply_defaults(struct cw_options *o, const struct source_endpoint *ep)
+{
+    if (o->max_attempts_429 <= 0)
+        o->max_attempts_429 = 8;
+    if (o->max_attempts_5xx <= 0)
+        o->max_attempts_5xx = 5;
+    if (o->backoff_base_ms <= 0)
+        o->backoff_base_ms = 500;
+    if (o->backoff_max_ms <= 0)
+        o->backoff_max_ms = 30000;
+    if (o->retry_after_max_ms <= 0)
+        o->retry_after_max_ms = 120000;
+    if (o->timeout_ms <= 0)
+        o->timeout_ms = 120000;
+    if (o->max_response == 0)
+        o->max_response = 64u * 1024 * 1024;
+    if (o->max_pages <= 0)
+        o->max_pages = 100000;
+    if (o->max_depth <= 0)
+        o->max_depth = 64;
+    if (o->page_size <= 0 || o->page_size > 1000)
+        o->page_size = ep->page_size;
+}
+
+static enum bf_rc check_creds(const struct tenant_source_creds *c,
+                              struct bf_err *err)
+{
+    if (c->company_id[0] == '\0')
+        return bf_err_set(err, BF_E_CREDENTIALS_INVALID, "company_id is empty");
+    if (c->public_key[0] == '\0')
+        return bf_err_set(err, BF_E_CREDENTIALS_INVALID, "public_key is empty");
+    if (c->private_key[0] == '\0')
+        return bf_err_set(err, BF_E_CREDENTIALS_INVALID, "private_key is empty");
+    if (c->client_id[0] == '\0')
+        return bf_err_set(err, BF_E_CREDENTIALS_INVALID, "client_id is empty");
+    return BF_OK;
+}
+
+static void set_origin(struct cw_source *cw)
+{
+    const char *host = strstr(cw->root, "://") + 3;
+    const char *slash = strchr(host, '/');
+    size_t n = slash != NULL ? (size_t)(slash - cw->root) : strlen(cw->root);
+
+    snprintf(cw->origin, sizeof(cw->origin), "%.*s", (int)n, cw->root);
+}
+
+enum bf_rc cw_open(const struct cw_params *p, struct source **out,
+                   struct bf_err *err)
+{
+    struct cw_source *cw = NULL;
+    enum bf_rc rc = BF_OK;
+
+    *out = NULL;
+    rc = check_creds(p->creds, err);
+    if (rc != BF_OK)
+        return rc;
+    cw = calloc(1, sizeof(*cw));
+    if (cw == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "ConnectWise source: out of memory");
+    cw->base.ops = &cw_ops;
+    cw->p = *p;
+    cw->creds = *p->creds;
+    cw->p.creds = &cw->creds;
+    apply_defaults(&cw->p.opts, p->ep);
+    http_response_init(&cw->resp);
+    cw->rand_state = (unsigned)time_mono_ms() ^ (unsigned)(uintptr_t)cw;
+    if (cw_api_root(cw->creds.api_base_url, source_codebase(p->ep->service),
+                    cw->root, sizeof(cw->root)) != 0) {
+        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                        "api_base_url is not an http(s) URL");
+        goto out;
+    }
+    set_origin(cw);
+    rc = make_auth(cw, err);
+    if (rc != BF_OK)
+        goto out;
+    rc = first_url(cw, err);
+    if (rc != BF_OK)
+        goto out;
+    rc = remember_url(cw, cw->next_url, err);
+    if (rc != BF_OK)
+        goto out;
+    cw->http = http_client_new();
+    if (cw->http == NULL)
+        rc = bf_err_set(err, BF_E_NOMEM, "HTTP client: out of memory");
+out:
+    if (rc != BF_OK) {
+        cw_close(&cw->base);
+        return rc;
+    }
+    *out = &cw->base;
+    return BF_OK;
+}

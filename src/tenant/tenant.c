@@ -1,0 +1,807 @@
+/* tenant.c -- tenant configuration and source credentials, with caches.
+ *
+ * Owns the tenant store (file://tenants.json or dynamodb://TenantServices-
+ * {env}), the secrets store (file://secrets.json or secretsmanager:) and a
+ * small TTL cache for each, behind one mutex. Network and file reads happen
+ * outside the lock. Secret text lives only in cache entries and stack
+ * copies, all wiped with OPENSSL_cleanse when dropped. Messages name fields
+ * and secret names, never values (issue 5, DESIGN.md section 3).
+ */
+#include "tenant/tenant.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "aws/ddb.h"
+#include "aws/sm.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define TENANT_TTL_DEFAULT_MS 60000L
+#define SECRET_TTL_DEFAULT_MS 300000L
+#define TENANT_CACHE_SLOTS 256
+#define SECRET_CACHE_SLOTS 128
+#define STORE_FILE_MAX ((size_t)8 * 1024 * 1024)
+
+enum tenants_kind { TENANTS_FILE, TENANTS_DYNAMODB };
+enum secrets_kind { SECRETS_FILE, SECRETS_MANAGER };
+
+struct tenant_slot {
+    int used;
+    int64_t expires_ms;
+    enum bf_rc rc;            /* BF_OK, NOT_CONFIGURED or DISABLED */
+    struct tenant_info info;  /* tenant_id and service are the key */
+};
+
+struct secret_slot {
+    int used;
+    int64_t expires_ms;
+    char name[256];
+    char *value;              /* the secret's JSON text; wiped on drop */
+    size_t len;
+};
+
+struct tenant_store {
+    enum tenants_kind tenants_kind;
+    enum secrets_kind secrets_kind;
+    char tenants_loc[1024];   /* file path or table name */
+    char secrets_loc[1024];   /* file path, "" for Secrets Manager */
+    char env[32];
+    struct awsenv *aws;       /* a reference, or NULL */
+    struct tenant_store_options opts;
+    pthread_mutex_t lock;     /* guards both caches */
+    struct tenant_slot tenants[TENANT_CACHE_SLOTS];
+    struct secret_slot secrets[SECRET_CACHE_SLOTS];
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int64_t store_now(const struct tenant_store *s)
+{
+    if (s->opts.now_ms != NULL)
+        return s->opts.now_ms(s->opts.clock_ctx);
+    return time_mono_ms();
+}
+
+static int copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= cap)
+        return -1;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+/* Replace every "{env}" in `in` with `env`. Returns -1 when it won't fit. */
+static int expand_env(const char *in, const char *env, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    while (*in != '\0') {
+        const char *piece = in;
+        size_t plen = 1;
+
+        if (strncmp(in, "{env}", 5) == 0) {
+            piece = env;
+            plen = strlen(env);
+            in += 5;
+        } else {
+            in++;
+        }
+        if (n + plen >= cap)
+            return -1;
+        memcpy(out + n, piece, plen);
+        n += plen;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* Read a whole local file, at most STORE_FILE_MAX bytes. The caller frees
+ * (and wipes, if it held secrets) `*data`. BF_E_IO names the path. */
+static enum bf_rc read_file(const char *path, char **data, size_t *len,
+                            struct bf_err *err)
+{
+    FILE *f = NULL;
+    char *p = NULL;
+    size_t n = 0;
+    enum bf_rc rc = BF_OK;
+
+    *data = NULL;
+    *len = 0;
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return bf_err_set(err, BF_E_IO, "%s: %s", path, strerror(errno));
+    p = malloc(STORE_FILE_MAX + 1);
+    if (p == NULL) {
+        rc = bf_err_set(err, BF_E_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    n = fread(p, 1, STORE_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        rc = bf_err_set(err, BF_E_IO, "%s: read error", path);
+        goto out;
+    }
+    if (n > STORE_FILE_MAX) {
+        rc = bf_err_set(err, BF_E_LIMIT, "%s: larger than %zu bytes", path,
+                        STORE_FILE_MAX);
+        goto out;
+    }
+    p[n] = '\0';
+    *data = p;
+    *len = n;
+    p = NULL;
+out:
+    if (p != NULL) {
+        OPENSSL_cleanse(p, STORE_FILE_MAX + 1);
+        free(p);
+    }
+    fclose(f);
+    return rc;
+}
+
+static void secret_text_free(char *p, size_t len)
+{
+    sm_secret_free(p, len);
+}
+
+void tenant_source_creds_wipe(struct tenant_source_creds *c)
+{
+    if (c != NULL)
+        OPENSSL_cleanse(c, sizeof(*c));
+}
+
+/* ---- construction ----------------------------------------------------- */
+
+static enum bf_rc parse_tenants_url(struct tenant_store *s, const char *url,
+                                    struct bf_err *err)
+{
+    char expanded[1024];
+
+    if (expand_env(url, s->env, expanded, sizeof(expanded)) != 0)
+        return bf_err_set(err, BF_E_CONFIG, "BACKFILL_TENANTS: too long");
+    if (strncmp(expanded, "file://", 7) == 0 && expanded[7] != '\0') {
+        s->tenants_kind = TENANTS_FILE;
+        return copy_str(s->tenants_loc, sizeof(s->tenants_loc), expanded + 7) == 0
+                   ? BF_OK
+                   : bf_err_set(err, BF_E_CONFIG, "BACKFILL_TENANTS: too long");
+    }
+    if (strncmp(expanded, "dynamodb://", 11) == 0 && expanded[11] != '\0' &&
+        strlen(expanded + 11) <= 255 && strchr(expanded + 11, '/') == NULL) {
+        s->tenants_kind = TENANTS_DYNAMODB;
+        return copy_str(s->tenants_loc, sizeof(s->tenants_loc), expanded + 11) == 0
+                   ? BF_OK
+                   : bf_err_set(err, BF_E_CONFIG, "BACKFILL_TENANTS: too long");
+    }
+    return bf_err_set(err, BF_E_CONFIG,
+                      "BACKFILL_TENANTS: expected file://PATH or "
+                      "dynamodb://TABLE, got \"%.200s\"", url);
+}
+
+static enum bf_rc parse_secrets_url(struct tenant_store *s, const char *url,
+                                    struct bf_err *err)
+{
+    char expanded[1024];
+
+    if (expand_env(url, s->env, expanded, sizeof(expanded)) != 0)
+        return bf_err_set(err, BF_E_CONFIG, "BACKFILL_SECRETS: too long");
+    if (strncmp(expanded, "file://", 7) == 0 && expanded[7] != '\0') {
+        s->secrets_kind = SECRETS_FILE;
+        return copy_str(s->secrets_loc, sizeof(s->secrets_loc), expanded + 7) == 0
+                   ? BF_OK
+                   : bf_err_set(err, BF_E_CONFIG, "BACKFILL_SECRETS: too long");
+    }
+    if (strcmp(expanded, "secretsmanager:") == 0 ||
+        strcmp(expanded, "secretsmanager://") == 0) {
+        s->secrets_kind = SECRETS_MANAGER;
+        s->secrets_loc[0] = '\0';
+        return BF_OK;
+    }
+    return bf_err_set(err, BF_E_CONFIG,
+                      "BACKFILL_SECRETS: expected file://PATH or "
+                      "secretsmanager:, got \"%.200s\"", url);
+}
+
+enum bf_rc tenant_store_new_opts(const struct bf_config *cfg,
+                                 struct awsenv *aws,
+                                 const struct tenant_store_options *opts,
+                                 struct tenant_store **out,
+                                 struct bf_err *err)
+{
+    struct tenant_store *s = NULL;
+    enum bf_rc rc;
+
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "tenant store: out of memory");
+    if (opts != NULL)
+        s->opts = *opts;
+    if (s->opts.tenant_ttl_ms <= 0)
+        s->opts.tenant_ttl_ms = TENANT_TTL_DEFAULT_MS;
+    if (s->opts.secret_ttl_ms <= 0)
+        s->opts.secret_ttl_ms = SECRET_TTL_DEFAULT_MS;
+    snprintf(s->env, sizeof(s->env), "%s", cfg->env[0] != '\0' ? cfg->env : "dev");
+    rc = parse_tenants_url(s, cfg->tenants, err);
+    if (rc == BF_OK)
+        rc = parse_secrets_url(s, cfg->secrets, err);
+    if (rc != BF_OK) {
+        free(s);
+        return rc;
+    }
+    if ((s->tenants_kind == TENANTS_DYNAMODB ||
+         s->secrets_kind == SECRETS_MANAGER) && aws == NULL) {
+        free(s);
+        return bf_err_set(err, BF_E_CONFIG,
+                          "tenant store: DynamoDB or Secrets Manager needs "
+                          "AWS settings (region, credentials)");
+    }
+    if (s->tenants_kind == TENANTS_DYNAMODB || s->secrets_kind == SECRETS_MANAGER)
+        s->aws = awsenv_acquire(aws);
+    pthread_mutex_init(&s->lock, NULL);
+    *out = s;
+    return BF_OK;
+}
+
+enum bf_rc tenant_store_new(const struct bf_config *cfg, struct awsenv *aws,
+                            struct tenant_store **out, struct bf_err *err)
+{
+    return tenant_store_new_opts(cfg, aws, NULL, out, err);
+}
+
+static void secret_slot_drop(struct secret_slot *e)
+{
+    secret_text_free(e->value, e->len);
+    OPENSSL_cleanse(e, sizeof(*e));
+}
+
+void tenant_store_free(struct tenant_store *s)
+{
+    size_t i;
+
+    if (s == NULL)
+        return;
+    for (i = 0; i < SECRET_CACHE_SLOTS; i++)
+        secret_slot_drop(&s->secrets[i]);
+    pthread_mutex_destroy(&s->lock);
+    awsenv_release(s->aws);
+    free(s);
+}
+
+/* ---- tenant items ----------------------------------------------------- */
+
+/* Fill `info` from one item's fields (both stores use the same names).
+ * `enabled` absent counts as enabled: an item exists, so the service is
+ * configured; operators switch it off with enabled=false. */
+static enum bf_rc item_to_info(struct tenant_store *s, const char *tenant_id,
+                               const char *service, int enabled,
+                               const char *secret_name,
+                               struct tenant_info *info, struct bf_err *err)
+{
+    memset(info, 0, sizeof(*info));
+    snprintf(info->tenant_id, sizeof(info->tenant_id), "%s", tenant_id);
+    snprintf(info->service, sizeof(info->service), "%s", service);
+    if (enabled < 0)
+        return bf_err_set(err, BF_E_TENANT_NOT_CONFIGURED,
+                          "tenant %s/%s: \"enabled\" is not a boolean",
+                          tenant_id, service);
+    info->enabled = enabled;
+    if (secret_name != NULL && secret_name[0] != '\0') {
+        if (copy_str(info->secret_name, sizeof(info->secret_name),
+                     secret_name) != 0)
+            return bf_err_set(err, BF_E_TENANT_NOT_CONFIGURED,
+                              "tenant %s/%s: secret_name too long",
+                              tenant_id, service);
+        return BF_OK;
+    }
+    snprintf(info->secret_name, sizeof(info->secret_name), "%s/%s",
+             tenant_id, s->env);
+    return BF_OK;
+}
+
+static int json_bool_field(const cJSON *item, const char *name, int dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, name);
+
+    if (v == NULL)
+        return dflt;
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v) ? 1 : 0;
+    return -1;
+}
+
+static const char *json_str_field(const cJSON *item, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const cJSON *find_file_item(const cJSON *root, const char *tenant_id,
+                                   const char *service)
+{
+    const cJSON *it = NULL;
+
+    cJSON_ArrayForEach(it, root) {
+        const char *t = json_str_field(it, "tenant_id");
+        const char *v = json_str_field(it, "service");
+
+        if (t != NULL && v != NULL && strcmp(t, tenant_id) == 0 &&
+            strcmp(v, service) == 0)
+            return it;
+    }
+    return NULL;
+}
+
+/* BF_OK with `*found` 0 or 1; a broken file is BF_E_CONFIG. */
+static enum bf_rc fetch_tenant_file(struct tenant_store *s, const char *tenant_id,
+                                    const char *service, struct tenant_info *info,
+                                    int *found, struct bf_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    const cJSON *item = NULL;
+    enum bf_rc rc;
+
+    *found = 0;
+    rc = read_file(s->tenants_loc, &text, &len, err);
+    if (rc != BF_OK) {
+        bf_err_prefix(err, "tenants file: ");
+        return rc == BF_E_IO ? BF_E_CONFIG : rc;
+    }
+    root = cJSON_ParseWithLength(text, len);
+    if (!cJSON_IsArray(root)) {
+        rc = bf_err_set(err, BF_E_CONFIG,
+                        "tenants file %s: not a JSON array of items",
+                        s->tenants_loc);
+        goto out;
+    }
+    item = find_file_item(root, tenant_id, service);
+    if (item == NULL)
+        goto out;
+    *found = 1;
+    rc = item_to_info(s, tenant_id, service, json_bool_field(item, "enabled", 1),
+                      json_str_field(item, "secret_name"), info, err);
+out:
+    cJSON_Delete(root);
+    free(text);
+    return rc;
+}
+
+static cJSON *tenant_key(const char *tenant_id, const char *service)
+{
+    cJSON *key = cJSON_CreateObject();
+    cJSON *t = cJSON_AddObjectToObject(key, "tenant_id");
+    cJSON *v = cJSON_AddObjectToObject(key, "service");
+
+    if (t == NULL || v == NULL || cJSON_AddStringToObject(t, "S", tenant_id) == NULL ||
+        cJSON_AddStringToObject(v, "S", service) == NULL) {
+        cJSON_Delete(key);
+        return NULL;
+    }
+    return key;
+}
+
+static enum bf_rc fetch_tenant_ddb(struct tenant_store *s, const char *tenant_id,
+                                   const char *service, struct tenant_info *info,
+                                   int *found, struct bf_err *err)
+{
+    struct awsjson_client *c = NULL;
+    cJSON *key = NULL;
+    cJSON *item = NULL;
+    enum bf_rc rc;
+
+    *found = 0;
+    key = tenant_key(tenant_id, service);
+    if (key == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "tenant store: out of memory");
+    rc = ddb_client_new(s->aws, &c, err);
+    if (rc != BF_OK)
+        goto out;
+    rc = ddb_get_item(c, s->tenants_loc, key, 1, &item, err);
+    if (rc != BF_OK) {
+        bf_err_prefix(err, "tenant store %s: ", s->tenants_loc);
+        if (err != NULL && err->endpoint[0] == '\0')
+            snprintf(err->endpoint, sizeof(err->endpoint), "dynamodb:GetItem");
+        goto out;
+    }
+    if (item == NULL)
+        goto out;
+    *found = 1;
+    rc = item_to_info(s, tenant_id, service, ddb_attr_bool(item, "enabled", 1),
+                      ddb_attr_str(item, "secret_name"), info, err);
+out:
+    cJSON_Delete(item);
+    cJSON_Delete(key);
+    awsjson_client_free(c);
+    return rc;
+}
+
+/* The answer a fetched (or cached) item gives the caller. */
+static enum bf_rc tenant_verdict(const struct tenant_slot *e, struct bf_err *err)
+{
+    if (e->rc == BF_E_TENANT_NOT_CONFIGURED)
+        return bf_err_set(err, BF_E_TENANT_NOT_CONFIGURED,
+                          "tenant %s has no %s configuration",
+                          e->info.tenant_id, e->info.service);
+    if (e->rc == BF_E_TENANT_DISABLED)
+        return bf_err_set(err, BF_E_TENANT_DISABLED,
+                          "tenant %s: service %s is disabled",
+                          e->info.tenant_id, e->info.service);
+    return BF_OK;
+}
+
+static struct tenant_slot *tenant_cache_find(struct tenant_store *s,
+                                             const char *tenant_id,
+                                             const char *service)
+{
+    size_t i;
+
+    for (i = 0; i < TENANT_CACHE_SLOTS; i++) {
+        struct tenant_slot *e = &s->tenants[i];
+
+        if (e->used && strcmp(e->info.tenant_id, tenant_id) == 0 &&
+            strcmp(e->info.service, service) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* A free slot, else the one that expires first. */
+static struct tenant_slot *tenant_cache_victim(struct tenant_store *s)
+{
+    struct tenant_slot *best = &s->tenants[0];
+    size_t i;
+
+    for (i = 0; i < TENANT_CACHE_SLOTS; i++) {
+        if (!s->tenants[i].used)
+            return &s->tenants[i];
+        if (s->tenants[i].expires_ms < best->expires_ms)
+            best = &s->tenants[i];
+    }
+    return best;
+}
+
+static void tenant_cache_put(struct tenant_store *s, const struct tenant_slot *v)
+{
+    struct tenant_slot *e = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    e = tenant_cache_find(s, v->info.tenant_id, v->info.service);
+    if (e == NULL)
+        e = tenant_cache_victim(s);
+    *e = *v;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int tenant_cache_get(struct tenant_store *s, const char *tenant_id,
+                            const char *service, struct tenant_slot *copy)
+{
+    struct tenant_slot *e = NULL;
+    int hit = 0;
+
+    pthread_mutex_lock(&s->lock);
+    e = tenant_cache_find(s, tenant_id, service);
+    if (e != NULL && e->expires_ms > store_now(s)) {
+        *copy = *e;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return hit;
+}
+
+enum bf_rc tenant_lookup(struct tenant_store *s, const char *tenant_id,
+                         const char *service, struct tenant_info *out,
+                         struct bf_err *err)
+{
+    struct tenant_slot v;
+    int found = 0;
+    enum bf_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if (strlen(tenant_id) >= sizeof(v.info.tenant_id) ||
+        strlen(service) >= sizeof(v.info.service))
+        return bf_err_set(err, BF_E_INVALID_INPUT,
+                          "tenant_id or service too long");
+    if (tenant_cache_get(s, tenant_id, service, &v)) {
+        *out = v.info;
+        return tenant_verdict(&v, err);
+    }
+    memset(&v, 0, sizeof(v));
+    if (s->tenants_kind == TENANTS_FILE)
+        rc = fetch_tenant_file(s, tenant_id, service, &v.info, &found, err);
+    else
+        rc = fetch_tenant_ddb(s, tenant_id, service, &v.info, &found, err);
+    if (rc != BF_OK)
+        return rc;
+    if (!found) {
+        snprintf(v.info.tenant_id, sizeof(v.info.tenant_id), "%s", tenant_id);
+        snprintf(v.info.service, sizeof(v.info.service), "%s", service);
+    }
+    v.rc = !found ? BF_E_TENANT_NOT_CONFIGURED
+                  : (v.info.enabled ? BF_OK : BF_E_TENANT_DISABLED);
+    v.used = 1;
+    v.expires_ms = store_now(s) + s->opts.tenant_ttl_ms;
+    tenant_cache_put(s, &v);
+    *out = v.info;
+    return tenant_verdict(&v, err);
+}
+
+/* ---- secrets ---------------------------------------------------------- */
+
+struct creds_field {
+    const char *name;
+    size_t offset;
+    size_t cap;
+};
+
+#define CREDS_FIELD(f)                                                   \
+    { #f, offsetof(struct tenant_source_creds, f),                       \
+      sizeof(((struct tenant_source_creds *)0)->f) }
+
+static const struct creds_field creds_fields[] = {
+    CREDS_FIELD(company_id),
+    CREDS_FIELD(public_key),
+    CREDS_FIELD(private_key),
+    CREDS_FIELD(client_id),
+    CREDS_FIELD(api_base_url),
+};
+
+/* The object that holds the fields: the service's member (per-service
+ * form, as the original AVESA secrets), else the top level (flat form). */
+static const cJSON *creds_object(const cJSON *root, const char *service)
+{
+    const cJSON *per = cJSON_GetObjectItemCaseSensitive(root, service);
+
+    return cJSON_IsObject(per) ? per : root;
+}
+
+static enum bf_rc creds_from_text(const char *text, size_t len,
+                                  const struct tenant_info *t,
+                                  struct tenant_source_creds *out,
+                                  struct bf_err *err)
+{
+    cJSON *root = NULL;
+    const cJSON *obj = NULL;
+    enum bf_rc rc = BF_OK;
+    size_t i;
+
+    root = cJSON_ParseWithLength(text, len);
+    if (!cJSON_IsObject(root)) {
+        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                        "secret %s: not a JSON object", t->secret_name);
+        goto out;
+    }
+    obj = creds_object(root, t->service);
+    for (i = 0; i < sizeof(creds_fields) / sizeof(creds_fields[0]); i++) {
+        const struct creds_field *f = &creds_fields[i];
+        const char *v = json_str_field(obj, f->name);
+
+        if (v == NULL || v[0] == '\0') {
+            rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                            "secret %s (%s): missing field %s",
+                            t->secret_name, t->service, f->name);
+            goto out;
+        }
+        if (copy_str((char *)out + f->offset, f->cap, v) != 0) {
+            rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                            "secret %s (%s): field %s is too long",
+                            t->secret_name, t->service, f->name);
+            goto out;
+        }
+    }
+out:
+    sm_json_wipe_free(root);
+    if (rc != BF_OK)
+        tenant_source_creds_wipe(out);
+    return rc;
+}
+
+/* The secret `name` from the local secrets file: its value printed back to
+ * JSON text (or the string itself, when stored as a SecretString would be). */
+static enum bf_rc fetch_secret_file(struct tenant_store *s, const char *name,
+                                    char **value, size_t *vlen,
+                                    struct bf_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    const cJSON *v = NULL;
+    enum bf_rc rc;
+
+    *value = NULL;
+    *vlen = 0;
+    rc = read_file(s->secrets_loc, &text, &len, err);
+    if (rc != BF_OK) {
+        bf_err_prefix(err, "secrets file: ");
+        return rc == BF_E_IO ? BF_E_CONFIG : rc;
+    }
+    root = cJSON_ParseWithLength(text, len);
+    if (!cJSON_IsObject(root)) {
+        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                        "secrets file %s: not a JSON object", s->secrets_loc);
+        goto out;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, name);
+    if (v == NULL) {
+        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                        "secret %s: not found in %s", name, s->secrets_loc);
+        goto out;
+    }
+    *value = cJSON_IsString(v) ? strdup(v->valuestring)
+                               : cJSON_PrintUnformatted(v);
+    if (*value == NULL) {
+        rc = bf_err_set(err, BF_E_NOMEM, "secrets: out of memory");
+        goto out;
+    }
+    *vlen = strlen(*value);
+out:
+    sm_json_wipe_free(root);
+    OPENSSL_cleanse(text, len);
+    free(text);
+    return rc;
+}
+
+/* Secrets Manager errors that a retry cannot fix become CredentialsInvalid;
+ * throttling, 5xx and transport failures pass up unchanged. */
+static enum bf_rc classify_sm_error(enum bf_rc rc, const char *name,
+                                    struct bf_err *err)
+{
+    static const char *const fatal[] = {
+        "ResourceNotFoundException", "AccessDeniedException",
+        "DecryptionFailure", "InvalidRequestException",
+        "InvalidParameterException", "NoSecretString",
+    };
+    size_t i;
+
+    if (rc != BF_E_AWS || err == NULL)
+        return rc;
+    for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+        if (strcmp(err->aws_code, fatal[i]) == 0) {
+            err->retryable = 0;
+            return bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                              "secret %s: %s", name, err->aws_code);
+        }
+    }
+    return rc;
+}
+
+static enum bf_rc fetch_secret_sm(struct tenant_store *s, const char *name,
+                                  char **value, size_t *vlen,
+                                  struct bf_err *err)
+{
+    struct awsjson_client *c = NULL;
+    enum bf_rc rc;
+
+    rc = sm_client_new(s->aws, &c, err);
+    if (rc != BF_OK)
+        return rc;
+    rc = sm_get_secret_string(c, name, value, vlen, err);
+    if (rc != BF_OK && err != NULL && err->endpoint[0] == '\0')
+        snprintf(err->endpoint, sizeof(err->endpoint),
+                 "secretsmanager:GetSecretValue");
+    rc = classify_sm_error(rc, name, err);
+    awsjson_client_free(c);
+    return rc;
+}
+
+static struct secret_slot *secret_cache_find(struct tenant_store *s,
+                                             const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < SECRET_CACHE_SLOTS; i++) {
+        if (s->secrets[i].used && strcmp(s->secrets[i].name, name) == 0)
+            return &s->secrets[i];
+    }
+    return NULL;
+}
+
+static struct secret_slot *secret_cache_victim(struct tenant_store *s)
+{
+    struct secret_slot *best = &s->secrets[0];
+    size_t i;
+
+    for (i = 0; i < SECRET_CACHE_SLOTS; i++) {
+        if (!s->secrets[i].used)
+            return &s->secrets[i];
+        if (s->secrets[i].expires_ms < best->expires_ms)
+            best = &s->secrets[i];
+    }
+    return best;
+}
+
+/* Parse the cached secret under the lock (the entry may be replaced by
+ * another thread the moment the lock is released). 1 on a hit. */
+static int secret_cache_read(struct tenant_store *s, const struct tenant_info *t,
+                             struct tenant_source_creds *out, enum bf_rc *rc,
+                             struct bf_err *err)
+{
+    struct secret_slot *e = NULL;
+    int hit = 0;
+
+    pthread_mutex_lock(&s->lock);
+    e = secret_cache_find(s, t->secret_name);
+    if (e != NULL && e->expires_ms > store_now(s)) {
+        *rc = creds_from_text(e->value, e->len, t, out, err);
+        hit = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return hit;
+}
+
+/* Takes ownership of `value`. */
+static void secret_cache_put(struct tenant_store *s, const char *name,
+                             char *value, size_t len)
+{
+    struct secret_slot *e = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    e = secret_cache_find(s, name);
+    if (e == NULL)
+        e = secret_cache_victim(s);
+    secret_slot_drop(e);
+    e->used = 1;
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    e->value = value;
+    e->len = len;
+    e->expires_ms = store_now(s) + s->opts.secret_ttl_ms;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void log_secret_loaded(const struct tenant_info *t, int refreshed,
+                              const char *store)
+{
+    struct log_line l;
+
+    if (!log_begin(&l, LOG_DEBUG, "secret_loaded"))
+        return;
+    log_str(&l, "tenant", t->tenant_id);
+    log_str(&l, "service", t->service);
+    log_str(&l, "secret_name", t->secret_name);
+    log_str(&l, "store", store);
+    log_bool(&l, "refresh", refreshed);
+    log_end(&l);
+}
+
+enum bf_rc tenant_source_creds_get(struct tenant_store *s,
+                                   const struct tenant_info *t,
+                                   int force_refresh,
+                                   struct tenant_source_creds *out,
+                                   struct bf_err *err)
+{
+    char *value = NULL;
+    size_t len = 0;
+    enum bf_rc rc = BF_OK;
+
+    memset(out, 0, sizeof(*out));
+    if (t->secret_name[0] == '\0')
+        return bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                          "tenant %s: no secret name", t->tenant_id);
+    if (!force_refresh && secret_cache_read(s, t, out, &rc, err))
+        return rc;
+    if (s->secrets_kind == SECRETS_FILE)
+        rc = fetch_secret_file(s, t->secret_name, &value, &len, err);
+    else
+        rc = fetch_secret_sm(s, t->secret_name, &value, &len, err);
+    if (rc != BF_OK)
+        return rc;
+    rc = creds_from_text(value, len, t, out, err);
+    if (rc != BF_OK) {
+        secret_text_free(value, len);
+        return rc;
+    }
+    log_secret_loaded(t, force_refresh,
+                      s->secrets_kind == SECRETS_FILE ? "file" : "secretsmanager");
+    secret_cache_put(s, t->secret_name, value, len);
+    return BF_OK;
+}
