@@ -1,8 +1,349 @@
-/* main.c -- placeholder entry point until the worker CLI lands (issue 3). */
+/* main.c -- the backfill-worker command line.
+ *
+ * Subcommands: worker (the long-running activity worker), run-chunk (one
+ * task input through the exact task code path, printed), plan (the chunk
+ * plan for a StartExecution input), version, help. Settings come from
+ * defaults, then BACKFILL_* variables, then flags (config.h). Exit codes:
+ * 0 ok, 1 task or runtime failure, 2 usage error.
+ */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int main(void)
+#include "aws/awsenv.h"
+#include "chunk/chunk.h"
+#include "config/config.h"
+#include "plan/plan.h"
+#include "task/task.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "worker/worker.h"
+
+#define EXIT_USAGE 2
+#define INPUT_READ_MAX (TASK_INPUT_MAX + 1) /* one more: "too big" is seen */
+
+struct cli {
+    const char *cmd;
+    const char *input;  /* --input FILE|- */
+    int help;
+    struct bf_config cfg;
+};
+
+static void usage(FILE *out, const char *cmd)
 {
-    puts("backfill-worker " BF_VERSION);
+    if (cmd == NULL || strcmp(cmd, "help") == 0) {
+        fprintf(out,
+                "usage: backfill-worker COMMAND [flags]\n\n"
+                "commands:\n"
+                "  worker               poll the activity and run chunks until SIGTERM\n"
+                "  run-chunk --input F  run one task input (file or -) and print the result\n"
+                "  plan --input F       print the chunk plan for a StartExecution input\n"
+                "  version              print the version\n"
+                "  help                 this text; COMMAND --help for its flags\n\n"
+                "exit codes: 0 ok, 1 task or runtime failure, 2 usage error\n");
+        return;
+    }
+    if (strcmp(cmd, "plan") == 0) {
+        fprintf(out, "usage: backfill-worker plan --input FILE|-\n\n"
+                "Prints the chunk plan (DESIGN.md section 4) for a StartExecution input\n"
+                "{tenant_id, service, table_name | tables[], start_date?, end_date?,\n"
+                " chunk_size_days?, max_concurrency?} as JSON.\n");
+        return;
+    }
+    if (strcmp(cmd, "run-chunk") == 0)
+        fprintf(out, "usage: backfill-worker run-chunk --input FILE|- [flags]\n\n"
+                "Runs one task input exactly as the worker would and prints the\n"
+                "SendTaskSuccess output or {\"error\",\"cause\"}. Exit 1 on failure.\n\n");
+    else
+        fprintf(out, "usage: backfill-worker worker [flags]\n\n"
+                "Polls the activity with --concurrency slots; SIGTERM/SIGINT drains.\n\n");
+    fprintf(out, "flags (each also an environment variable; flags win):\n");
+    config_usage(out);
+}
+
+/* Parse "--flag value" / "--flag=value" after the command. Returns 0, or
+ * EXIT_USAGE after printing why. */
+static int parse_flags(struct cli *c, int argc, char **argv)
+{
+    int i;
+
+    for (i = 0; i < argc; i++) {
+        char flag[64];
+        const char *arg = argv[i], *eq = strchr(arg, '='), *value = NULL;
+        struct bf_err err;
+        int known = 0;
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            c->help = 1;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0 || strlen(arg) >= sizeof flag) {
+            fprintf(stderr, "backfill-worker %s: unexpected argument \"%s\"\n", c->cmd, arg);
+            return EXIT_USAGE;
+        }
+        snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - arg - 2) : (int)strlen(arg) - 2,
+                 arg + 2);
+        if (eq != NULL)
+            value = eq + 1;
+        else if (i + 1 < argc)
+            value = argv[++i];
+        if (value == NULL) {
+            fprintf(stderr, "backfill-worker %s: --%s needs a value\n", c->cmd, flag);
+            return EXIT_USAGE;
+        }
+        if (strcmp(flag, "input") == 0) {
+            c->input = value;
+            continue;
+        }
+        bf_err_init(&err);
+        if (config_set_flag(&c->cfg, flag, value, &known, &err) != BF_OK) {
+            fprintf(stderr, "backfill-worker %s: %s\n", c->cmd, err.message);
+            return EXIT_USAGE;
+        }
+        if (!known) {
+            fprintf(stderr, "backfill-worker %s: unknown flag --%s (try --help)\n", c->cmd, flag);
+            return EXIT_USAGE;
+        }
+    }
     return 0;
+}
+
+static int read_input(const char *path, struct buf *b)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+
+    if (f == NULL) {
+        fprintf(stderr, "backfill-worker: cannot open %s\n", path);
+        return -1;
+    }
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        /* Past the limit we keep the first bytes: the parser rejects them. */
+        if (b->len + n > INPUT_READ_MAX)
+            n = INPUT_READ_MAX - b->len;
+        if (n == 0 || buf_append(b, chunk, n) != BF_OK)
+            break;
+    }
+    if (ferror(f))
+        rc = -1;
+    if (f != stdin)
+        fclose(f);
+    if (b->data == NULL && buf_append(b, "", 0) != BF_OK)
+        rc = -1;
+    return rc;
+}
+
+static int print_json(const char *s)
+{
+    if (s == NULL)
+        return 1;
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int cmd_plan(struct cli *c)
+{
+    struct buf in;
+    struct plan_request req;
+    struct bf_err err;
+    char *out = NULL;
+    int code = 1;
+
+    buf_init(&in, INPUT_READ_MAX);
+    bf_err_init(&err);
+    if (read_input(c->input, &in) != 0)
+        goto done;
+    if (plan_parse_request(in.data, in.len, time_now_ms(), &req, &err) == BF_OK &&
+        plan_json(&req, &out, &err) == BF_OK) {
+        code = print_json(out);
+        goto done;
+    }
+    fprintf(stderr, "backfill-worker plan: %s\n", err.message);
+    printf("{\"error\":\"%s\",\"message\":\"%s\"}\n", bf_rc_error_name(err.rc),
+           "see stderr");
+done:
+    free(out);
+    buf_cleanup(&in);
+    return code;
+}
+
+/* The AWS environment, if one can be made. The worker needs it; run-chunk
+ * with file:// stores and builtin steps does not. */
+static struct awsenv *make_aws(int required)
+{
+    struct awsenv_options o;
+    struct awsenv *aws = NULL;
+    struct bf_err err;
+
+    memset(&o, 0, sizeof o);
+    bf_err_init(&err);
+    if (awsenv_new(&o, &aws, &err) != BF_OK) {
+        if (required)
+            fprintf(stderr, "backfill-worker: %s\n", err.message);
+        return NULL;
+    }
+    return aws;
+}
+
+static enum bf_rc make_handler(const struct bf_config *cfg, struct awsenv *aws,
+                               struct chunk_runner **runner,
+                               struct task_handler *h, struct bf_err *err)
+{
+    memset(h, 0, sizeof *h);
+    *runner = NULL;
+    if (strcmp(cfg->handler, "noop") == 0) {
+        h->run = worker_noop_run;
+        h->ctx = (void *)&cfg->noop_sleep_ms;
+        h->name = "noop";
+        return BF_OK;
+    }
+    h->run = chunk_run;
+    h->name = "chunk";
+    if (chunk_runner_new(cfg, aws, runner, err) != BF_OK)
+        return err != NULL ? err->rc : BF_E_INTERNAL;
+    h->ctx = *runner;
+    return BF_OK;
+}
+
+static int cmd_run_chunk(struct cli *c)
+{
+    struct buf in;
+    struct awsenv *aws = NULL;
+    struct chunk_runner *runner = NULL;
+    struct task_handler h;
+    struct bf_err err;
+    char *out = NULL;
+    int code = 1;
+    enum bf_rc rc;
+
+    buf_init(&in, INPUT_READ_MAX);
+    bf_err_init(&err);
+    if (read_input(c->input, &in) != 0)
+        goto done;
+    aws = make_aws(0);
+    rc = make_handler(&c->cfg, aws, &runner, &h, &err);
+    if (rc != BF_OK) {
+        fprintf(stderr, "backfill-worker run-chunk: %s\n", err.message);
+        goto done;
+    }
+    rc = worker_run_one(&h, c->cfg.worker_name, in.data, in.len, &out, &err);
+    if (print_json(out) == 0 && rc == BF_OK)
+        code = 0;
+done:
+    free(out);
+    chunk_runner_free(runner);
+    awsenv_release(aws);
+    buf_cleanup(&in);
+    return code;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    worker_signal();
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int cmd_worker(struct cli *c)
+{
+    struct awsenv *aws = NULL;
+    struct chunk_runner *runner = NULL;
+    struct worker_options o;
+    struct bf_err err;
+    int code = 1;
+
+    if (c->cfg.activity_arn[0] == '\0') {
+        fprintf(stderr, "backfill-worker worker: set --activity-arn or BACKFILL_ACTIVITY_ARN\n");
+        return EXIT_USAGE;
+    }
+    install_signals();
+    bf_err_init(&err);
+    aws = make_aws(1);
+    if (aws == NULL)
+        goto done;
+    memset(&o, 0, sizeof o);
+    if (make_handler(&c->cfg, aws, &runner, &o.handler, &err) != BF_OK) {
+        log_msg(LOG_ERROR, "startup_failed", "%s", err.message);
+        goto done;
+    }
+    o.activity_arn = c->cfg.activity_arn;
+    o.worker_name = c->cfg.worker_name;
+    o.concurrency = c->cfg.concurrency;
+    o.drain_seconds = c->cfg.drain_seconds;
+    o.aws = aws;
+    o.metrics_emf = strcmp(c->cfg.metrics, "emf") == 0;
+    o.metrics_namespace = c->cfg.metrics_namespace;
+    if (worker_run(&o, &err) == BF_OK)
+        code = 0;
+    else
+        log_msg(LOG_ERROR, "worker_failed", "%s", err.message);
+done:
+    chunk_runner_free(runner);
+    awsenv_release(aws);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c;
+    struct bf_err err;
+    int code;
+
+    memset(&c, 0, sizeof c);
+    c.cmd = argc > 1 ? argv[1] : "help";
+    if (strcmp(c.cmd, "version") == 0 || strcmp(c.cmd, "--version") == 0) {
+        puts("backfill-worker " BF_VERSION);
+        return 0;
+    }
+    if (strcmp(c.cmd, "help") == 0 || strcmp(c.cmd, "--help") == 0 ||
+        strcmp(c.cmd, "-h") == 0) {
+        usage(stdout, NULL);
+        return argc > 1 ? 0 : EXIT_USAGE;
+    }
+    if (strcmp(c.cmd, "worker") != 0 && strcmp(c.cmd, "run-chunk") != 0 &&
+        strcmp(c.cmd, "plan") != 0) {
+        fprintf(stderr, "backfill-worker: unknown command \"%s\"\n", c.cmd);
+        usage(stderr, NULL);
+        return EXIT_USAGE;
+    }
+    config_defaults(&c.cfg);
+    bf_err_init(&err);
+    if (config_from_env(&c.cfg, &err) != BF_OK) {
+        fprintf(stderr, "backfill-worker: %s\n", err.message);
+        return EXIT_USAGE;
+    }
+    code = parse_flags(&c, argc - 2, argv + 2);
+    if (code != 0)
+        return code;
+    if (c.help) {
+        usage(stdout, c.cmd);
+        return 0;
+    }
+    if (strcmp(c.cmd, "worker") != 0 && c.input == NULL) {
+        fprintf(stderr, "backfill-worker %s: --input FILE|- is required\n", c.cmd);
+        return EXIT_USAGE;
+    }
+    log_setup(c.cfg.log_level, c.cfg.worker_name, STDERR_FILENO);
+    if (strcmp(c.cmd, "plan") == 0)
+        return cmd_plan(&c);
+    if (strcmp(c.cmd, "run-chunk") == 0)
+        return cmd_run_chunk(&c);
+    return cmd_worker(&c);
 }

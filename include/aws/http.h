@@ -44,6 +44,12 @@ struct http_response {
     int timed_out;
 };
 
+/* Added by the transport helper: curl's process-wide set-up. Call once in
+ * main() before any thread starts (curl_global_init is not thread-safe);
+ * cleanup after the last thread has joined. */
+enum bf_rc http_global_init(struct bf_err *err);
+void http_global_cleanup(void);
+
 struct http_client *http_client_new(void);
 void http_client_free(struct http_client *c); /* NULL-safe */
 

@@ -11,6 +11,8 @@
 #ifndef BF_CHUNK_CHUNK_H
 #define BF_CHUNK_CHUNK_H
 
+#include <stddef.h>
+
 #include "aws/awsenv.h"
 #include "config/config.h"
 #include "task/task.h"
@@ -23,6 +25,22 @@ struct chunk_runner;
 enum bf_rc chunk_runner_new(const struct bf_config *cfg, struct awsenv *aws,
                             struct chunk_runner **out, struct bf_err *err);
 void chunk_runner_free(struct chunk_runner *r); /* NULL-safe */
+
+/* Tuning and test seams (added by the chunk pipeline helper). Zero fields
+ * keep the defaults; set before the first chunk_run(). */
+struct chunk_options {
+    int cw_max_attempts_429;    /* ConnectWise retry budgets (cw.h) */
+    int cw_max_attempts_5xx;
+    long long cw_backoff_base_ms;
+    long long cw_backoff_max_ms;
+    int cw_page_size;           /* records per request; 0 = the endpoint's */
+    size_t part_max_bytes;      /* compressed bytes per part; 0 = 64 MiB */
+    int fail_write_after;       /* tests: the Nth sink object write fails
+                                   (sink_test_fail_write_after: a crash
+                                   half-way) */
+};
+void chunk_runner_set_options(struct chunk_runner *r,
+                              const struct chunk_options *o);
 
 /* The task_handler.run function; ctx is a struct chunk_runner. */
 enum bf_rc chunk_run(void *ctx, const struct task_input *in,

@@ -29,20 +29,22 @@ static enum bf_rc chain_get(struct creds_provider *p, struct creds *out,
     for (i = 0; i < c->n; i++) {
         struct bf_err e;
         enum bf_rc rc;
+        const char *name;
         int w;
 
         bf_err_init(&e);
         rc = creds_provider_get(c->list[i], out, &e);
+        name = c->list[i] != NULL ? c->list[i]->name : "(none)";
         if (rc == BF_OK)
             return BF_OK;
         if (rc != BF_E_CONFIG) {
             if (err != NULL)
                 *err = e;
-            bf_err_prefix(err, "credentials from %s", c->list[i]->name);
+            bf_err_prefix(err, "credentials from %s", name);
             return rc;
         }
         w = snprintf(why + used, sizeof(why) - used, "%s%s: %s",
-                     i > 0 ? "; " : "", c->list[i]->name, e.message);
+                     i > 0 ? "; " : "", name, e.message);
         if (w > 0)
             used += (size_t)w < sizeof(why) - used ? (size_t)w
                                                    : sizeof(why) - used - 1;

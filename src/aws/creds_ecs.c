@@ -26,26 +26,40 @@ struct ecs_impl {
     struct creds_seams seams;
 };
 
-/* The host of an http:// URL is one the SDKs allow without TLS. */
+/* Whether `host` (up to ':', '/' or the end) is exactly `name`. */
+static int host_is(const char *host, const char *name)
+{
+    size_t n = strlen(name);
+
+    return strncmp(host, name, n) == 0 &&
+           (host[n] == '\0' || host[n] == ':' || host[n] == '/');
+}
+
+/* 127.x.y.z written as a numeric address, nothing after it. */
+static int is_loopback_v4(const char *host)
+{
+    size_t n = strspn(host, "0123456789.");
+
+    return strncmp(host, "127.", 4) == 0 &&
+           (host[n] == '\0' || host[n] == ':' || host[n] == '/');
+}
+
+/* The host of an http:// URL is one the SDKs allow without TLS: loopback
+ * or the ECS / EKS Pod Identity agent. */
 static int allowed_http_host(const char *url)
 {
     static const char *const ok[] = {
-        "127.", "localhost", "[::1]", "169.254.170.2", "169.254.170.23",
+        "localhost", "[::1]", "169.254.170.2", "169.254.170.23",
         "[fd00:ec2::23]", NULL
     };
     const char *host = url + strlen("http://");
     size_t i;
 
-    for (i = 0; ok[i] != NULL; i++) {
-        size_t n = strlen(ok[i]);
-
-        if (strncmp(host, ok[i], n) != 0)
-            continue;
-        /* "127." is a prefix; the others must end the host. */
-        if (ok[i][n - 1] == '.' || host[n] == '\0' || host[n] == ':' ||
-            host[n] == '/')
+    if (is_loopback_v4(host))
+        return 1;
+    for (i = 0; ok[i] != NULL; i++)
+        if (host_is(host, ok[i]))
             return 1;
-    }
     return 0;
 }
 

@@ -200,23 +200,34 @@ static enum bf_rc parse_base_path(const char *url, const char *p,
     return BF_OK;
 }
 
-static void fill_derived(struct endpoint *out)
+/* Port default, Host header, canonical URL. The input was length-checked,
+ * so the fields always fit; a failed fit is still reported, not cut. */
+static enum bf_rc fill_derived(const char *url, struct endpoint *out,
+                               struct bf_err *err)
 {
     int default_port = strcmp(out->scheme, "https") == 0 ? 443 : 80;
     const char *ob = strchr(out->host, ':') != NULL ? "[" : "";
     const char *cb = ob[0] != '\0' ? "]" : "";
+    int n;
 
     if (out->port == 0)
         out->port = default_port;
     if (out->port == default_port)
-        snprintf(out->host_header, sizeof(out->host_header), "%s%s%s",
-                 ob, out->host, cb);
+        n = snprintf(out->host_header, sizeof(out->host_header), "%s%s%s",
+                     ob, out->host, cb);
     else
-        snprintf(out->host_header, sizeof(out->host_header), "%s%s%s:%d",
-                 ob, out->host, cb, out->port);
-    snprintf(out->url, sizeof(out->url), "%s://%s%s", out->scheme,
-             out->host_header, out->base_path);
+        n = snprintf(out->host_header, sizeof(out->host_header), "%s%s%s:%d",
+                     ob, out->host, cb, out->port);
+    if (n < 0 || (size_t)n >= sizeof(out->host_header))
+        return bf_err_set(err, BF_E_CONFIG, "endpoint URL \"%.200s\": host "
+                          "too long", url);
+    n = snprintf(out->url, sizeof(out->url), "%s://%s%s", out->scheme,
+                 out->host_header, out->base_path);
+    if (n < 0 || (size_t)n >= sizeof(out->url))
+        return bf_err_set(err, BF_E_CONFIG, "endpoint URL \"%.200s\": too "
+                          "long", url);
     out->is_loopback = is_loopback_host(out->host);
+    return BF_OK;
 }
 
 enum bf_rc endpoint_parse_url(const char *url, struct endpoint *out,
@@ -256,7 +267,9 @@ enum bf_rc endpoint_parse_url(const char *url, struct endpoint *out,
     rc = parse_base_path(url, slash, out, err);
     if (rc != BF_OK)
         return rc;
-    fill_derived(out);
+    rc = fill_derived(url, out, err);
+    if (rc != BF_OK)
+        return rc;
     insecure = getenv("BACKFILL_ALLOW_INSECURE_HTTP");
     if (strcmp(out->scheme, "http") == 0 && !out->is_loopback &&
         (insecure == NULL || strcmp(insecure, "1") != 0))

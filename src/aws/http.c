@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #define HTTP_DEFAULT_CONNECT_MS 5000L
 #define HTTP_DEFAULT_TIMEOUT_MS 30000L
@@ -31,6 +32,31 @@ struct transfer {
     struct http_response *resp;
     int over_limit;
 };
+
+enum bf_rc http_global_init(struct bf_err *err)
+{
+    CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (cc != CURLE_OK)
+        return bf_err_set(err, BF_E_INTERNAL, "curl_global_init: %s",
+                          curl_easy_strerror(cc));
+    return BF_OK;
+}
+
+void http_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+/* The header list held the session token: wipe it before freeing. */
+static void headers_free(struct curl_slist *list)
+{
+    struct curl_slist *p = NULL;
+
+    for (p = list; p != NULL; p = p->next)
+        OPENSSL_cleanse(p->data, strlen(p->data));
+    curl_slist_free_all(list);
+}
 
 struct http_client *http_client_new(void)
 {
@@ -210,7 +236,7 @@ static enum bf_rc build_headers(const struct http_request *req,
     }
     buf_cleanup_secure(&line); /* it held the Authorization header */
     if (rc != BF_OK) {
-        curl_slist_free_all(list);
+        headers_free(list);
         return bf_err_set(err, rc, "building request headers: out of memory");
     }
     *out = list;
@@ -269,6 +295,8 @@ static void set_options(struct http_client *c, const struct http_request *req,
     curl_easy_setopt(h, CURLOPT_URL, req->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    /* S3 keys may contain "/../": send the path exactly as signed. */
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -337,6 +365,6 @@ enum bf_rc http_perform(struct http_client *c, const struct http_request *req,
     /* Drop our pointers from the handle before the list goes away. */
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
-    curl_slist_free_all(headers);
+    headers_free(headers);
     return rc;
 }

@@ -66,7 +66,7 @@ static enum bf_rc call(struct awsjson_client *c, const char *op, char *body,
     rc = awsjson_call(c, op, body, opts, resp, err);
     body_free(body);
     if (rc != BF_OK)
-        bf_err_prefix(err, "%s: ", op);
+        bf_err_prefix(err, "%s", op);
     return rc;
 }
 

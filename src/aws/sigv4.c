@@ -255,7 +255,7 @@ enum bf_rc sigv4_canonical_query(const char *query, struct buf *out)
     ps = calloc(cap, sizeof(*ps));
     if (ps == NULL)
         goto out;
-    for (p = query; *p != '\0' || p == query;) {
+    for (p = query;;) {
         size_t plen = strcspn(p, "&");
         const char *eq = memchr(p, '=', plen);
         size_t klen = eq != NULL ? (size_t)(eq - p) : plen;

@@ -9,6 +9,8 @@
  */
 #include "task/task.h"
 
+#include "source/source.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,32 +21,16 @@
 #define WINDOW_MAX_DAYS 366
 #define CHUNKS_MAX 1000000
 
-/* The endpoints a task may name. The pipeline's endpoint table in
- * src/source/ is the authority; this static list mirrors it until the
- * source module exports one (the four priority tables plus two more). */
-static const char *const known_tables[] = {
-    "service/tickets", "time/entries", "company/companies",
-    "company/contacts", "finance/agreements", "project/projects",
-};
-
-static const char *const known_services[] = { "connectwise" };
-
+/* The endpoint table in src/source/ (endpoints.json) is the one list of
+ * tables; a disabled entry is known but refused. */
 int task_table_known(const char *service, const char *table)
 {
-    size_t i;
-    int service_ok = 0;
+    const struct source_endpoint *e = NULL;
 
     if (service == NULL || table == NULL)
         return 0;
-    for (i = 0; i < sizeof known_services / sizeof known_services[0]; i++)
-        if (strcmp(service, known_services[i]) == 0)
-            service_ok = 1;
-    if (!service_ok)
-        return 0;
-    for (i = 0; i < sizeof known_tables / sizeof known_tables[0]; i++)
-        if (strcmp(table, known_tables[i]) == 0)
-            return 1;
-    return 0;
+    e = source_endpoint_find(service, table);
+    return e != NULL && e->enabled;
 }
 
 /* ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ */
@@ -259,6 +245,23 @@ static enum bf_rc parse_options(const cJSON *o, struct task_input *in,
     return rc;
 }
 
+/* Whether the text holds the escape \u0000. A preceding
+ * backslash pair ("\\u0000") is an escaped backslash, not an escape. */
+static int has_escaped_nul(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i + 6 <= len; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' &&
+            s[i + 4] == '0' && s[i + 5] == '0')
+            return 1;
+        i++; /* skip the escaped character */
+    }
+    return 0;
+}
+
 enum bf_rc task_input_parse(const char *json, size_t len,
                             struct task_input *out, struct bf_err *err)
 {
@@ -271,6 +274,11 @@ enum bf_rc task_input_parse(const char *json, size_t len,
     if (len > TASK_INPUT_MAX)
         return bf_err_set(err, BF_E_INVALID_INPUT,
                           "input: %zu bytes, more than %d", len, TASK_INPUT_MAX);
+    if (has_escaped_nul(json, len)) {
+        /* cJSON would end the string there: "a\u0000b" would read as "a". */
+        rc = bf_err_set(err, BF_E_INVALID_INPUT, "input: \\u0000 is not allowed in strings");
+        goto out;
+    }
     root = cJSON_ParseWithLength(json, len);
     if (root == NULL) {
         rc = bf_err_set(err, BF_E_INVALID_INPUT, "input: not valid JSON");

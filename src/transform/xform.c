@@ -340,7 +340,10 @@ static enum bf_rc read_file(const char *path, struct buf *b, struct bf_err *err)
     if (fp == NULL)
         return bf_err_set(err, BF_E_CONFIG, "cannot open %s: %s", path,
                           strerror(errno));
-    while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0) {
+    for (;;) {
+        n = fread(tmp, 1, sizeof(tmp), fp);
+        if (n == 0)
+            break;
         rc = buf_append(b, tmp, n);
         if (rc != BF_OK) {
             rc = bf_err_set(err, BF_E_CONFIG, "%s: too large or no memory", path);
@@ -381,16 +384,20 @@ static enum bf_rc load_dir(struct xform_mappings *m, const char *dir,
     if (d == NULL)
         return bf_err_set(err, BF_E_CONFIG, "mappings dir %s: %s", dir,
                           strerror(errno));
-    while ((e = readdir(d)) != NULL) {
+    for (e = readdir(d); e != NULL; e = readdir(d)) {
         if (!is_json_name(e->d_name))
             continue;
         nn = realloc(names, (n + 1) * sizeof(*names));
-        if (nn == NULL || (nn[n] = strdup(e->d_name)) == NULL) {
-            names = nn ? nn : names;
+        if (nn == NULL) {
             rc = bf_err_set(err, BF_E_NOMEM, "out of memory");
             goto out;
         }
         names = nn;
+        names[n] = strdup(e->d_name);
+        if (names[n] == NULL) {
+            rc = bf_err_set(err, BF_E_NOMEM, "out of memory");
+            goto out;
+        }
         n++;
     }
     if (n > 0)
@@ -745,7 +752,11 @@ fail:
     return NULL;
 }
 
-/* ---- the record hash: sorted-key compact JSON, SHA-256 ---- */
+/* ---- the record hash: sorted-key compact JSON, SHA-256 ----
+ * The serialisation is what Python's json.dumps(rec, sort_keys=True,
+ * separators=(",", ":"), ensure_ascii=False) writes for our values (short
+ * escapes for \n \r \t \b \f, \u00xx for other controls, UTF-8 as is),
+ * so a consumer can recompute and check the hash with standard tools. */
 
 static enum bf_rc put_string(struct buf *b, const char *s)
 {
@@ -756,6 +767,16 @@ static enum bf_rc put_string(struct buf *b, const char *s)
 
         if (c == '"' || c == '\\')
             rc = buf_printf(b, "\\%c", c);
+        else if (c == '\n')
+            rc = buf_append_str(b, "\\n");
+        else if (c == '\r')
+            rc = buf_append_str(b, "\\r");
+        else if (c == '\t')
+            rc = buf_append_str(b, "\\t");
+        else if (c == '\b')
+            rc = buf_append_str(b, "\\b");
+        else if (c == '\f')
+            rc = buf_append_str(b, "\\f");
         else if (c < 0x20)
             rc = buf_printf(b, "\\u%04x", c);
         else

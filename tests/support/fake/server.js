@@ -5,6 +5,10 @@
 //                  [--config JSON] [--max-seconds N] [--watch-stdin]
 //                  [--no-verify] [--port N]
 //
+// A --services entry "module:signingName" loads services/module.js and hands
+// create() a ctx whose `signingName` is set, so one module can stand in for
+// a service under another signing name (tests use "generic:s3").
+//
 // Listens on 127.0.0.1 (port 0 by default) and prints one line to stdout:
 // {"port": N}. Every request is checked with the reference SigV4 verifier
 // (sigv4verify.js) and routed by the service name in its credential scope to
@@ -15,7 +19,11 @@
 // server behind).
 //
 // Test control, under /__admin/ (never signed):
-//   GET  /__admin/calls[?service=s3]   every recorded call, oldest first
+//   GET  /__admin/calls[?service=s3]   every recorded call, oldest first:
+//        {time, method, path, query, op, service, sigv4 ("ok"|"bad"|
+//        "skipped"), headers (no authorization), body, bodyBytes,
+//        conn (the client's port: equal ports = a kept-alive connection),
+//        error?, fault?}
 //   POST /__admin/faults               {"faults":[FAULT...]} appended
 //   DELETE /__admin/faults             drop queued faults
 //   POST /__admin/reset                calls, faults and service state
@@ -107,9 +115,10 @@ function main() {
   const state = { calls: [], faults: [] };
   const services = {};
   const ctx = { config: args.config, sendJson, awsJsonError, s3XmlError, state };
-  for (const name of args.services) {
+  for (const spec of args.services) {
+    const [name, signingAs] = spec.split(':');
     const mod = require(path.join(__dirname, 'services', `${name}.js`));
-    const svc = mod.create(ctx);
+    const svc = mod.create(signingAs ? { ...ctx, signingName: signingAs } : ctx);
     services[svc.signingName] = svc;
     services[name] = svc;
   }
@@ -147,7 +156,8 @@ function main() {
     if (url.pathname.startsWith('/__admin/')) return admin(req, res, url, body);
     const call = { time: Date.now(), method: req.method, path: url.pathname,
                    query: url.search.slice(1), op: opOf(req), service: null,
-                   sigv4: 'none', headers: { ...req.headers } };
+                   sigv4: 'none', headers: { ...req.headers },
+                   conn: req.socket.remotePort }; // same conn = kept alive
     delete call.headers.authorization; // never recorded, as in the worker
     call.body = body.length <= 65536 ? body.toString('utf8') : `<${body.length} bytes>`;
     call.bodyBytes = body.length;

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# start-backfill.sh -- start one backfill execution and print its ARN and console URL.
+#
+# The input file is the execution input (tenant_id, service, start_date,
+# end_date, chunk_size_days, ... see deploy/README.md). The state machine ARN
+# comes from --state-machine-arn or from the stack's StateMachineArn output.
+# The execution name becomes the backfill_id used in the metadata key.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: start-backfill.sh --input FILE [--env ENV | --stack-name NAME | --state-machine-arn ARN] [options]
+
+Start a backfill execution. Prints the execution ARN on the first line and
+the Step Functions console URL on the second.
+
+Options:
+  --input FILE              Execution input JSON (required)
+  --name NAME               Execution name = backfill_id (default: bf-UTCSTAMP-PID);
+                            1-80 characters from A-Z a-z 0-9 - _
+  --env ENV                 Find the state machine in stack avesa-backfill-ENV (default: dev)
+  --stack-name NAME         Find the state machine in this stack
+  --state-machine-arn ARN   Use this state machine directly
+  --region REGION           AWS region
+  --profile PROFILE         AWS CLI profile
+  -h, --help                Show this help
+
+When the state machine comes from the stack and jq is installed, an input
+without heartbeat_seconds gets the stack's HeartbeatSeconds output.
+USAGE
+}
+
+die() { echo "start-backfill.sh: $*" >&2; exit 2; }
+
+console_url() {
+  # arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME
+  local arn=$1 partition region host
+  partition=$(cut -d: -f2 <<<"$arn")
+  region=$(cut -d: -f4 <<<"$arn")
+  case "$partition" in
+    aws-cn) host="console.amazonaws.cn" ;;
+    aws-us-gov) host="console.amazonaws-us-gov.com" ;;
+    *) host="$region.console.aws.amazon.com" ;;
+  esac
+  echo "https://$host/states/home?region=$region#/v2/executions/details/$arn"
+}
+
+input=""
+name=""
+env_name=dev
+stack=""
+sm_arn=""
+aws_opts=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --input) input=${2:?--input needs a file}; shift 2 ;;
+    --name) name=${2:?--name needs a value}; shift 2 ;;
+    --env) env_name=${2:?--env needs a value}; shift 2 ;;
+    --stack-name) stack=${2:?--stack-name needs a value}; shift 2 ;;
+    --state-machine-arn) sm_arn=${2:?--state-machine-arn needs a value}; shift 2 ;;
+    --region) aws_opts+=(--region "${2:?--region needs a value}"); shift 2 ;;
+    --profile) aws_opts+=(--profile "${2:?--profile needs a value}"); shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+
+[ -n "$input" ] || die "--input is required (see --help)"
+[ -r "$input" ] || die "cannot read input file: $input"
+name=${name:-bf-$(date -u +%Y%m%dT%H%M%SZ)-$$}
+[[ "$name" =~ ^[A-Za-z0-9_-]{1,80}$ ]] || die "bad --name (1-80 of A-Z a-z 0-9 - _): $name"
+command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is not installed"
+
+awsx() { aws "${aws_opts[@]+"${aws_opts[@]}"}" "$@"; }
+
+body=$(cat "$input")
+if [ -z "$sm_arn" ]; then
+  stack=${stack:-avesa-backfill-$env_name}
+  sm_arn=$(awsx cloudformation describe-stacks --stack-name "$stack" \
+    --query "Stacks[0].Outputs[?OutputKey=='StateMachineArn'].OutputValue" --output text)
+  [[ "$sm_arn" == arn:* ]] || die "stack $stack has no StateMachineArn output"
+  if command -v jq >/dev/null 2>&1; then
+    hb=$(awsx cloudformation describe-stacks --stack-name "$stack" \
+      --query "Stacks[0].Outputs[?OutputKey=='HeartbeatSeconds'].OutputValue" --output text)
+    if [[ "$hb" =~ ^[0-9]+$ ]]; then
+      body=$(jq -c --argjson hb "$hb" 'if has("heartbeat_seconds") then . else . + {heartbeat_seconds: $hb} end' <<<"$body")
+    fi
+  fi
+fi
+
+exec_arn=$(awsx stepfunctions start-execution --state-machine-arn "$sm_arn" \
+  --name "$name" --input "$body" --query executionArn --output text)
+[[ "$exec_arn" == arn:* ]] || die "start-execution returned no execution ARN"
+echo "$exec_arn"
+console_url "$exec_arn"

@@ -1,0 +1,568 @@
+/* chunkout.c -- gzip JSON Lines parts and the manifest of one chunk directory.
+ *
+ * Owns the on-sink layout of a chunk (DESIGN.md section 6): part and reject
+ * part names, rolling at a size limit, per-part record counts, sizes and
+ * SHA-256, the manifest written last, and the clean-up of an earlier
+ * attempt (its manifest removed first, its leftover names removed after
+ * the new manifest is in place). Also the reader that streams a part back.
+ * It does not know what the records mean: chunk.c decides what to write.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "sink/chunkout.h"
+#include "util/buf.h"
+
+#define CHUNKOUT_DEFAULT_PART (32u * 1024 * 1024)
+#define CHUNKOUT_ZBUF 65536
+#define CHUNKOUT_MAX_PARTS 99999
+#define CHUNKOUT_KEY_MAX 1024
+#define JSONL_MAX_LINE (64u * 1024 * 1024)
+#define JSONL_DEFAULT_OBJECT (256u * 1024 * 1024)
+
+static const char *const stream_prefix[] = { "part", "rejects" };
+static const char *const stream_kind[] = { "data", "rejects" };
+
+/* A finished part, as the manifest lists it. */
+struct part_info {
+    char name[32];
+    enum chunkout_stream st;
+    uint64_t records;
+    uint64_t bytes;
+    char sha256[65];
+};
+
+/* The part being written on one stream. */
+struct part_state {
+    struct sink_object *obj; /* NULL when no part is open */
+    z_stream z;
+    EVP_MD_CTX *sha;
+    char name[32];
+    uint64_t records;
+    uint64_t bytes;
+    int next_index;
+};
+
+struct chunkout {
+    struct sink *s;
+    char dir[CHUNKOUT_KEY_MAX];
+    size_t part_max;
+    int level;
+    struct part_state st[2];
+    struct part_info *parts;
+    size_t nparts;
+    unsigned char zout[CHUNKOUT_ZBUF];
+};
+
+static enum bf_rc key_join(const char *dir, const char *name, char *out,
+                           struct bf_err *err)
+{
+    if (snprintf(out, CHUNKOUT_KEY_MAX, "%s/%s", dir, name) >= CHUNKOUT_KEY_MAX)
+        return bf_err_set(err, BF_E_INTERNAL, "chunk key too long: %s", dir);
+    return BF_OK;
+}
+
+enum bf_rc chunkout_open(struct sink *s, const struct chunkout_options *opts,
+                         struct chunkout **out, struct bf_err *err)
+{
+    struct chunkout *c = NULL;
+    char key[CHUNKOUT_KEY_MAX];
+    enum bf_rc rc;
+
+    *out = NULL;
+    if (snprintf(key, sizeof(key), "%s", opts->dir) >= (int)sizeof(key) - 40)
+        return bf_err_set(err, BF_E_INTERNAL, "chunk dir too long");
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory");
+    c->s = s;
+    snprintf(c->dir, sizeof(c->dir), "%s", opts->dir);
+    c->part_max = opts->part_max_bytes ? opts->part_max_bytes
+                                       : CHUNKOUT_DEFAULT_PART;
+    c->level = opts->gzip_level > 0 && opts->gzip_level <= 9 ? opts->gzip_level
+                                                             : 6;
+    /* An earlier attempt's manifest goes first: from here until our own
+     * manifest lands, readers see an incomplete chunk, never a mix. */
+    rc = key_join(c->dir, CHUNKOUT_MANIFEST, key, err);
+    if (rc == BF_OK)
+        rc = sink_delete(s, key, err);
+    if (rc != BF_OK) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return BF_OK;
+}
+
+/* Hand zlib's output to the sink and the running SHA-256. */
+static enum bf_rc drain(struct chunkout *c, struct part_state *p, int flush,
+                        struct bf_err *err)
+{
+    int zrc;
+    size_t have;
+    enum bf_rc rc;
+
+    do {
+        p->z.next_out = c->zout;
+        p->z.avail_out = sizeof(c->zout);
+        zrc = deflate(&p->z, flush);
+        if (zrc == Z_STREAM_ERROR)
+            return bf_err_set(err, BF_E_INTERNAL, "deflate failed");
+        have = sizeof(c->zout) - p->z.avail_out;
+        if (have == 0)
+            continue;
+        rc = sink_object_write(p->obj, c->zout, have, err);
+        if (rc != BF_OK)
+            return rc;
+        if (EVP_DigestUpdate(p->sha, c->zout, have) != 1)
+            return bf_err_set(err, BF_E_INTERNAL, "sha256 failed");
+        p->bytes += have;
+    } while (p->z.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+    return BF_OK;
+}
+
+static void part_discard(struct part_state *p)
+{
+    if (p->obj != NULL) {
+        deflateEnd(&p->z);
+        sink_object_abort(p->obj);
+    }
+    p->obj = NULL;
+    EVP_MD_CTX_free(p->sha);
+    p->sha = NULL;
+}
+
+static enum bf_rc part_start(struct chunkout *c, enum chunkout_stream st,
+                             struct bf_err *err)
+{
+    struct part_state *p = &c->st[st];
+    char key[CHUNKOUT_KEY_MAX];
+    enum bf_rc rc;
+
+    if (p->next_index > CHUNKOUT_MAX_PARTS)
+        return bf_err_set(err, BF_E_LIMIT, "more than %d parts in a chunk",
+                          CHUNKOUT_MAX_PARTS);
+    snprintf(p->name, sizeof(p->name), "%s-%05d.jsonl.gz", stream_prefix[st],
+             p->next_index);
+    rc = key_join(c->dir, p->name, key, err);
+    if (rc != BF_OK)
+        return rc;
+    memset(&p->z, 0, sizeof(p->z));
+    /* windowBits 15 + 16: a gzip wrapper with no name and mtime 0, so the
+     * same records always give the same bytes. */
+    if (deflateInit2(&p->z, c->level, Z_DEFLATED, 15 + 16, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return bf_err_set(err, BF_E_NOMEM, "deflateInit2 failed");
+    p->sha = EVP_MD_CTX_new();
+    if (p->sha == NULL || EVP_DigestInit_ex(p->sha, EVP_sha256(), NULL) != 1) {
+        deflateEnd(&p->z);
+        EVP_MD_CTX_free(p->sha);
+        p->sha = NULL;
+        return bf_err_set(err, BF_E_NOMEM, "sha256 init failed");
+    }
+    rc = sink_object_begin(c->s, key, &p->obj, err);
+    if (rc != BF_OK) {
+        deflateEnd(&p->z);
+        part_discard(p);
+        return rc;
+    }
+    p->records = 0;
+    p->bytes = 0;
+    p->next_index++;
+    return BF_OK;
+}
+
+static enum bf_rc part_close(struct chunkout *c, enum chunkout_stream st,
+                             struct bf_err *err)
+{
+    struct part_state *p = &c->st[st];
+    struct part_info *info = NULL, *np = NULL;
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    enum bf_rc rc = drain(c, p, Z_FINISH, err);
+    struct sink_object *obj = p->obj;
+    int i;
+
+    if (rc != BF_OK)
+        return rc;
+    np = realloc(c->parts, (c->nparts + 1) * sizeof(*np));
+    if (np == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory");
+    c->parts = np;
+    if (EVP_DigestFinal_ex(p->sha, md, &mdlen) != 1)
+        return bf_err_set(err, BF_E_INTERNAL, "sha256 failed");
+    deflateEnd(&p->z);
+    p->obj = NULL;
+    EVP_MD_CTX_free(p->sha);
+    p->sha = NULL;
+    rc = sink_object_commit(obj, err);
+    if (rc != BF_OK)
+        return rc;
+    info = &c->parts[c->nparts++];
+    snprintf(info->name, sizeof(info->name), "%s", p->name);
+    info->st = st;
+    info->records = p->records;
+    info->bytes = p->bytes;
+    for (i = 0; i < 32; i++)
+        snprintf(info->sha256 + 2 * i, 3, "%02x", md[i]);
+    return BF_OK;
+}
+
+enum bf_rc chunkout_write(struct chunkout *c, enum chunkout_stream st,
+                          const char *line, size_t len, struct bf_err *err)
+{
+    struct part_state *p = &c->st[st];
+    enum bf_rc rc = BF_OK;
+
+    if (memchr(line, '\n', len) != NULL)
+        return bf_err_set(err, BF_E_INVALID_INPUT, "record holds a newline");
+    if (p->obj == NULL)
+        rc = part_start(c, st, err);
+    if (rc != BF_OK)
+        return rc;
+    p->z.next_in = (unsigned char *)(uintptr_t)line;
+    p->z.avail_in = (uInt)len;
+    rc = drain(c, p, Z_NO_FLUSH, err);
+    if (rc == BF_OK) {
+        p->z.next_in = (unsigned char *)(uintptr_t)"\n";
+        p->z.avail_in = 1;
+        rc = drain(c, p, Z_NO_FLUSH, err);
+    }
+    if (rc != BF_OK)
+        return rc;
+    p->records++;
+    /* The size counts compressed bytes zlib has emitted so far, so a part
+     * may pass the limit by up to one record plus zlib's pending output. */
+    if (p->bytes >= c->part_max)
+        rc = part_close(c, st, err);
+    return rc;
+}
+
+enum bf_rc chunkout_write_json(struct chunkout *c, enum chunkout_stream st,
+                               const cJSON *rec, struct bf_err *err)
+{
+    char *s = cJSON_PrintUnformatted(rec);
+    enum bf_rc rc;
+
+    if (s == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory serialising a record");
+    rc = chunkout_write(c, st, s, strlen(s), err);
+    free(s);
+    return rc;
+}
+
+void chunkout_summary_cleanup(struct chunkout_summary *sum)
+{
+    size_t i;
+
+    if (sum == NULL || sum->part_keys == NULL)
+        return;
+    for (i = 0; i < sum->parts; i++)
+        free(sum->part_keys[i]);
+    free(sum->part_keys);
+    sum->part_keys = NULL;
+}
+
+static cJSON *manifest_build(const struct chunkout *c, const cJSON *extra)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON *arr = NULL, *p = NULL;
+    const cJSON *e = NULL;
+    uint64_t n[2] = { 0, 0 }, bytes = 0;
+    size_t i;
+    int ok = m != NULL;
+
+    for (i = 0; i < c->nparts; i++) {
+        n[c->parts[i].st] += c->parts[i].records;
+        bytes += c->parts[i].bytes;
+    }
+    ok = ok && cJSON_AddNumberToObject(m, "format", 1) &&
+         cJSON_AddTrueToObject(m, "complete") &&
+         cJSON_AddNumberToObject(m, "records", (double)n[CHUNKOUT_DATA]) &&
+         cJSON_AddNumberToObject(m, "rejects", (double)n[CHUNKOUT_REJECTS]) &&
+         cJSON_AddNumberToObject(m, "bytes", (double)bytes);
+    arr = ok ? cJSON_AddArrayToObject(m, "parts") : NULL;
+    ok = arr != NULL;
+    for (i = 0; ok && i < c->nparts; i++) {
+        const struct part_info *pi = &c->parts[i];
+
+        p = cJSON_CreateObject();
+        ok = p != NULL && cJSON_AddItemToArray(arr, p) &&
+             cJSON_AddStringToObject(p, "name", pi->name) &&
+             cJSON_AddStringToObject(p, "kind", stream_kind[pi->st]) &&
+             cJSON_AddNumberToObject(p, "records", (double)pi->records) &&
+             cJSON_AddNumberToObject(p, "bytes", (double)pi->bytes) &&
+             cJSON_AddStringToObject(p, "sha256", pi->sha256);
+    }
+    cJSON_ArrayForEach(e, extra) {
+        cJSON *dup = NULL;
+
+        if (!ok || e->string == NULL || cJSON_HasObjectItem(m, e->string))
+            continue;
+        dup = cJSON_Duplicate(e, 1);
+        ok = dup != NULL && cJSON_AddItemToObject(m, e->string, dup);
+        if (!ok)
+            cJSON_Delete(dup);
+    }
+    if (!ok) {
+        cJSON_Delete(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int listed(const struct chunkout *c, const char *name)
+{
+    size_t i;
+
+    if (strcmp(name, CHUNKOUT_MANIFEST) == 0)
+        return 1;
+    for (i = 0; i < c->nparts; i++)
+        if (strcmp(c->parts[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Remove what an earlier attempt left that the new manifest does not
+ * list: its extra parts and any temporary file of a crashed write. */
+static enum bf_rc remove_stale(struct chunkout *c, struct bf_err *err)
+{
+    char **names = NULL;
+    char key[CHUNKOUT_KEY_MAX];
+    size_t n = 0, i;
+    enum bf_rc rc = sink_list(c->s, c->dir, &names, &n, err);
+
+    for (i = 0; rc == BF_OK && i < n; i++) {
+        if (listed(c, names[i]))
+            continue;
+        rc = key_join(c->dir, names[i], key, err);
+        if (rc == BF_OK)
+            rc = sink_delete(c->s, key, err);
+    }
+    sink_names_free(names, n);
+    return rc;
+}
+
+static enum bf_rc summary_fill(const struct chunkout *c,
+                               struct chunkout_summary *sum, struct bf_err *err)
+{
+    size_t i, k = 0;
+    char key[CHUNKOUT_KEY_MAX];
+
+    memset(sum, 0, sizeof(*sum));
+    sink_uri(c->s, c->dir, sum->uri, sizeof(sum->uri));
+    sum->part_keys = calloc(c->nparts + 1, sizeof(*sum->part_keys));
+    if (sum->part_keys == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory");
+    for (i = 0; i < c->nparts; i++) {
+        const struct part_info *pi = &c->parts[i];
+
+        sum->bytes += pi->bytes;
+        if (pi->st == CHUNKOUT_REJECTS) {
+            sum->reject_parts++;
+            sum->rejects += pi->records;
+            continue;
+        }
+        sum->records += pi->records;
+        if (key_join(c->dir, pi->name, key, err) != BF_OK) {
+            sum->parts = k;
+            chunkout_summary_cleanup(sum);
+            return BF_E_INTERNAL;
+        }
+        sum->part_keys[k] = strdup(key);
+        if (sum->part_keys[k] == NULL) {
+            sum->parts = k;
+            chunkout_summary_cleanup(sum);
+            return bf_err_set(err, BF_E_NOMEM, "out of memory");
+        }
+        sum->parts = ++k;
+    }
+    return BF_OK;
+}
+
+enum bf_rc chunkout_finish(struct chunkout *c, const cJSON *extra,
+                           struct chunkout_summary *sum, struct bf_err *err)
+{
+    cJSON *m = NULL;
+    char *text = NULL;
+    char key[CHUNKOUT_KEY_MAX];
+    enum bf_rc rc = BF_OK;
+    int st;
+
+    for (st = 0; st < 2 && rc == BF_OK; st++)
+        if (c->st[st].obj != NULL)
+            rc = part_close(c, (enum chunkout_stream)st, err);
+    if (rc == BF_OK) {
+        m = manifest_build(c, extra);
+        text = m ? cJSON_Print(m) : NULL;
+        if (text == NULL)
+            rc = bf_err_set(err, BF_E_NOMEM, "out of memory building manifest");
+    }
+    if (rc == BF_OK)
+        rc = key_join(c->dir, CHUNKOUT_MANIFEST, key, err);
+    if (rc == BF_OK)
+        rc = sink_put(c->s, key, text, strlen(text), err);
+    if (rc == BF_OK)
+        rc = remove_stale(c, err);
+    if (rc == BF_OK && sum != NULL)
+        rc = summary_fill(c, sum, err);
+    free(text);
+    cJSON_Delete(m);
+    chunkout_abort(c);
+    return rc;
+}
+
+void chunkout_abort(struct chunkout *c)
+{
+    if (c == NULL)
+        return;
+    part_discard(&c->st[0]);
+    part_discard(&c->st[1]);
+    free(c->parts);
+    free(c);
+}
+
+enum bf_rc chunkout_read_manifest(struct sink *s, const char *dir, cJSON **out,
+                                  int *found, struct bf_err *err)
+{
+    char key[CHUNKOUT_KEY_MAX];
+    struct buf b;
+    enum bf_rc rc = key_join(dir, CHUNKOUT_MANIFEST, key, err);
+
+    *out = NULL;
+    *found = 0;
+    if (rc != BF_OK)
+        return rc;
+    buf_init(&b, 16u * 1024 * 1024);
+    rc = sink_get(s, key, &b, found, err);
+    if (rc == BF_OK && *found) {
+        *out = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+        if (*out == NULL)
+            rc = bf_err_set(err, BF_E_IO, "%s: invalid manifest", key);
+    }
+    buf_cleanup(&b);
+    return rc;
+}
+
+/* ---- reader ---- */
+
+struct jsonl_reader {
+    struct buf obj;      /* the compressed object */
+    z_stream z;
+    int z_init;
+    int eof;
+    struct buf acc;      /* inflated bytes not yet returned */
+    size_t start;        /* where the next line begins in acc */
+    unsigned char zbuf[CHUNKOUT_ZBUF];
+};
+
+enum bf_rc jsonl_reader_open(struct sink *s, const char *key,
+                             size_t max_object, struct jsonl_reader **out,
+                             struct bf_err *err)
+{
+    struct jsonl_reader *r = calloc(1, sizeof(*r));
+    int found = 0;
+    enum bf_rc rc;
+
+    *out = NULL;
+    if (r == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory");
+    buf_init(&r->obj, max_object ? max_object : JSONL_DEFAULT_OBJECT);
+    buf_init(&r->acc, JSONL_MAX_LINE + CHUNKOUT_ZBUF);
+    rc = sink_get(s, key, &r->obj, &found, err);
+    if (rc == BF_OK && !found)
+        rc = bf_err_set(err, BF_E_IO, "%s: no such object", key);
+    /* windowBits 15 + 32: gzip or zlib, detected from the header. */
+    if (rc == BF_OK && inflateInit2(&r->z, 15 + 32) != Z_OK)
+        rc = bf_err_set(err, BF_E_NOMEM, "inflateInit2 failed");
+    if (rc != BF_OK) {
+        jsonl_reader_free(r);
+        return rc;
+    }
+    r->z_init = 1;
+    r->z.next_in = (unsigned char *)r->obj.data;
+    r->z.avail_in = (uInt)r->obj.len;
+    *out = r;
+    return BF_OK;
+}
+
+/* Inflate up to one buffer more into acc; sets r->eof at the end. */
+static enum bf_rc inflate_more(struct jsonl_reader *r, struct bf_err *err)
+{
+    int zrc;
+    size_t have;
+
+    if (r->z.avail_in == 0) {
+        r->eof = 1;
+        return BF_OK;
+    }
+    r->z.next_out = r->zbuf;
+    r->z.avail_out = sizeof(r->zbuf);
+    zrc = inflate(&r->z, Z_NO_FLUSH);
+    if (zrc != Z_OK && zrc != Z_STREAM_END)
+        return bf_err_set(err, BF_E_IO, "corrupt gzip part (zlib %d)", zrc);
+    have = sizeof(r->zbuf) - r->z.avail_out;
+    /* Several gzip members one after another read as one stream. */
+    if (zrc == Z_STREAM_END && r->z.avail_in > 0 && inflateReset(&r->z) != Z_OK)
+        return bf_err_set(err, BF_E_IO, "corrupt gzip part");
+    if (zrc == Z_STREAM_END && r->z.avail_in == 0)
+        r->eof = 1;
+    if (zrc == Z_OK && have == 0 && r->z.avail_in > 0)
+        return bf_err_set(err, BF_E_IO, "gzip part does not progress");
+    if (have > 0 && buf_append(&r->acc, r->zbuf, have) != BF_OK)
+        return bf_err_set(err, BF_E_LIMIT, "line longer than %u bytes",
+                          JSONL_MAX_LINE);
+    if (r->eof && zrc != Z_STREAM_END)
+        return bf_err_set(err, BF_E_IO, "truncated gzip part");
+    return BF_OK;
+}
+
+enum bf_rc jsonl_reader_next(struct jsonl_reader *r, const char **line,
+                             size_t *len, struct bf_err *err)
+{
+    char *nl = NULL;
+    enum bf_rc rc;
+
+    *line = NULL;
+    *len = 0;
+    for (;;) {
+        size_t avail = r->acc.len - r->start;
+
+        nl = avail ? memchr(r->acc.data + r->start, '\n', avail) : NULL;
+        if (nl != NULL || (r->eof && avail > 0)) {
+            *line = r->acc.data + r->start;
+            *len = nl ? (size_t)(nl - *line) : avail;
+            if (nl != NULL)
+                *nl = '\0';
+            r->start += *len + (nl != NULL);
+            return BF_OK;
+        }
+        if (r->eof)
+            return BF_OK;
+        /* Keep only the unfinished line before reading more. */
+        if (r->acc.data != NULL) {
+            memmove(r->acc.data, r->acc.data + r->start, avail);
+            r->acc.data[avail] = '\0';
+        }
+        r->acc.len = avail;
+        r->start = 0;
+        rc = inflate_more(r, err);
+        if (rc != BF_OK)
+            return rc;
+    }
+}
+
+void jsonl_reader_free(struct jsonl_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->z_init)
+        inflateEnd(&r->z);
+    buf_cleanup(&r->obj);
+    buf_cleanup(&r->acc);
+    free(r);
+}

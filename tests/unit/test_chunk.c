@@ -1,0 +1,914 @@
+/* test_chunk.c -- one chunk end to end: fake ConnectWise -> raw + canonical
+ * gzip JSON Lines + manifests in a directory, and the task result.
+ *
+ * Window correctness through the files (a 30-day data set cut into chunks of
+ * several sizes), rejects, idempotency (twice, and after a crash half-way),
+ * the secret re-read after a 401, tenant errors, cancellation, the shared
+ * per-tenant rate limit, and `backfill-worker run-chunk` through the real
+ * binary, including its peak RSS on a 200,000-record chunk. Part files are
+ * read back with zlib directly, not with the sink's own reader.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <zlib.h>
+
+#include "chunk/chunk.h"
+#include "config/config.h"
+#include "fakesrv.h"
+#include "task/task.h"
+#include "testsuite.h"
+#include "util/timeutil.h"
+
+#define DS_START "2025-01-01T00:00:00Z"
+#define DS_END "2025-01-31T00:00:00Z"
+
+static struct fakesrv g_cw;
+static char g_dir[256];   /* per-test scratch: tenants, secrets, output */
+
+/* ---- small helpers ---- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_secrets(const char *private_key)
+{
+    char path[512], text[2048];
+
+    snprintf(path, sizeof(path), "%s/secrets.json", g_dir);
+    snprintf(text, sizeof(text),
+             "{\"acme/dev\": {\"connectwise\": {\"api_base_url\": \"%s\", "
+             "\"company_id\": \"acme\", \"public_key\": \"pubkey\", "
+             "\"private_key\": \"%s\", \"client_id\": \"client-guid-1\"}}, "
+             "\"slow/dev\": {\"connectwise\": {\"api_base_url\": \"%s/v4_6_release\", "
+             "\"company_id\": \"acme\", \"public_key\": \"pubkey\", "
+             "\"private_key\": \"privkey\", \"client_id\": \"client-guid-1\"}}}",
+             g_cw.url, private_key, g_cw.url);
+    write_file(path, text);
+}
+
+static void make_scratch(void)
+{
+    char path[512];
+
+    snprintf(g_dir, sizeof(g_dir), "/tmp/bf-test-chunk-%d-XXXXXX", (int)getpid());
+    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    snprintf(path, sizeof(path), "%s/tenants.json", g_dir);
+    write_file(path,
+               "[{\"tenant_id\": \"acme\", \"service\": \"connectwise\", \"enabled\": true, "
+               "\"secret_name\": \"acme/dev\"},"
+               " {\"tenant_id\": \"slow\", \"service\": \"connectwise\", \"enabled\": true, "
+               "\"secret_name\": \"slow/dev\"},"
+               " {\"tenant_id\": \"off\", \"service\": \"connectwise\", \"enabled\": false}]");
+    write_secrets("privkey");
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[600];
+
+    if (strncmp(dir, "/tmp/bf-test-chunk-", 19) != 0)
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup_fake(void)
+{
+    const char *args[] = {"--seed", "11", "--start", DS_START, "--days", "30",
+                          "--tickets", "2000", "--contacts", "1500",
+                          "--max-seconds", "600", NULL};
+
+    ck_assert_int_eq(fakesrv_start(&g_cw, "tests/support/fake/connectwise.js", args), 0);
+}
+
+static void teardown_fake(void)
+{
+    fakesrv_stop(&g_cw);
+}
+
+/* Each test (forked) gets its own scratch directory. */
+static void setup_test(void)
+{
+    make_scratch();
+    fakesrv_admin(&g_cw, "POST", "reset", "{}", NULL);
+}
+
+static void teardown_test(void)
+{
+    rm_rf(g_dir);
+}
+
+static void config_for(struct bf_config *cfg, const char *out_sub)
+{
+    config_defaults(cfg);
+    snprintf(cfg->output, sizeof(cfg->output), "file://%s/%s", g_dir, out_sub);
+    snprintf(cfg->tenants, sizeof(cfg->tenants), "file://%s/tenants.json", g_dir);
+    snprintf(cfg->secrets, sizeof(cfg->secrets), "file://%s/secrets.json", g_dir);
+    snprintf(cfg->worker_name, sizeof(cfg->worker_name), "test-worker");
+    cfg->source_rps = 0; /* unlimited unless a test says otherwise */
+}
+
+static void input_for(struct task_input *in, const char *tenant, const char *table,
+                      const char *start, const char *end)
+{
+    char json[1024];
+    struct bf_err err;
+
+    snprintf(json, sizeof(json),
+             "{\"tenant_id\":\"%s\",\"service\":\"connectwise\",\"table_name\":\"%s\","
+             "\"start_date\":\"%s\",\"end_date\":\"%s\",\"backfill_id\":\"bf-test\"}",
+             tenant, table, start, end);
+    bf_err_init(&err);
+    ck_assert_msg(task_input_parse(json, strlen(json), in, &err) == BF_OK, "%s",
+                  err.message);
+}
+
+struct outcome {
+    enum bf_rc rc;
+    struct bf_err err;
+    struct task_result res;
+};
+
+static void run_chunk(struct chunk_runner *r, const struct task_input *in,
+                      struct task_cancel *cancel, struct outcome *o)
+{
+    struct task_cancel local;
+
+    if (cancel == NULL) {
+        task_cancel_init(&local);
+        cancel = &local;
+    }
+    bf_err_init(&o->err);
+    o->rc = chunk_run(r, in, cancel, &o->res, &o->err);
+}
+
+static struct chunk_runner *runner_for(const struct bf_config *cfg)
+{
+    struct chunk_runner *r = NULL;
+    struct bf_err err;
+
+    bf_err_init(&err);
+    ck_assert_msg(chunk_runner_new(cfg, NULL, &r, &err) == BF_OK, "%s", err.message);
+    return r;
+}
+
+/* The chunk directory (a local path) from a file:// result URI. */
+static const char *uri_path(const char *uri)
+{
+    ck_assert_msg(strncmp(uri, "file://", 7) == 0, "%s", uri);
+    return uri + 7;
+}
+
+/* Sorted names in a directory (excluding . and ..), joined by '\n'. */
+static void list_dir(const char *dir, char *out, size_t n)
+{
+    struct dirent **ents = NULL;
+    int k = scandir(dir, &ents, NULL, alphasort), i;
+
+    out[0] = '\0';
+    ck_assert_msg(k >= 0, "scandir %s: %s", dir, strerror(errno));
+    for (i = 0; i < k; i++) {
+        if (strcmp(ents[i]->d_name, ".") != 0 && strcmp(ents[i]->d_name, "..") != 0) {
+            strncat(out, ents[i]->d_name, n - strlen(out) - 2);
+            strcat(out, "\n");
+        }
+        free(ents[i]);
+    }
+    free(ents);
+}
+
+typedef void (*line_fn)(const char *line, void *ud);
+
+/* Every line of every `prefix`*.jsonl.gz in `dir`, read with zlib. */
+static long read_parts(const char *dir, const char *prefix, line_fn fn, void *ud)
+{
+    struct dirent **ents = NULL;
+    int k = scandir(dir, &ents, NULL, alphasort), i;
+    static char line[1 << 20];
+    long lines = 0;
+
+    ck_assert_int_ge(k, 0);
+    for (i = 0; i < k; i++) {
+        char path[1024];
+        gzFile gz = NULL;
+
+        if (strncmp(ents[i]->d_name, prefix, strlen(prefix)) == 0 &&
+            strstr(ents[i]->d_name, ".jsonl.gz") != NULL) {
+            snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+            gz = gzopen(path, "rb");
+            ck_assert_ptr_nonnull(gz);
+            while (gzgets(gz, line, sizeof(line)) != NULL) {
+                size_t len = strlen(line);
+
+                ck_assert_msg(len > 0 && line[len - 1] == '\n', "line not terminated");
+                line[len - 1] = '\0';
+                fn(line, ud);
+                lines++;
+            }
+            gzclose(gz);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    return lines;
+}
+
+struct idset {
+    long *v;
+    size_t n, cap;
+    const char *key; /* "id" */
+};
+
+static void idset_add(struct idset *s, long id)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 1024;
+        s->v = realloc(s->v, s->cap * sizeof(long));
+    }
+    s->v[s->n++] = id;
+}
+
+static void collect_id(const char *line, void *ud)
+{
+    struct idset *s = ud;
+    cJSON *j = cJSON_Parse(line);
+    const cJSON *rec = j;
+
+    ck_assert_msg(j != NULL, "invalid JSON line");
+    if (cJSON_GetObjectItem(j, "record") != NULL)   /* a reject line */
+        rec = cJSON_GetObjectItem(j, "record");
+    idset_add(s, (long)cJSON_GetNumberValue(cJSON_GetObjectItem(rec, s->key)));
+    cJSON_Delete(j);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void expected_ids(const char *table, const char *start, const char *end,
+                         struct idset *out)
+{
+    char path[512];
+    struct buf b;
+    cJSON *j = NULL, *e = NULL;
+
+    buf_init(&b, 0);
+    snprintf(path, sizeof(path), "expected?table=%s&start=%s&end=%s", table, start, end);
+    ck_assert_int_eq(fakesrv_admin(&g_cw, "GET", path, NULL, &b), 200);
+    j = cJSON_Parse(b.data);
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "ids"))
+        idset_add(out, (long)e->valuedouble);
+    cJSON_Delete(j);
+    buf_cleanup(&b);
+}
+
+static cJSON *read_manifest(const char *dir)
+{
+    char path[1024];
+    FILE *f = NULL;
+    static char text[1 << 16];
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/_manifest.json", dir);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return cJSON_Parse(text);
+}
+
+/* ---- tests ---- */
+
+/* For several chunk sizes over 30 days: the union of the raw outputs is
+ * exactly the records in range, each once; canonical + rejects cover the
+ * same ids; the result's counts are the files' counts. */
+START_TEST(window_union_through_files)
+{
+    static const int sizes[] = {2, 7, 30};
+    struct idset want = {0};
+    size_t s;
+
+    want.key = "id";
+    expected_ids("service/tickets", DS_START, DS_END, &want);
+    ck_assert_int_gt(want.n, 1900);
+    for (s = 0; s < 3; s++) {
+        struct bf_config cfg;
+        struct chunk_runner *r = NULL;
+        struct idset raw = {0}, canon = {0};
+        int64_t lo = 0, hi = 0, step = sizes[s] * 86400000LL, a;
+        char sub[32];
+        size_t i;
+
+        raw.key = "id";
+        canon.key = "id";
+        snprintf(sub, sizeof(sub), "out%d", sizes[s]);
+        config_for(&cfg, sub);
+        r = runner_for(&cfg);
+        time_parse_iso8601(DS_START, &lo, NULL);
+        time_parse_iso8601(DS_END, &hi, NULL);
+        for (a = lo; a < hi; a += step) {
+            char sa[TIME_ISO_LEN], sb[TIME_ISO_LEN];
+            struct task_input in;
+            struct outcome o;
+            long nraw, ncanon;
+
+            time_format_iso8601(a, sa);
+            time_format_iso8601(a + step < hi ? a + step : hi, sb);
+            input_for(&in, "acme", "service/tickets", sa, sb);
+            run_chunk(r, &in, NULL, &o);
+            ck_assert_msg(o.rc == BF_OK, "%s", o.err.message);
+            nraw = read_parts(uri_path(o.res.raw.uri), "part-", collect_id, &raw);
+            ncanon = read_parts(uri_path(o.res.canonical.uri), "part-", collect_id, &canon);
+            ncanon += read_parts(uri_path(o.res.canonical.uri), "rejects-", collect_id, &canon);
+            ck_assert_int_eq(o.res.records_ingested, nraw);
+            ck_assert_int_eq(o.res.records_transformed + o.res.records_rejected, ncanon);
+            ck_assert_int_eq(nraw, ncanon);
+            ck_assert_int_ge(o.res.pages, 1);
+            ck_assert_str_eq(o.res.canonical_table, "tickets");
+            ck_assert_ptr_nonnull(read_manifest(uri_path(o.res.raw.uri)));
+        }
+        qsort(raw.v, raw.n, sizeof(long), cmp_long);
+        qsort(canon.v, canon.n, sizeof(long), cmp_long);
+        ck_assert_int_eq(raw.n, want.n);
+        ck_assert_int_eq(canon.n, want.n);
+        for (i = 0; i < want.n; i++) {
+            ck_assert_int_eq(raw.v[i], want.v[i]);
+            ck_assert_int_eq(canon.v[i], want.v[i]);
+        }
+        free(raw.v);
+        free(canon.v);
+        chunk_runner_free(r);
+    }
+    free(want.v);
+}
+END_TEST
+
+/* The raw lines are the exact bytes the API served. */
+static void check_raw_exact(const char *line, void *ud)
+{
+    cJSON *j = cJSON_Parse(line);
+    char path[128];
+    struct buf b;
+
+    (void)ud;
+    snprintf(path, sizeof(path), "record?table=company/contacts&id=%ld",
+             (long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "id")));
+    buf_init(&b, 0);
+    ck_assert_int_eq(fakesrv_admin(&g_cw, "GET", path, NULL, &b), 200);
+    ck_assert_str_eq(line, b.data);
+    buf_cleanup(&b);
+    cJSON_Delete(j);
+}
+
+static void count_null_first(const char *line, void *ud)
+{
+    cJSON *j = cJSON_Parse(line);
+
+    if (cJSON_IsNull(cJSON_GetObjectItem(j, "firstName")))
+        (*(long *)ud)++;
+    cJSON_Delete(j);
+}
+
+static void check_canonical(const char *line, void *ud)
+{
+    cJSON *j = cJSON_Parse(line);
+
+    (void)ud;
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "tenant_id")), "acme");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "source_system")), "connectwise");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "source_table")), "company/contacts");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "canonical_table")), "contacts");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "backfill_id")), "bf-test");
+    ck_assert_int_eq(strlen(cJSON_GetStringValue(cJSON_GetObjectItem(j, "record_hash"))), 64);
+    ck_assert_ptr_nonnull(cJSON_GetStringValue(cJSON_GetObjectItem(j, "first_name")));
+    cJSON_Delete(j);
+}
+
+START_TEST(contacts_rejects_and_raw_bytes)
+{
+    struct bf_config cfg;
+    struct chunk_runner *r = NULL;
+    struct task_input in;
+    struct outcome o;
+    long null_first = 0, nrej;
+    cJSON *m = NULL;
+
+    config_for(&cfg, "out");
+    r = runner_for(&cfg);
+    input_for(&in, "acme", "company/contacts", DS_START, DS_END);
+    run_chunk(r, &in, NULL, &o);
+    ck_assert_msg(o.rc == BF_OK, "%s", o.err.message);
+    ck_assert_int_eq(o.res.records_ingested, 1500);
+    ck_assert_int_eq(o.res.pages, 2);
+    read_parts(uri_path(o.res.raw.uri), "part-", count_null_first, &null_first);
+    ck_assert_int_gt(null_first, 0);
+    ck_assert_int_eq(o.res.records_rejected, null_first);
+    ck_assert_int_eq(o.res.records_transformed, 1500 - null_first);
+    nrej = read_parts(uri_path(o.res.canonical.uri), "rejects-", check_raw_exact, NULL);
+    (void)nrej;
+    read_parts(uri_path(o.res.canonical.uri), "part-", check_canonical, NULL);
+    /* a sample of raw lines against the fake's bytes */
+    read_parts(uri_path(o.res.raw.uri), "part-", check_raw_exact, NULL);
+    m = read_manifest(uri_path(o.res.raw.uri));
+    ck_assert_ptr_nonnull(m);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(m, "backfill_id")), "bf-test");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(m, "start_date")),
+                     "2025-01-01T00:00:00.000Z");
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "records")), 1500);
+    cJSON_Delete(m);
+    ck_assert_ptr_nonnull(strstr(o.res.raw.uri,
+                                 "/out/acme/raw/connectwise/company/contacts/backfill/"
+                                 "2025-01-01T00-00-00.000Z_2025-01-31T00-00-00.000Z"));
+    ck_assert_ptr_nonnull(strstr(o.res.canonical.uri,
+                                 "/out/acme/canonical/contacts/backfill/"
+                                 "2025-01-01T00-00-00.000Z_2025-01-31T00-00-00.000Z"));
+    ck_assert_int_gt(o.res.raw.bytes, 0);
+    ck_assert_int_eq(o.res.raw.parts, 1);
+    ck_assert_int_eq(o.res.canonical.parts, 2); /* data + rejects */
+    chunk_runner_free(r);
+}
+END_TEST
+
+static void hash_of(const char *line, void *ud)
+{
+    struct idset *s = ud;
+    cJSON *j = cJSON_Parse(line);
+    const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(j, "record_hash"));
+
+    /* the first 15 hex digits of record_hash, as a number */
+    idset_add(s, h != NULL ? strtol((char[16]){h[0], h[1], h[2], h[3], h[4], h[5], h[6],
+                                               h[7], h[8], h[9], h[10], h[11], h[12],
+                                               h[13], h[14], 0}, NULL, 16) : -1);
+    cJSON_Delete(j);
+}
+
+static void snapshot(const struct outcome *o, char *raw_names, char *canon_names,
+                     char **raw_bytes, struct idset *hashes)
+{
+    char path[1024];
+    FILE *f = NULL;
+    long n;
+
+    list_dir(uri_path(o->res.raw.uri), raw_names, 4096);
+    list_dir(uri_path(o->res.canonical.uri), canon_names, 4096);
+    snprintf(path, sizeof(path), "%s/part-00000.jsonl.gz", uri_path(o->res.raw.uri));
+    f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    *raw_bytes = malloc((size_t)n + sizeof(long));
+    memcpy(*raw_bytes, &n, sizeof(long));
+    ck_assert_int_eq(fread(*raw_bytes + sizeof(long), 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    read_parts(uri_path(o->res.canonical.uri), "part-", hash_of, hashes);
+}
+
+/* Twice, then a crash half-way, then once more: one complete identical set. */
+START_TEST(idempotent_rerun_and_crash)
+{
+    struct bf_config cfg;
+    struct chunk_runner *r = NULL;
+    struct task_input in;
+    struct outcome o1, o2, o3, o4;
+    char rn1[4096], cn1[4096], rn2[4096], cn2[4096];
+    char *rb1 = NULL, *rb2 = NULL;
+    struct idset h1 = {0}, h2 = {0};
+    struct chunk_options opts = {0};
+    cJSON *m1 = NULL, *m2 = NULL;
+
+    config_for(&cfg, "out");
+    r = runner_for(&cfg);
+    input_for(&in, "acme", "service/tickets", DS_START, "2025-01-11T00:00:00Z");
+    /* small parts so the chunk has several */
+    opts.part_max_bytes = 64 * 1024;
+    chunk_runner_set_options(r, &opts);
+    run_chunk(r, &in, NULL, &o1);
+    ck_assert_msg(o1.rc == BF_OK, "%s", o1.err.message);
+    ck_assert_int_gt(o1.res.raw.parts, 2);
+    snapshot(&o1, rn1, cn1, &rb1, &h1);
+    m1 = read_manifest(uri_path(o1.res.raw.uri));
+
+    run_chunk(r, &in, NULL, &o2);
+    ck_assert_int_eq(o2.rc, BF_OK);
+    snapshot(&o2, rn2, cn2, &rb2, &h2);
+    ck_assert_str_eq(rn1, rn2);
+    ck_assert_str_eq(cn1, cn2);
+    ck_assert(memcmp(rb1, rb2, *(long *)rb1 + sizeof(long)) == 0);
+    ck_assert_int_eq(h1.n, h2.n);
+    ck_assert(memcmp(h1.v, h2.v, h1.n * sizeof(long)) == 0);
+    m2 = read_manifest(uri_path(o2.res.raw.uri));
+    ck_assert(cJSON_Compare(m1, m2, 1));
+    cJSON_Delete(m2);
+    free(rb2);
+    free(h2.v);
+    memset(&h2, 0, sizeof(h2));
+
+    /* a crash half-way: the 3rd object write fails and leaves debris */
+    opts.fail_write_after = 3;
+    chunk_runner_set_options(r, &opts);
+    run_chunk(r, &in, NULL, &o3);
+    ck_assert_int_ne(o3.rc, BF_OK);
+    /* the interrupted attempt removed the old manifest first */
+    ck_assert_ptr_null(read_manifest(uri_path(o1.res.raw.uri)));
+
+    opts.fail_write_after = 0;
+    chunk_runner_set_options(r, &opts);
+    run_chunk(r, &in, NULL, &o4);
+    ck_assert_msg(o4.rc == BF_OK, "%s", o4.err.message);
+    snapshot(&o4, rn2, cn2, &rb2, &h2);
+    ck_assert_str_eq(rn1, rn2);
+    ck_assert_str_eq(cn1, cn2);
+    ck_assert(memcmp(rb1, rb2, *(long *)rb1 + sizeof(long)) == 0);
+    ck_assert(memcmp(h1.v, h2.v, h1.n * sizeof(long)) == 0);
+    m2 = read_manifest(uri_path(o4.res.raw.uri));
+    ck_assert(cJSON_Compare(m1, m2, 1));
+    ck_assert_int_eq(o4.res.records_ingested, o1.res.records_ingested);
+    cJSON_Delete(m1);
+    cJSON_Delete(m2);
+    free(rb1);
+    free(rb2);
+    free(h1.v);
+    free(h2.v);
+    chunk_runner_free(r);
+}
+END_TEST
+
+static int count_calls(void)
+{
+    struct buf b;
+    cJSON *j = NULL;
+    int n;
+
+    buf_init(&b, 0);
+    fakesrv_admin(&g_cw, "GET", "calls", NULL, &b);
+    j = cJSON_Parse(b.data);
+    n = cJSON_GetArraySize(j);
+    cJSON_Delete(j);
+    buf_cleanup(&b);
+    return n;
+}
+
+/* 401: the secret is read again once (bypassing the cache) before failing;
+ * a rotated secret is picked up that way. */
+START_TEST(auth_failure_rereads_secret)
+{
+    struct bf_config cfg;
+    struct chunk_runner *r = NULL;
+    struct task_input in;
+    struct outcome o;
+
+    write_secrets("stale-key");
+    config_for(&cfg, "out");
+    r = runner_for(&cfg);
+    input_for(&in, "acme", "company/companies", DS_START, DS_END);
+    run_chunk(r, &in, NULL, &o);
+    ck_assert_int_eq(o.rc, BF_E_SOURCE_AUTH_FAILED);
+    ck_assert_str_eq(o.err.endpoint, "company/companies");
+    ck_assert_int_eq(o.err.http_status, 401);
+    ck_assert_ptr_null(strstr(o.err.message, "stale-key"));
+    ck_assert_int_eq(count_calls(), 2); /* once per secret read */
+
+    /* rotate: the runner's cache still holds the stale one */
+    write_secrets("privkey");
+    fakesrv_admin(&g_cw, "POST", "reset", "{}", NULL);
+    run_chunk(r, &in, NULL, &o);
+    ck_assert_msg(o.rc == BF_OK, "%s", o.err.message);
+    ck_assert_int_eq(o.res.records_ingested, 200);
+    chunk_runner_free(r);
+}
+END_TEST
+
+START_TEST(tenant_errors)
+{
+    struct bf_config cfg;
+    struct chunk_runner *r = NULL;
+    struct task_input in;
+    struct outcome o;
+
+    config_for(&cfg, "out");
+    r = runner_for(&cfg);
+    input_for(&in, "nobody", "service/tickets", DS_START, DS_END);
+    run_chunk(r, &in, NULL, &o);
+    ck_assert_int_eq(o.rc, BF_E_TENANT_NOT_CONFIGURED);
+    input_for(&in, "off", "service/tickets", DS_START, DS_END);
+    run_chunk(r, &in, NULL, &o);
+    ck_assert_int_eq(o.rc, BF_E_TENANT_DISABLED);
+    ck_assert_int_eq(count_calls(), 0);
+    chunk_runner_free(r);
+}
+END_TEST
+
+START_TEST(source_errors_reach_result)
+{
+    struct bf_config cfg;
+    struct chunk_runner *r = NULL;
+    struct task_input in;
+    struct outcome o;
+    struct chunk_options opts = {0};
+    char path[1024];
+
+    config_for(&cfg, "out");
+    r = runner_for(&cfg);
+    opts.cw_max_attempts_429 = 2;
+    opts.cw_backoff_base_ms = 10;
+    chunk_runner_set_options(r, &opts);
+    input_for(&in, "acme", "service/tickets", DS_START, DS_END);
+    fakesrv_admin(&g_cw, "POST", "faults", "{\"faults\":[{\"status\":429,\"times\":10}]}", NULL);
+    run_chunk(r, &in, NULL, &o);
+    ck_assert_int_eq(o.rc, BF_E_SOURCE_RATE_LIMITED);
+    ck_assert_str_eq(o.err.endpoint, "service/tickets");
+    ck_assert_int_eq(o.err.page, 1);
+    fakesrv_admin(&g_cw, "DELETE", "faults", NULL, NULL);
+    fakesrv_admin(&g_cw, "POST", "faults", "{\"faults\":[{\"invalid\":true,\"skip\":1}]}", NULL);
+    run_chunk(r, &in, NULL, &o);
+    ck_assert_int_eq(o.rc, BF_E_SOURCE_PROTOCOL);
+    ck_assert_int_eq(o.err.page, 2);
+    /* no manifest for a failed chunk */
+    snprintf(path, sizeof(path), "%s/out/acme/raw/connectwise/service/tickets/backfill/"
+             "2025-01-01T00-00-00.000Z_2025-01-31T00-00-00.000Z", g_dir);
+    ck_assert_ptr_null(read_manifest(path));
+    chunk_runner_free(r);
+}
+END_TEST
+
+START_TEST(cancel_and_shutdown)
+{
+    struct bf_config cfg;
+    struct chunk_runner *r = NULL;
+    struct task_input in;
+    struct task_cancel c;
+    struct outcome o;
+
+    config_for(&cfg, "out");
+    r = runner_for(&cfg);
+    input_for(&in, "acme", "service/tickets", DS_START, DS_END);
+    task_cancel_init(&c);
+    task_cancel_set(&c, BF_E_CANCELLED);
+    run_chunk(r, &in, &c, &o);
+    ck_assert_int_eq(o.rc, BF_E_CANCELLED);
+    ck_assert_int_eq(count_calls(), 0);
+    task_cancel_init(&c);
+    task_cancel_set(&c, BF_E_WORKER_SHUTDOWN);
+    run_chunk(r, &in, &c, &o);
+    ck_assert_int_eq(o.rc, BF_E_WORKER_SHUTDOWN);
+    ck_assert_str_eq(bf_rc_error_name(o.rc), "Backfill.WorkerShutdown");
+    chunk_runner_free(r);
+}
+END_TEST
+
+struct par {
+    struct chunk_runner *r;
+    struct task_input in;
+    struct outcome o;
+};
+
+static void *par_run(void *arg)
+{
+    struct par *p = arg;
+
+    run_chunk(p->r, &p->in, NULL, &p->o);
+    return NULL;
+}
+
+/* Two slots, one tenant, BACKFILL_SOURCE_RPS=4: together they stay inside
+ * 4 requests/s (burst 4); another tenant is not slowed by them. */
+START_TEST(rate_limit_shared_per_tenant)
+{
+    struct bf_config cfg;
+    struct par a, b;
+    pthread_t ta, tb;
+    struct chunk_options opts = {0};
+    int64_t t0, el;
+    long pages;
+
+    config_for(&cfg, "out");
+    cfg.source_rps = 4;
+    a.r = runner_for(&cfg);
+    b.r = a.r;
+    opts.cw_page_size = 100; /* 1500 contacts: 15-16 pages per chunk */
+    chunk_runner_set_options(a.r, &opts);
+    input_for(&a.in, "acme", "company/contacts", DS_START, "2025-01-16T00:00:00Z");
+    input_for(&b.in, "acme", "company/contacts", "2025-01-16T00:00:00Z", DS_END);
+    t0 = time_mono_ms();
+    pthread_create(&ta, NULL, par_run, &a);
+    pthread_create(&tb, NULL, par_run, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    el = time_mono_ms() - t0;
+    ck_assert_int_eq(a.o.rc, BF_OK);
+    ck_assert_int_eq(b.o.rc, BF_OK);
+    pages = a.o.res.pages + b.o.res.pages;
+    ck_assert_int_ge(pages, 15);
+    /* (pages - burst) / rps seconds at least */
+    ck_assert_int_ge(el, (pages - 4) * 250 - 50);
+
+    /* a different tenant has its own bucket: 2 pages go at once */
+    input_for(&a.in, "slow", "company/companies", DS_START, DS_END);
+    t0 = time_mono_ms();
+    par_run(&a);
+    ck_assert_int_eq(a.o.rc, BF_OK);
+    ck_assert_int_lt(time_mono_ms() - t0, 1000);
+    chunk_runner_free(a.r);
+}
+END_TEST
+
+/* ---- through the real binary ---- */
+
+struct child_run {
+    int status;
+    long maxrss_kb;
+    int64_t ms;
+    char out[65536];
+};
+
+/* Run BF_BIN run-chunk with `input` on stdin and env overrides; capture
+ * stdout and the child's peak RSS (wait4). */
+static void run_binary(const char *input, const char *const *env, struct child_run *cr)
+{
+    int in[2], out[2];
+    pid_t pid;
+    struct rusage ru;
+    size_t n = 0;
+    ssize_t k;
+    int64_t t0 = time_mono_ms();
+    const char *bin = getenv("BF_BIN");
+
+    ck_assert_ptr_nonnull(bin);
+    ck_assert_int_eq(pipe(in), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        for (; env != NULL && *env != NULL; env += 2)
+            setenv(env[0], env[1], 1);
+        execl(bin, bin, "run-chunk", "--input", "-", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    ck_assert_int_eq(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+    close(in[1]);
+    while ((k = read(out[0], cr->out + n, sizeof(cr->out) - 1 - n)) > 0)
+        n += (size_t)k;
+    cr->out[n] = '\0';
+    close(out[0]);
+    ck_assert_int_eq(wait4(pid, &cr->status, 0, &ru), pid);
+    cr->maxrss_kb = ru.ru_maxrss;
+    cr->ms = time_mono_ms() - t0;
+}
+
+static void binary_env(char (*vals)[1100], const char **env, const char *rps)
+{
+    snprintf(vals[0], 1100, "file://%s/bin-out", g_dir);
+    snprintf(vals[1], 1100, "file://%s/tenants.json", g_dir);
+    snprintf(vals[2], 1100, "file://%s/secrets.json", g_dir);
+    env[0] = "BACKFILL_OUTPUT";
+    env[1] = vals[0];
+    env[2] = "BACKFILL_TENANTS";
+    env[3] = vals[1];
+    env[4] = "BACKFILL_SECRETS";
+    env[5] = vals[2];
+    env[6] = "BACKFILL_SOURCE_RPS";
+    env[7] = rps;
+    env[8] = "BACKFILL_WORKER_NAME";
+    env[9] = "bin-worker";
+    env[10] = "BACKFILL_LOG_LEVEL";
+    env[11] = "warn";
+    env[12] = NULL;
+}
+
+START_TEST(run_chunk_binary)
+{
+    char vals[3][1100];
+    const char *env[14];
+    struct child_run cr;
+    cJSON *j = NULL;
+    struct idset want = {0};
+
+    binary_env(vals, env, "50");
+    want.key = "id";
+    expected_ids("time/entries", "2025-01-05T00:00:00Z", "2025-01-12T00:00:00Z", &want);
+    run_binary("{\"tenant_id\":\"acme\",\"service\":\"connectwise\",\"table_name\":\"time/entries\","
+               "\"start_date\":\"2025-01-05\",\"end_date\":\"2025-01-12\",\"chunk_number\":2,"
+               "\"total_chunks\":5,\"backfill_id\":\"exec-1\",\"attempt\":1}", env, &cr);
+    ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0, "%s", cr.out);
+    j = cJSON_Parse(cr.out);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "status")), "SUCCEEDED");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "canonical_table")), "time_entries");
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_ingested")),
+                     (long)want.n);
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_transformed")) +
+                     (long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_rejected")),
+                     (long)want.n);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "chunk_number")), 2);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "worker")), "bin-worker");
+    ck_assert_ptr_nonnull(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(
+                                     cJSON_GetObjectItem(j, "raw"), "uri")),
+                                 "bin-out/acme/raw/connectwise/time/entries/backfill/"
+                                 "2025-01-05T00-00-00.000Z_2025-01-12T00-00-00.000Z"));
+    ck_assert_int_ge((long)cJSON_GetNumberValue(cJSON_GetObjectItem(
+                         cJSON_GetObjectItem(j, "canonical"), "bytes")), 100);
+    cJSON_Delete(j);
+    free(want.v);
+
+    /* a failure prints the error and exits non-zero */
+    fakesrv_admin(&g_cw, "POST", "faults", "{\"faults\":[{\"status\":401}]}", NULL);
+    write_secrets("bad");
+    run_binary("{\"tenant_id\":\"acme\",\"service\":\"connectwise\",\"table_name\":\"time/entries\","
+               "\"start_date\":\"2025-01-05\",\"end_date\":\"2025-01-12\"}", env, &cr);
+    ck_assert(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) != 0);
+    ck_assert_msg(strstr(cr.out, "Backfill.SourceAuthFailed") != NULL, "%s", cr.out);
+    ck_assert_ptr_null(strstr(cr.out, "bad"));
+}
+END_TEST
+
+/* 200,000 tickets (~2.5 KB each, ~500 MB of JSON) in one chunk through the
+ * binary: peak RSS stays bounded by a page, not the chunk. */
+START_TEST(memory_200k_chunk)
+{
+    struct fakesrv big;
+    const char *args[] = {"--seed", "3", "--start", DS_START, "--days", "30",
+                          "--tickets", "200000", "--max-seconds", "600", NULL};
+    char vals[3][1100];
+    const char *env[14];
+    struct child_run cr;
+    cJSON *j = NULL;
+    struct fakesrv saved = g_cw;
+
+    ck_assert_int_eq(fakesrv_start(&big, "tests/support/fake/connectwise.js", args), 0);
+    g_cw = big;
+    write_secrets("privkey");
+    binary_env(vals, env, "1000");
+    run_binary("{\"tenant_id\":\"acme\",\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
+               "\"start_date\":\"2025-01-01\",\"end_date\":\"2025-01-31\"}", env, &cr);
+    fakesrv_stop(&big);
+    g_cw = saved;
+    ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0, "%s", cr.out);
+    j = cJSON_Parse(cr.out);
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_ingested")),
+                     200000);
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pages")), 200);
+    fprintf(stderr, "memory_200k_chunk: 200000 records, %ld pages, peak RSS %ld KiB, %lld ms\n",
+            (long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pages")), cr.maxrss_kb,
+            (long long)cr.ms);
+    /* a page is ~2.5 MB of JSON; 64 MiB leaves room for zlib, cJSON trees,
+     * curl and the libraries, and is far below the chunk's 500 MB */
+    ck_assert_int_lt(cr.maxrss_kb, 64 * 1024);
+    cJSON_Delete(j);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("chunk");
+    TCase *tc = tcase_create("pipeline");
+    TCase *bin = tcase_create("binary");
+
+    tcase_add_unchecked_fixture(tc, setup_fake, teardown_fake);
+    tcase_add_checked_fixture(tc, setup_test, teardown_test);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, window_union_through_files);
+    tcase_add_test(tc, contacts_rejects_and_raw_bytes);
+    tcase_add_test(tc, idempotent_rerun_and_crash);
+    tcase_add_test(tc, auth_failure_rereads_secret);
+    tcase_add_test(tc, tenant_errors);
+    tcase_add_test(tc, source_errors_reach_result);
+    tcase_add_test(tc, cancel_and_shutdown);
+    tcase_add_test(tc, rate_limit_shared_per_tenant);
+    suite_add_tcase(s, tc);
+
+    tcase_add_unchecked_fixture(bin, setup_fake, teardown_fake);
+    tcase_add_checked_fixture(bin, setup_test, teardown_test);
+    tcase_set_timeout(bin, 300);
+    tcase_add_test(bin, run_chunk_binary);
+    tcase_add_test(bin, memory_200k_chunk);
+    suite_add_tcase(s, bin);
+    return s;
+}

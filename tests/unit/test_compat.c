@@ -1,0 +1,447 @@
+/* test_compat.c -- Lambda compatibility mode (issue 5).
+ *
+ * Against the fake Lambda (tests/support/fake/server.js), which verifies
+ * SigV4 and records every Invoke: the exact function names and payloads for
+ * the four default tables, success with and without counts, FunctionError,
+ * statusCode 500 in the payload, a missing function, an Event invocation and
+ * a timeout (a fault that delays the answer past the call timeout).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "aws/awsenv.h"
+#include "aws/creds.h"
+#include "compat/compat.h"
+#include "fakesrv.h"
+#include "task/task.h"
+#include "testsuite.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+static struct fakesrv fake;
+
+static void setup_env(void)
+{
+    const char *const args[] = { "--services", "lambda", "--max-seconds", "120", NULL };
+
+    /* Invocation logs would only clutter the test output. */
+    log_setup(LOG_ERROR, "test", 2);
+    ck_assert_int_eq(fakesrv_start(&fake, "tests/support/fake/server.js", args), 0);
+    setenv("AWS_ENDPOINT_URL_LAMBDA", fake.url, 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    unsetenv("AWS_SESSION_TOKEN");
+    unsetenv("AWS_PROFILE");
+}
+
+static void teardown_env(void)
+{
+    fakesrv_stop(&fake);
+}
+
+static struct awsenv *test_aws(void)
+{
+    struct creds_provider *p = creds_provider_new_env();
+    struct awsenv_options o;
+    struct awsenv *env = NULL;
+    struct bf_err err;
+
+    memset(&o, 0, sizeof(o));
+    o.region = "us-east-1";
+    o.creds = p;
+    bf_err_init(&err);
+    ck_assert_msg(awsenv_new(&o, &env, &err) == BF_OK, "%s", err.message);
+    creds_provider_release(p);
+    return env;
+}
+
+static void make_input(struct task_input *in, const char *table)
+{
+    memset(in, 0, sizeof(*in));
+    snprintf(in->tenant_id, sizeof(in->tenant_id), "sitetechnology");
+    snprintf(in->service, sizeof(in->service), "connectwise");
+    snprintf(in->table_name, sizeof(in->table_name), "%s", table);
+    in->start_ms = 1749794457295LL; /* 2025-06-13T06:00:57.295Z */
+    in->end_ms = in->start_ms + 2 * 86400000LL;
+    time_format_iso8601(in->start_ms, in->start_date);
+    time_format_iso8601(in->end_ms, in->end_date);
+    in->chunk_number = 2;
+    in->total_chunks = 4;
+    snprintf(in->backfill_id, sizeof(in->backfill_id), "manual");
+    in->backfill_mode = 1;
+    in->force_full_sync = 1;
+    in->heartbeat_seconds = 60;
+}
+
+static void script(const char *function, const char *responses)
+{
+    char path[256], body[4096];
+
+    snprintf(path, sizeof(path), "svc/lambda/functions/%s", function);
+    snprintf(body, sizeof(body), "{\"responses\":%s}", responses);
+    ck_assert_int_eq(fakesrv_admin(&fake, "POST", path, body, NULL), 200);
+}
+
+static void reset_fake(void)
+{
+    ck_assert_int_eq(fakesrv_admin(&fake, "POST", "reset", NULL, NULL), 200);
+}
+
+static cJSON *calls(void)
+{
+    struct buf b;
+    cJSON *j = NULL;
+
+    buf_init(&b, 0);
+    ck_assert_int_eq(fakesrv_admin(&fake, "GET", "calls?service=lambda", NULL, &b), 200);
+    j = cJSON_Parse(b.data);
+    buf_cleanup(&b);
+    ck_assert(cJSON_IsArray(j));
+    return j;
+}
+
+static const char *str_at(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* ---- names and payloads ------------------------------------------------ */
+
+struct table_case {
+    const char *endpoint;
+    const char *canonical;
+    const char *function;
+};
+
+static const struct table_case tables[] = {
+    { "service/tickets", "tickets", "avesa-canonical-transform-tickets-dev" },
+    { "time/entries", "time_entries", "avesa-canonical-transform-time-entries-dev" },
+    { "company/companies", "companies", "avesa-canonical-transform-companies-dev" },
+    { "company/contacts", "contacts", "avesa-canonical-transform-contacts-dev" },
+};
+
+START_TEST(function_names)
+{
+    char name[128];
+    size_t i;
+
+    compat_ingest_function_name("connectwise", "dev", name);
+    ck_assert_str_eq(name, "avesa-connectwise-ingestion-dev");
+    compat_ingest_function_name("connectwise", "prod", name);
+    ck_assert_str_eq(name, "avesa-connectwise-ingestion-prod");
+    for (i = 0; i < 4; i++) {
+        compat_transform_function_name(tables[i].canonical, "dev", name);
+        ck_assert_str_eq(name, tables[i].function);
+    }
+    /* The env keeps its own spelling; only the table's '_' change. */
+    compat_transform_function_name("time_entries", "qa_1", name);
+    ck_assert_str_eq(name, "avesa-canonical-transform-time-entries-qa_1");
+}
+END_TEST
+
+/* The exact JSON the ingestion Lambda receives for `table`. */
+static void check_ingest_body(const char *body, const char *table)
+{
+    char want[1024];
+
+    snprintf(want, sizeof(want),
+             "{\"tenant_id\":\"sitetechnology\",\"service_name\":\"connectwise\","
+             "\"table_name\":\"%s\",\"start_date\":\"2025-06-13T06:00:57.295Z\","
+             "\"end_date\":\"2025-06-15T06:00:57.295Z\",\"backfill_mode\":true,"
+             "\"force_full_sync\":true,\"chunk_number\":2,\"total_chunks\":4}", table);
+    ck_assert_str_eq(body, want);
+}
+
+static void check_transform_body(const char *body, const char *table)
+{
+    char want[1024];
+
+    snprintf(want, sizeof(want),
+             "{\"tenant_id\":\"sitetechnology\",\"service_name\":\"connectwise\","
+             "\"table_name\":\"%s\",\"backfill_mode\":true,\"force_reprocess\":true,"
+             "\"start_date\":\"2025-06-13T06:00:57.295Z\","
+             "\"end_date\":\"2025-06-15T06:00:57.295Z\"}", table);
+    ck_assert_str_eq(body, want);
+}
+
+START_TEST(four_tables_names_and_payloads)
+{
+    struct awsenv *aws = test_aws();
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+    cJSON *cs = NULL;
+    size_t i;
+    char path[256];
+
+    reset_fake();
+    script("avesa-connectwise-ingestion-dev", "[{\"payload\":{\"statusCode\":200}}]");
+    for (i = 0; i < 4; i++)
+        script(tables[i].function, "[{\"payload\":{\"statusCode\":200}}]");
+    for (i = 0; i < 4; i++) {
+        make_input(&in, tables[i].endpoint);
+        task_result_init(&r);
+        bf_err_init(&err);
+        ck_assert_msg(compat_ingest_lambda(aws, "dev", &in, &r, &err) == BF_OK,
+                      "%s", err.message);
+        ck_assert_msg(compat_transform_lambda(aws, "dev", tables[i].canonical, NULL,
+                                              &in, &r, &err) == BF_OK, "%s", err.message);
+    }
+    cs = calls();
+    ck_assert_int_eq(cJSON_GetArraySize(cs), 8);
+    for (i = 0; i < 4; i++) {
+        const cJSON *ing = cJSON_GetArrayItem(cs, (int)(2 * i));
+        const cJSON *tr = cJSON_GetArrayItem(cs, (int)(2 * i + 1));
+
+        ck_assert_str_eq(str_at(ing, "sigv4"), "ok");
+        ck_assert_str_eq(str_at(ing, "method"), "POST");
+        ck_assert_str_eq(str_at(ing, "path"),
+                         "/2015-03-31/functions/avesa-connectwise-ingestion-dev/invocations");
+        ck_assert_str_eq(str_at(cJSON_GetObjectItem(ing, "headers"),
+                                "x-amz-invocation-type"), "RequestResponse");
+        check_ingest_body(str_at(ing, "body"), tables[i].endpoint);
+
+        snprintf(path, sizeof(path), "/2015-03-31/functions/%s/invocations",
+                 tables[i].function);
+        ck_assert_str_eq(str_at(tr, "sigv4"), "ok");
+        ck_assert_str_eq(str_at(tr, "path"), path);
+        ck_assert_str_eq(str_at(cJSON_GetObjectItem(tr, "headers"),
+                                "x-amz-invocation-type"), "RequestResponse");
+        check_transform_body(str_at(tr, "body"), tables[i].endpoint);
+    }
+    cJSON_Delete(cs);
+    awsenv_release(aws);
+}
+END_TEST
+
+/* ---- answers ------------------------------------------------------------ */
+
+START_TEST(success_counts_present)
+{
+    struct awsenv *aws = test_aws();
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+
+    reset_fake();
+    /* As the original returned it: body a JSON string. */
+    script("avesa-connectwise-ingestion-dev",
+           "[{\"payload\":{\"statusCode\":200,"
+           "\"body\":\"{\\\"records_processed\\\":1234,\\\"pages\\\":3}\"}}]");
+    /* And as an object. */
+    script("avesa-canonical-transform-tickets-dev",
+           "[{\"payload\":{\"statusCode\":200,\"body\":{\"records_transformed\":1200,"
+           "\"records_rejected\":34}}}]");
+    make_input(&in, "service/tickets");
+    task_result_init(&r);
+    bf_err_init(&err);
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_OK);
+    ck_assert_int_eq(r.records_ingested, 1234);
+    ck_assert_int_eq(r.pages, 3);
+    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "tickets", "RequestResponse",
+                                             &in, &r, &err), BF_OK);
+    ck_assert_int_eq(r.records_transformed, 1200);
+    ck_assert_int_eq(r.records_rejected, 34);
+    awsenv_release(aws);
+}
+END_TEST
+
+START_TEST(success_counts_absent_are_null)
+{
+    struct awsenv *aws = test_aws();
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+    char *json = NULL;
+    cJSON *j = NULL;
+
+    reset_fake();
+    script("avesa-connectwise-ingestion-dev", "[{\"payload\":{\"statusCode\":200}}]");
+    script("avesa-canonical-transform-tickets-dev", "[{\"payload\":null}]");
+    make_input(&in, "service/tickets");
+    task_result_init(&r);
+    r.records_ingested = 99; /* must be overwritten, not left */
+    bf_err_init(&err);
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_OK);
+    ck_assert_int_eq(r.records_ingested, -1);
+    ck_assert_int_eq(r.pages, -1);
+    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "tickets", NULL, &in, &r, &err),
+                     BF_OK);
+    ck_assert_int_eq(r.records_transformed, -1);
+    /* The result says null, not 0. */
+    json = task_result_json(&in, &r, "w1", TASK_OUTPUT_MAX);
+    ck_assert_ptr_nonnull(json);
+    j = cJSON_Parse(json);
+    ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(j, "records_ingested")), "%s", json);
+    ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(j, "records_transformed")), "%s", json);
+    cJSON_Delete(j);
+    free(json);
+    awsenv_release(aws);
+}
+END_TEST
+
+START_TEST(function_error)
+{
+    struct awsenv *aws = test_aws();
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+
+    reset_fake();
+    script("avesa-connectwise-ingestion-dev",
+           "[{\"functionError\":\"Unhandled\",\"payload\":{\"errorType\":\"ValueError\","
+           "\"errorMessage\":\"bad table\"}},"
+           "{\"functionError\":\"Unhandled\",\"payload\":{\"errorType\":\"Runtime.ExitError\","
+           "\"errorMessage\":\"exited\"}},"
+           "{\"functionError\":\"Unhandled\",\"payload\":{\"errorMessage\":"
+           "\"2025-06-13 Task timed out after 900.00 seconds\"}}]");
+    make_input(&in, "service/tickets");
+    task_result_init(&r);
+    bf_err_init(&err);
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_str_eq(bf_rc_error_name(err.rc), "Backfill.LambdaFailed");
+    ck_assert_int_eq(err.retryable, 0);
+    ck_assert_ptr_nonnull(strstr(err.message, "ValueError"));
+    ck_assert_ptr_nonnull(strstr(err.message, "avesa-connectwise-ingestion-dev"));
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(err.retryable, 1);
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(err.retryable, 1);
+    awsenv_release(aws);
+}
+END_TEST
+
+START_TEST(status_code_in_payload)
+{
+    struct awsenv *aws = test_aws();
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+    char *cause = NULL;
+
+    reset_fake();
+    script("avesa-connectwise-ingestion-dev",
+           "[{\"payload\":{\"statusCode\":500,\"body\":{\"error\":\"ConnectWise down\"}}},"
+           "{\"payload\":{\"statusCode\":400,\"body\":\"{\\\"error\\\":\\\"bad dates\\\"}\"}}]");
+    make_input(&in, "time/entries");
+    task_result_init(&r);
+    bf_err_init(&err);
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(err.retryable, 1);
+    ck_assert_ptr_nonnull(strstr(err.message, "500"));
+    ck_assert_ptr_nonnull(strstr(err.message, "ConnectWise down"));
+    cause = bf_err_cause_json(&err, TASK_CAUSE_MAX);
+    ck_assert_ptr_nonnull(cause);
+    ck_assert_msg(strstr(cause, "\"retryable\":true") != NULL ||
+                  strstr(cause, "\"retryable\": true") != NULL, "%s", cause);
+    free(cause);
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(err.retryable, 0);
+    ck_assert_ptr_nonnull(strstr(err.message, "bad dates"));
+    awsenv_release(aws);
+}
+END_TEST
+
+START_TEST(missing_function)
+{
+    struct awsenv *aws = test_aws();
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+
+    reset_fake();
+    make_input(&in, "time/entries");
+    task_result_init(&r);
+    bf_err_init(&err);
+    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "time_entries", NULL, &in, &r,
+                                             &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(err.retryable, 0);
+    ck_assert_ptr_nonnull(strstr(err.message, "avesa-canonical-transform-time-entries-dev"));
+    ck_assert_int_eq(err.http_status, 404);
+    awsenv_release(aws);
+}
+END_TEST
+
+START_TEST(event_invocation)
+{
+    struct awsenv *aws = test_aws();
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+    cJSON *cs = NULL;
+
+    reset_fake();
+    script("avesa-canonical-transform-contacts-dev",
+           "[{\"payload\":{\"statusCode\":500}}]");
+    make_input(&in, "company/contacts");
+    task_result_init(&r);
+    bf_err_init(&err);
+    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "contacts", "Event", &in, &r, &err),
+                     BF_OK);
+    ck_assert_int_eq(r.records_transformed, -1);
+    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "contacts", "Sometimes", &in, &r,
+                                             &err), BF_E_CONFIG);
+    cs = calls();
+    ck_assert_int_eq(cJSON_GetArraySize(cs), 1);
+    ck_assert_str_eq(str_at(cJSON_GetObjectItem(cJSON_GetArrayItem(cs, 0), "headers"),
+                            "x-amz-invocation-type"), "Event");
+    cJSON_Delete(cs);
+    awsenv_release(aws);
+}
+END_TEST
+
+START_TEST(timeout)
+{
+    struct awsenv *aws = test_aws();
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+    struct compat_options o = { .timeout_ms = 500 };
+    int64_t t0;
+
+    reset_fake();
+    script("avesa-connectwise-ingestion-dev", "[{\"payload\":{\"statusCode\":200}}]");
+    ck_assert_int_eq(fakesrv_admin(&fake, "POST", "faults",
+                                   "{\"faults\":[{\"service\":\"lambda\",\"op\":\"Invoke\","
+                                   "\"delayMs\":3000,\"times\":5}]}", NULL), 200);
+    make_input(&in, "service/tickets");
+    task_result_init(&r);
+    bf_err_init(&err);
+    t0 = time_mono_ms();
+    ck_assert_int_eq(compat_ingest_lambda_opts(aws, "dev", &in, &o, &r, &err),
+                     BF_E_LAMBDA_FAILED);
+    ck_assert_int_lt(time_mono_ms() - t0, 2500);
+    ck_assert_int_eq(err.retryable, 1);
+    ck_assert_ptr_nonnull(strstr(err.message, "timed out"));
+    ck_assert_int_eq(r.records_ingested, -1);
+    awsenv_release(aws);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("compat");
+    TCase *tc = tcase_create("compat");
+
+    tcase_add_unchecked_fixture(tc, setup_env, teardown_env);
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, function_names);
+    tcase_add_test(tc, four_tables_names_and_payloads);
+    tcase_add_test(tc, success_counts_present);
+    tcase_add_test(tc, success_counts_absent_are_null);
+    tcase_add_test(tc, function_error);
+    tcase_add_test(tc, status_code_in_payload);
+    tcase_add_test(tc, missing_function);
+    tcase_add_test(tc, event_invocation);
+    tcase_add_test(tc, timeout);
+    suite_add_tcase(s, tc);
+    return s;
+}
