@@ -290,10 +290,17 @@ static int cmd_worker(struct cli *c)
     o.aws = aws;
     o.metrics_emf = strcmp(c->cfg.metrics, "emf") == 0;
     o.metrics_namespace = c->cfg.metrics_namespace;
-    if (worker_run(&o, &err) == BF_OK)
+    if (worker_run(&o, &err) == BF_OK) {
         code = 0;
-    else
-        log_msg(LOG_ERROR, "worker_failed", "%s", err.message);
+        goto done;
+    }
+    log_msg(LOG_ERROR, "worker_failed", "%s", err.message);
+    if (err.rc == BF_E_WORKER_SHUTDOWN) {
+        /* A handler thread is still running: freeing what it uses would be
+         * a use-after-free. Every task was answered; leave now. */
+        fflush(stdout);
+        _exit(1);
+    }
 done:
     chunk_runner_free(runner);
     awsenv_release(aws);

@@ -54,6 +54,16 @@ int retry_is_throttle(long status, const char *aws_code);
 int retry_is_transient(long status, const char *aws_code);
 int retry_is_retryable(long status, const char *aws_code);
 
+/* Clock skew, as the SDKs handle it: when an answer's code says the
+ * request time was wrong (RequestTimeTooSkewed, RequestExpired,
+ * InvalidSignatureException, SignatureDoesNotMatch, AuthFailure,
+ * RequestInTheFuture) and its Date header is more than 4 minutes from
+ * `now_ms + *skew_ms`, set *skew_ms = server time - now_ms and return 1:
+ * the caller signs with the corrected time and retries. Else 0. */
+int retry_is_clock_skew_code(const char *aws_code);
+int retry_clock_skew_update(int64_t *skew_ms, int64_t now_ms,
+                            const char *date_header, const char *aws_code);
+
 /* Jitter source: a small per-client PRNG (xorshift64*). Seeded from the
  * OS random source, falling back to the clock and the state's address. */
 void retry_rng_seed(uint64_t *state);
@@ -67,6 +77,7 @@ struct retry_outcome {
     long status;        /* HTTP status; 0 for no answer */
     int timed_out;      /* transport error was a timeout */
     const char *aws_code; /* parsed error code, may be NULL or "" */
+    int skew_corrected; /* the clock was corrected: retry this one */
 };
 
 /* One call under the standard mode. `attempt` does one try and returns its

@@ -18,7 +18,12 @@
 #define PLAN_DEFAULT_DAYS 730       /* default window: the last two years */
 #define PLAN_DEFAULT_CHUNK_DAYS 30
 #define PLAN_DEFAULT_CONCURRENCY 4
-#define PLAN_CHUNKS_MAX 100000      /* over all tables */
+#define PLAN_CONCURRENCY_MAX 40     /* the inline Map's practical ceiling */
+#define PLAN_CHUNKS_MAX 200         /* over all tables: keeps states < 256 KiB */
+#define PLAN_DEFAULT_HEARTBEAT 60
+#define PLAN_HEARTBEAT_MAX 3600
+#define PLAN_DEFAULT_TASK_TIMEOUT 14400
+#define PLAN_TASK_TIMEOUT_MAX 86400
 
 struct plan_request {
     char tenant_id[65];
@@ -28,13 +33,19 @@ struct plan_request {
     int64_t start_ms;
     int64_t end_ms;
     int chunk_size_days;   /* 1..366 */
-    int max_concurrency;   /* 1..1000 */
+    int max_concurrency;   /* 1..PLAN_CONCURRENCY_MAX */
+    int heartbeat_seconds; /* 1..PLAN_HEARTBEAT_MAX, passed to each chunk */
+    int task_timeout_seconds; /* > heartbeat_seconds, <= PLAN_TASK_TIMEOUT_MAX */
+    int force_full_sync;   /* bool, default 1 */
 };
 
 /* Parse a StartExecution input {tenant_id, service|service_name,
  * table_name | tables[], start_date?, end_date?, chunk_size_days?,
- * max_concurrency?}. `now_ms` is the default end. BF_E_INVALID_INPUT naming
- * the field for anything wrong. */
+ * max_concurrency?, heartbeat_seconds?, task_timeout_seconds?,
+ * force_full_sync?} with the state machine's rules (README statemachine
+ * section). `now_ms` is the default end. BF_E_INVALID_INPUT naming the
+ * field for anything wrong, including a plan of more than PLAN_CHUNKS_MAX
+ * chunks (field chunk_size_days). */
 enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
                               struct plan_request *out, struct bf_err *err);
 
@@ -47,7 +58,8 @@ void plan_chunk_bounds(int64_t start_ms, int64_t end_ms, int chunk_size_days,
 
 /* The plan as JSON: {tenant_id, service, tables, start_date, end_date,
  * chunk_size_days, max_concurrency, total_chunks, chunks: [{tenant_id,
- * service, table_name, chunk_number, total_chunks, start_date, end_date}]}.
+ * service, table_name, chunk_number, total_chunks, start_date, end_date,
+ * backfill_mode, force_full_sync, heartbeat_seconds}]}.
  * `*out` is malloc'd. BF_E_LIMIT when the plan has too many chunks. */
 enum bf_rc plan_json(const struct plan_request *req, char **out,
                      struct bf_err *err);

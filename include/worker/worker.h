@@ -39,7 +39,11 @@ void worker_signal(void);
 
 /* Run until stopped and drained. BF_OK after a clean drain; BF_E_CONFIG /
  * BF_E_AWS when start-up finds the activity unusable (ActivityDoesNotExist,
- * InvalidArn, access denied), with a clear message in `err`. */
+ * InvalidArn, access denied), with a clear message in `err`.
+ * BF_E_WORKER_SHUTDOWN when a handler ignored its cancellation past
+ * cancel_grace_ms: its task was answered, but its thread still runs, so the
+ * caller must keep the handler's ctx alive and should just exit. The worker
+ * copies `opts` and takes its own reference to `opts->aws`. */
 enum bf_rc worker_run(const struct worker_options *opts, struct bf_err *err);
 
 /* The diagnostic `noop` handler: sleeps `*(int *)ctx` milliseconds in small

@@ -32,6 +32,7 @@ struct awsjson_client {
     char url[600];
     char path[300];
     uint64_t rng;                     /* backoff jitter, this client only */
+    int64_t skew_ms;                  /* server clock - ours, once learnt */
 };
 
 /* One call, as the attempt function sees it. */
@@ -185,6 +186,9 @@ static enum bf_rc answer_error(struct json_call *k, struct retry_outcome *o,
         snprintf(k->code, sizeof(k->code), "HTTP%ld", r->status);
     o->status = r->status;
     o->aws_code = k->code;
+    o->skew_corrected = retry_clock_skew_update(
+        &k->c->skew_ms, awsenv_now_ms(k->c->env),
+        http_response_header(r, "date"), k->code);
     bf_err_set(err, BF_E_AWS, "%s: %s%s%s (HTTP %ld)", k->op, k->code,
                msg[0] != '\0' ? ": " : "", msg, r->status);
     if (err != NULL) {
@@ -221,7 +225,7 @@ static enum bf_rc sign_and_send(struct json_call *k, struct bf_err *err)
     cfg.creds = &creds;
     cfg.region = awsenv_region(c->env);
     cfg.service = c->svc->signing_name;
-    cfg.time_s = awsenv_now_ms(c->env) / 1000;
+    cfg.time_s = (awsenv_now_ms(c->env) + c->skew_ms) / 1000;
     rc = sigv4_sign(&cfg, &(struct sigv4_request){
                         .method = "POST", .path = c->path, .query = NULL,
                         .headers = sh, .nheaders = 3, .body = k->body,

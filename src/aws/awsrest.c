@@ -27,6 +27,7 @@ struct awsrest_client {
     struct http_client *http;
     int s3;                           /* S3 signing rules */
     uint64_t rng;                     /* backoff jitter, this client only */
+    int64_t skew_ms;                  /* server clock - ours, once learnt */
 };
 
 struct rest_call {
@@ -176,6 +177,25 @@ enum bf_rc awsrest_make_target(const struct endpoint *ep, const char *bucket,
     return BF_OK;
 }
 
+/* Decode one XML entity at *a (before `end`) into *out; 0 if none. */
+static int xml_entity(const char **a, const char *end, char *out)
+{
+    static const char *const ent[][2] = {
+        { "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" },
+        { "&quot;", "\"" }, { "&apos;", "'" } };
+    size_t e;
+
+    for (e = 0; e < sizeof(ent) / sizeof(ent[0]); e++) {
+        size_t el = strlen(ent[e][0]);
+        if ((size_t)(end - *a) >= el && strncmp(*a, ent[e][0], el) == 0) {
+            *out = ent[e][1][0];
+            *a += el;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Text of the first <tag>...</tag> in an XML body, entities decoded. */
 static void xml_tag(const char *xml, const char *tag, char *out, size_t cap)
 {
@@ -196,21 +216,9 @@ static void xml_tag(const char *xml, const char *tag, char *out, size_t cap)
     if (b == NULL)
         return;
     while (a < b && j + 1 < cap) {
-        static const char *const ent[][2] = {
-            { "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" },
-            { "&quot;", "\"" }, { "&apos;", "'" } };
-        size_t e;
-        int matched = 0;
-        for (e = 0; e < 5 && *a == '&'; e++) {
-            size_t el = strlen(ent[e][0]);
-            if ((size_t)(b - a) >= el && strncmp(a, ent[e][0], el) == 0) {
-                out[j++] = ent[e][1][0];
-                a += el;
-                matched = 1;
-                break;
-            }
-        }
-        if (!matched)
+        if (*a == '&' && xml_entity(&a, b, &out[j]))
+            j++;
+        else
             out[j++] = *a++;
     }
     out[j] = '\0';
@@ -334,7 +342,7 @@ static enum bf_rc sign_and_send(struct rest_call *k, struct bf_err *err)
     cfg.creds = &creds;
     cfg.region = awsenv_region(c->env);
     cfg.service = c->svc->signing_name;
-    cfg.time_s = awsenv_now_ms(c->env) / 1000;
+    cfg.time_s = (awsenv_now_ms(c->env) + c->skew_ms) / 1000;
     cfg.s3_rules = c->s3;
     cfg.unsigned_payload = c->s3 && req->unsigned_payload;
     rc = sigv4_sign(&cfg, &(struct sigv4_request){
@@ -361,6 +369,9 @@ static enum bf_rc answer_error(struct rest_call *k, struct retry_outcome *o,
     awsrest_parse_error(k->resp, k->code, sizeof(k->code), msg, sizeof(msg));
     o->status = status;
     o->aws_code = k->code;
+    o->skew_corrected = retry_clock_skew_update(
+        &k->c->skew_ms, awsenv_now_ms(k->c->env),
+        http_response_header(k->resp, "date"), k->code);
     bf_err_set(err, BF_E_AWS, "%s: %s%s%s (HTTP %ld)", k->op, k->code,
                msg[0] != '\0' ? ": " : "", msg, status);
     if (err != NULL) {
@@ -410,9 +421,8 @@ enum bf_rc awsrest_call(struct awsrest_client *c,
     k.resp = resp;
     snprintf(k.op, sizeof(k.op), "%s %s", req->method, c->svc->signing_name);
     awsrest_target_init(&k.target);
-    if (err != NULL)
-        snprintf(err->endpoint, sizeof(err->endpoint), "%s:%s",
-                 c->svc->signing_name, req->method);
+    /* err->endpoint is left to the caller, which knows the operation
+     * name ("s3:PutObject"). */
     rc = awsrest_make_target(&c->ep, req->bucket, req->path, req->query,
                              &k.target, err);
     if (rc != BF_OK)

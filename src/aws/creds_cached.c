@@ -137,9 +137,9 @@ static const struct creds_provider_vtable cached_vtable = {
     cached_get, cached_destroy
 };
 
-struct creds_provider *creds_provider_new_cached(struct creds_provider *inner,
-                                                 int64_t refresh_ms,
-                                                 const struct creds_seams *seams)
+struct creds_provider *
+creds_provider_new_cached(struct creds_provider *inner, int64_t refresh_ms,
+                          const struct creds_seams *seams)
 {
     struct cached_impl *c = calloc(1, sizeof(*c));
 

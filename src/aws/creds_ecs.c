@@ -71,8 +71,8 @@ static enum bf_rc ecs_url(char *url, size_t n, struct bf_err *err)
     if (rel != NULL && rel[0] != '\0') {
         if ((size_t)snprintf(url, n, "%s%s%s", ECS_HOST,
                              rel[0] == '/' ? "" : "/", rel) >= n)
-            return bf_err_set(err, BF_E_CONFIG,
-                              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI too long");
+            return bf_err_set(err, BF_E_CONFIG, "%s too long",
+                              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
         return BF_OK;
     }
     if (full == NULL || full[0] == '\0')

@@ -34,11 +34,16 @@ static enum bf_rc env_get(struct creds_provider *p, struct creds *out,
         secret = NULL;
     if (id == NULL && secret == NULL)
         return bf_err_set(err, BF_E_CONFIG,
-                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set");
-    if (id == NULL || secret == NULL)
-        return bf_err_set(err, BF_E_CONFIG, "%s is set but %s is not",
-                          id != NULL ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-                          id != NULL ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not "
+                          "set");
+    if (id == NULL)
+        return bf_err_set(err, BF_E_CONFIG,
+                          "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID "
+                          "is not");
+    if (secret == NULL)
+        return bf_err_set(err, BF_E_CONFIG,
+                          "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY "
+                          "is not");
     rc = copy_var("AWS_ACCESS_KEY_ID", id, out->access_key_id,
                   sizeof(out->access_key_id), err);
     if (rc == BF_OK)

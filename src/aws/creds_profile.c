@@ -111,8 +111,10 @@ static enum bf_rc on_key(struct profile_vals *pv, const char *key,
                      value, NULL);
     if (strcmp(key, "region") == 0)
         return store(pv, pv->region, sizeof(pv->region), key, value, NULL);
-    if (strcmp(key, "role_arn") == 0 || strcmp(key, "credential_process") == 0 ||
-        strcmp(key, "sso_session") == 0 || strcmp(key, "sso_start_url") == 0 ||
+    if (strcmp(key, "role_arn") == 0 ||
+        strcmp(key, "credential_process") == 0 ||
+        strcmp(key, "sso_session") == 0 ||
+        strcmp(key, "sso_start_url") == 0 ||
         strcmp(key, "web_identity_token_file") == 0)
         snprintf(pv->other, sizeof(pv->other), "%s", key);
     return BF_OK;
@@ -189,8 +191,14 @@ static enum bf_rc read_file(const char *path, struct buf *out, int *missing,
         }
         return bf_err_set(err, BF_E_CONFIG, "%s: %s", path, strerror(errno));
     }
-    while (rc == BF_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    for (;;) {
+        n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break;
         rc = buf_append(out, chunk, n);
+        if (rc != BF_OK)
+            break;
+    }
     if (rc == BF_OK && ferror(f))
         rc = bf_err_set(err, BF_E_CONFIG, "%s: read error", path);
     else if (rc == BF_E_LIMIT)

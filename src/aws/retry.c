@@ -9,6 +9,8 @@
 #include "aws/retry.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -60,6 +62,59 @@ int retry_is_transient(long status, const char *aws_code)
     return in_table(transient_codes,
                     sizeof(transient_codes) / sizeof(transient_codes[0]),
                     aws_code);
+}
+
+static const char *const skew_codes[] = {
+    "RequestTimeTooSkewed", "RequestExpired", "InvalidSignatureException",
+    "SignatureDoesNotMatch", "AuthFailure", "RequestInTheFuture",
+};
+
+#define RETRY_SKEW_LIMIT_MS (4 * 60 * 1000)
+
+int retry_is_clock_skew_code(const char *aws_code)
+{
+    return in_table(skew_codes, sizeof(skew_codes) / sizeof(skew_codes[0]),
+                    aws_code);
+}
+
+/* RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), parsed by hand
+ * so the locale cannot change month names. -1 when malformed. */
+static int64_t parse_http_date(const char *s)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char mon[4] = "";
+    int d = 0, y = 0, hh = 0, mm = 0, ss = 0;
+    const char *m = NULL;
+    int64_t days;
+
+    if (s == NULL || sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &d, mon,
+                            &y, &hh, &mm, &ss) != 6)
+        return -1;
+    m = strstr(months, mon);
+    if (m == NULL || strlen(mon) != 3 || (m - months) % 3 != 0 || d < 1 ||
+        d > 31 || y < 1970 || hh > 23 || mm > 59 || ss > 60)
+        return -1;
+    days = time_days_from_civil(y, (unsigned)((m - months) / 3 + 1),
+                                (unsigned)d);
+    return ((days * 24 + hh) * 60 + mm) * 60000LL + ss * 1000LL;
+}
+
+int retry_clock_skew_update(int64_t *skew_ms, int64_t now_ms,
+                            const char *date_header, const char *aws_code)
+{
+    int64_t server = -1;
+    int64_t diff;
+
+    if (!retry_is_clock_skew_code(aws_code))
+        return 0;
+    server = parse_http_date(date_header);
+    if (server < 0)
+        return 0;
+    diff = server - (now_ms + *skew_ms);
+    if (llabs(diff) <= RETRY_SKEW_LIMIT_MS)
+        return 0;
+    *skew_ms = server - now_ms;
+    return 1;
 }
 
 int retry_is_retryable(long status, const char *aws_code)
@@ -162,7 +217,7 @@ static void sleep_real(long ms)
 
 static int outcome_retryable(enum bf_rc rc, const struct retry_outcome *o)
 {
-    if (rc == BF_E_TRANSPORT)
+    if (rc == BF_E_TRANSPORT || o->skew_corrected)
         return 1;
     if (rc == BF_E_AWS)
         return retry_is_retryable(o->status, o->aws_code);
@@ -181,7 +236,7 @@ enum bf_rc retry_run(const struct retry_loop *loop,
     enum bf_rc rc = BF_E_INTERNAL;
 
     for (n = 1;; n++) {
-        struct retry_outcome o = { 0, 0, NULL };
+        struct retry_outcome o = { 0, 0, NULL, 0 };
         long delay;
 
         rc = attempt(ud, n, &o, err);

@@ -129,16 +129,13 @@ static enum bf_rc normalize_path(const char *path, struct buf *norm)
 
         while (j < len && path[j] != '/')
             j++;
-        if (j - i == 0 || (j - i == 1 && path[i] == '.')) {
-            /* empty or "." segment: skip */
-        } else if (j - i == 2 && path[i] == '.' && path[i + 1] == '.') {
-            if (nseg > 0)
-                nseg--;
-        } else {
+        if (j - i == 2 && path[i] == '.' && path[i + 1] == '.') {
+            nseg -= nseg > 0;
+        } else if (j - i > 1 || (j - i == 1 && path[i] != '.')) {
             starts[nseg] = i;
             lens[nseg] = j - i;
             nseg++;
-        }
+        } /* else an empty or "." segment: dropped */
         i = j + 1;
     }
     rc = BF_OK;
@@ -242,6 +239,27 @@ static size_t count_params(const char *q)
     return n;
 }
 
+/* One "key=value" (or bare "key") of `plen` bytes, decoded and encoded
+ * into `pp`. Leaves pp->key NULL for a parameter that is never signed
+ * (a presigned URL's own X-Amz-Signature). BF_E_NOMEM. */
+static enum bf_rc parse_param(const char *p, size_t plen,
+                              struct canon_param *pp)
+{
+    const char *eq = memchr(p, '=', plen);
+    size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
+
+    pp->key = recode(p, klen);
+    pp->value = eq != NULL ? recode(eq + 1, plen - klen - 1) : strdup("");
+    if (pp->key == NULL || pp->value == NULL)
+        return BF_E_NOMEM;
+    if (strcasecmp(pp->key, "X-Amz-Signature") == 0) {
+        free(pp->key);
+        free(pp->value);
+        pp->key = pp->value = NULL;
+    }
+    return BF_OK;
+}
+
 enum bf_rc sigv4_canonical_query(const char *query, struct buf *out)
 {
     struct canon_param *ps = NULL;
@@ -257,25 +275,14 @@ enum bf_rc sigv4_canonical_query(const char *query, struct buf *out)
         goto out;
     for (p = query;;) {
         size_t plen = strcspn(p, "&");
-        const char *eq = memchr(p, '=', plen);
-        size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
 
         if (plen > 0) {
-            ps[n].key = recode(p, klen);
-            ps[n].value = eq != NULL ? recode(eq + 1, plen - klen - 1)
-                                     : strdup("");
-            if (ps[n].key == NULL || ps[n].value == NULL) {
-                n++;
+            rc = parse_param(p, plen, &ps[n]);
+            if (rc != BF_OK) {
+                n++; /* free what half-parsed */
                 goto out;
             }
-            /* A presigned URL's own signature is never part of it. */
-            if (strcasecmp(ps[n].key, "X-Amz-Signature") == 0) {
-                free(ps[n].key);
-                free(ps[n].value);
-                ps[n].key = ps[n].value = NULL;
-            } else {
-                n++;
-            }
+            n += ps[n].key != NULL;
         }
         p += plen;
         if (*p == '\0')
@@ -582,6 +589,8 @@ static enum bf_rc check_config(const struct sigv4_config *cfg,
                                const struct sigv4_request *req,
                                struct bf_err *err)
 {
+    size_t i;
+
     if (cfg == NULL || req == NULL)
         return bf_err_set(err, BF_E_CONFIG, "sigv4: no config or request");
     if (cfg->creds == NULL || cfg->creds->access_key_id[0] == '\0' ||
@@ -595,6 +604,12 @@ static enum bf_rc check_config(const struct sigv4_config *cfg,
         return bf_err_set(err, BF_E_CONFIG, "sigv4: no HTTP method");
     if (req->nheaders > 0 && req->headers == NULL)
         return bf_err_set(err, BF_E_CONFIG, "sigv4: headers missing");
+    for (i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name == NULL || req->headers[i].name[0] == '\0')
+            return bf_err_set(err, BF_E_CONFIG, "sigv4: header %zu has no "
+                              "name", i);
+    if (req->payload_hash != NULL && strlen(req->payload_hash) > 64)
+        return bf_err_set(err, BF_E_CONFIG, "sigv4: payload hash too long");
     return BF_OK;
 }
 
@@ -653,7 +668,8 @@ enum bf_rc sigv4_sign(const struct sigv4_config *cfg,
     date[8] = '\0';
     if ((size_t)snprintf(scope, sizeof(scope), "%s/%s/%s/aws4_request", date,
                          cfg->region, cfg->service) >= sizeof(scope))
-        return bf_err_set(err, BF_E_CONFIG, "sigv4: region or service too long");
+        return bf_err_set(err, BF_E_CONFIG,
+                          "sigv4: region or service too long");
     payload_hash(cfg, req, out->payload_hash);
     rc = canonical_request(cfg, req, out);
     if (rc != BF_OK)
@@ -664,8 +680,7 @@ enum bf_rc sigv4_sign(const struct sigv4_config *cfg,
                     out->amz_date, scope, cr_hash);
     if (rc != BF_OK)
         return bf_err_set(err, rc, "sigv4: out of memory");
-    /* The cache is keyed by the scope without its date prefix included
-     * separately: the scope string carries date, region and service. */
+    /* The scope string names date, region and service: the cache key. */
     if (signing_key(cache, cfg->creds->secret_access_key, date, cfg->region,
                     cfg->service, scope, key) != 0 ||
         hmac256(key, 32, out->string_to_sign.data, out->string_to_sign.len,

@@ -99,14 +99,14 @@ static enum bf_rc get_date(const cJSON *o, const char *name, int64_t *ms,
     return BF_OK;
 }
 
-static enum bf_rc add_table(struct plan_request *r, const char *t,
-                            struct bf_err *err)
+static enum bf_rc add_table(struct plan_request *r, const char *field,
+                            const char *t, struct bf_err *err)
 {
     int i;
 
     if (!task_table_known(r->service, t))
         return bf_err_set(err, BF_E_INVALID_INPUT,
-                          "tables: \"%.64s\" is not a known %s endpoint", t, r->service);
+                          "%s: \"%.64s\" is not a known %s endpoint", field, t, r->service);
     for (i = 0; i < r->ntables; i++)
         if (strcmp(r->tables[i], t) == 0)
             return bf_err_set(err, BF_E_INVALID_INPUT, "tables: \"%s\" listed twice", t);
@@ -129,7 +129,7 @@ static enum bf_rc parse_tables(const cJSON *o, struct plan_request *r,
     if (one != NULL) {
         if (!cJSON_IsString(one))
             return bf_err_set(err, BF_E_INVALID_INPUT, "table_name: must be a string");
-        return add_table(r, one->valuestring, err);
+        return add_table(r, "table_name", one->valuestring, err);
     }
     if (list == NULL) {
         for (i = 0; i < sizeof default_tables / sizeof default_tables[0]; i++)
@@ -142,7 +142,7 @@ static enum bf_rc parse_tables(const cJSON *o, struct plan_request *r,
     cJSON_ArrayForEach(t, list) {
         if (!cJSON_IsString(t))
             return bf_err_set(err, BF_E_INVALID_INPUT, "tables: items must be strings");
-        rc = add_table(r, t->valuestring, err);
+        rc = add_table(r, "tables", t->valuestring, err);
         if (rc != BF_OK)
             return rc;
     }
@@ -167,6 +167,42 @@ static enum bf_rc parse_window(const cJSON *o, int64_t now_ms,
     return BF_OK;
 }
 
+static enum bf_rc check_size(const struct plan_request *r, struct bf_err *err)
+{
+    long n = plan_chunk_count(r->start_ms, r->end_ms, r->chunk_size_days);
+
+    if (n * r->ntables > PLAN_CHUNKS_MAX)
+        return bf_err_set(err, BF_E_INVALID_INPUT,
+                          "chunk_size_days: %ld chunks over all tables, more than %d; "
+                          "use larger chunks or split the window", n * r->ntables,
+                          PLAN_CHUNKS_MAX);
+    return BF_OK;
+}
+
+/* What each chunk's task gets besides its window. */
+static enum bf_rc parse_task_options(const cJSON *o, struct plan_request *r,
+                                     struct bf_err *err)
+{
+    const cJSON *ffs = member(o, "force_full_sync");
+    enum bf_rc rc;
+
+    rc = get_int(o, "heartbeat_seconds", 1, PLAN_HEARTBEAT_MAX,
+                 &r->heartbeat_seconds, err);
+    if (rc == BF_OK)
+        rc = get_int(o, "task_timeout_seconds", 1, PLAN_TASK_TIMEOUT_MAX,
+                     &r->task_timeout_seconds, err);
+    if (rc == BF_OK && r->task_timeout_seconds <= r->heartbeat_seconds)
+        rc = bf_err_set(err, BF_E_INVALID_INPUT,
+                        "task_timeout_seconds: must be more than heartbeat_seconds");
+    if (rc != BF_OK)
+        return rc;
+    if (ffs != NULL && !cJSON_IsBool(ffs))
+        return bf_err_set(err, BF_E_INVALID_INPUT, "force_full_sync: must be true or false");
+    if (ffs != NULL)
+        r->force_full_sync = cJSON_IsTrue(ffs) ? 1 : 0;
+    return BF_OK;
+}
+
 enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
                               struct plan_request *out, struct bf_err *err)
 {
@@ -177,6 +213,9 @@ enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
     memset(out, 0, sizeof *out);
     out->chunk_size_days = PLAN_DEFAULT_CHUNK_DAYS;
     out->max_concurrency = PLAN_DEFAULT_CONCURRENCY;
+    out->heartbeat_seconds = PLAN_DEFAULT_HEARTBEAT;
+    out->task_timeout_seconds = PLAN_DEFAULT_TASK_TIMEOUT;
+    out->force_full_sync = 1;
     root = cJSON_ParseWithLength(json, len);
     if (root == NULL || !cJSON_IsObject(root)) {
         rc = bf_err_set(err, BF_E_INVALID_INPUT, "input: must be a JSON object");
@@ -205,7 +244,12 @@ enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
     if (rc == BF_OK)
         rc = get_int(root, "chunk_size_days", 1, 366, &out->chunk_size_days, err);
     if (rc == BF_OK)
-        rc = get_int(root, "max_concurrency", 1, 1000, &out->max_concurrency, err);
+        rc = check_size(out, err);
+    if (rc == BF_OK)
+        rc = get_int(root, "max_concurrency", 1, PLAN_CONCURRENCY_MAX,
+                     &out->max_concurrency, err);
+    if (rc == BF_OK)
+        rc = parse_task_options(root, out, err);
 out:
     cJSON_Delete(root);
     return rc;
@@ -230,6 +274,9 @@ static cJSON *chunk_object(const struct plan_request *req, const char *table,
     cJSON_AddStringToObject(c, "start_date", iso);
     time_format_iso8601(e, iso);
     cJSON_AddStringToObject(c, "end_date", iso);
+    cJSON_AddBoolToObject(c, "backfill_mode", 1);
+    cJSON_AddBoolToObject(c, "force_full_sync", req->force_full_sync);
+    cJSON_AddNumberToObject(c, "heartbeat_seconds", req->heartbeat_seconds);
     return c;
 }
 
@@ -251,6 +298,9 @@ static enum bf_rc add_header(cJSON *o, const struct plan_request *req, long tota
     cJSON_AddStringToObject(o, "end_date", iso);
     cJSON_AddNumberToObject(o, "chunk_size_days", req->chunk_size_days);
     cJSON_AddNumberToObject(o, "max_concurrency", req->max_concurrency);
+    cJSON_AddNumberToObject(o, "heartbeat_seconds", req->heartbeat_seconds);
+    cJSON_AddNumberToObject(o, "task_timeout_seconds", req->task_timeout_seconds);
+    cJSON_AddBoolToObject(o, "force_full_sync", req->force_full_sync);
     cJSON_AddNumberToObject(o, "total_chunks", (double)total);
     return BF_OK;
 }

@@ -455,6 +455,7 @@ struct jsonl_reader {
     z_stream z;
     int z_init;
     int eof;
+    int ended;           /* zlib saw the end of the (last) gzip member */
     struct buf acc;      /* inflated bytes not yet returned */
     size_t start;        /* where the next line begins in acc */
     unsigned char zbuf[CHUNKOUT_ZBUF];
@@ -497,6 +498,10 @@ static enum bf_rc inflate_more(struct jsonl_reader *r, struct bf_err *err)
     size_t have;
 
     if (r->z.avail_in == 0) {
+        /* All input used: fine after a complete member (or for an empty
+         * object), a truncated part otherwise. */
+        if (!r->ended && r->obj.len > 0)
+            return bf_err_set(err, BF_E_IO, "truncated gzip part");
         r->eof = 1;
         return BF_OK;
     }
@@ -506,18 +511,13 @@ static enum bf_rc inflate_more(struct jsonl_reader *r, struct bf_err *err)
     if (zrc != Z_OK && zrc != Z_STREAM_END)
         return bf_err_set(err, BF_E_IO, "corrupt gzip part (zlib %d)", zrc);
     have = sizeof(r->zbuf) - r->z.avail_out;
+    r->ended = zrc == Z_STREAM_END;
     /* Several gzip members one after another read as one stream. */
-    if (zrc == Z_STREAM_END && r->z.avail_in > 0 && inflateReset(&r->z) != Z_OK)
+    if (r->ended && r->z.avail_in > 0 && inflateReset(&r->z) != Z_OK)
         return bf_err_set(err, BF_E_IO, "corrupt gzip part");
-    if (zrc == Z_STREAM_END && r->z.avail_in == 0)
-        r->eof = 1;
-    if (zrc == Z_OK && have == 0 && r->z.avail_in > 0)
-        return bf_err_set(err, BF_E_IO, "gzip part does not progress");
     if (have > 0 && buf_append(&r->acc, r->zbuf, have) != BF_OK)
         return bf_err_set(err, BF_E_LIMIT, "line longer than %u bytes",
                           JSONL_MAX_LINE);
-    if (r->eof && zrc != Z_STREAM_END)
-        return bf_err_set(err, BF_E_IO, "truncated gzip part");
     return BF_OK;
 }
 

@@ -36,7 +36,8 @@ struct cw_source {
     char auth[CW_AUTH_MAX];        /* "Basic ..." (secret, wiped) */
     int done;
     int link_mode;                 /* the first page had a Link header */
-    long page_no;
+    long page_no;                  /* pages received */
+    long inflight;                 /* the page being asked for, for errors */
     uint64_t *seen;                /* hashes of URLs requested, for loops */
     size_t nseen;
     size_t seen_cap;
@@ -747,6 +748,7 @@ static enum bf_rc next_page_inner(struct cw_source *cw,
     if (cw->page_no >= cw->p.opts.max_pages)
         return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
                           "more than %ld pages in one chunk", cw->p.opts.max_pages);
+    cw->inflight = cw->page_no + 1;
     rc = fetch(cw, err);
     if (rc != BF_OK)
         return rc;
@@ -787,9 +789,7 @@ static enum bf_rc cw_next_page(struct source *s, const struct source_page **out,
     rc = next_page_inner(cw, out, err);
     if (rc != BF_OK && err != NULL) {
         snprintf(err->endpoint, sizeof(err->endpoint), "%s", cw->p.ep->endpoint);
-        err->page = rc == BF_E_CANCELLED ? cw->page_no : cw->page_no + 1;
-        if (rc == BF_E_SOURCE_PROTOCOL && cw->page.count > 0)
-            err->page = cw->page_no;
+        err->page = cw->inflight;
         *out = NULL;
     }
     return rc;

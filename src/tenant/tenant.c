@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -105,14 +106,17 @@ static int expand_env(const char *in, const char *env, char *out, size_t cap)
     return 0;
 }
 
-/* Read a whole local file, at most STORE_FILE_MAX bytes. The caller frees
- * (and wipes, if it held secrets) `*data`. BF_E_IO names the path. */
+/* Read a whole local file, at most STORE_FILE_MAX bytes, into one
+ * allocation of the file's size (no reallocation, so no stray copies of a
+ * secret are left in freed memory). The caller frees (and wipes, if it held
+ * secrets) `*data`. BF_E_IO names the path. */
 static enum bf_rc read_file(const char *path, char **data, size_t *len,
                             struct bf_err *err)
 {
     FILE *f = NULL;
     char *p = NULL;
-    size_t n = 0;
+    struct stat st;
+    size_t cap = 0, n = 0;
     enum bf_rc rc = BF_OK;
 
     *data = NULL;
@@ -120,19 +124,25 @@ static enum bf_rc read_file(const char *path, char **data, size_t *len,
     f = fopen(path, "rb");
     if (f == NULL)
         return bf_err_set(err, BF_E_IO, "%s: %s", path, strerror(errno));
-    p = malloc(STORE_FILE_MAX + 1);
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = bf_err_set(err, BF_E_IO, "%s: not a regular file", path);
+        goto out;
+    }
+    if ((unsigned long long)st.st_size > STORE_FILE_MAX) {
+        rc = bf_err_set(err, BF_E_LIMIT, "%s: larger than %zu bytes", path,
+                        STORE_FILE_MAX);
+        goto out;
+    }
+    cap = (size_t)st.st_size;
+    p = malloc(cap + 1);
     if (p == NULL) {
         rc = bf_err_set(err, BF_E_NOMEM, "%s: out of memory", path);
         goto out;
     }
-    n = fread(p, 1, STORE_FILE_MAX + 1, f);
+    /* A file that grows while read is cut at its size at open time. */
+    n = fread(p, 1, cap, f);
     if (ferror(f)) {
         rc = bf_err_set(err, BF_E_IO, "%s: read error", path);
-        goto out;
-    }
-    if (n > STORE_FILE_MAX) {
-        rc = bf_err_set(err, BF_E_LIMIT, "%s: larger than %zu bytes", path,
-                        STORE_FILE_MAX);
         goto out;
     }
     p[n] = '\0';
@@ -141,7 +151,7 @@ static enum bf_rc read_file(const char *path, char **data, size_t *len,
     p = NULL;
 out:
     if (p != NULL) {
-        OPENSSL_cleanse(p, STORE_FILE_MAX + 1);
+        OPENSSL_cleanse(p, cap + 1);
         free(p);
     }
     fclose(f);

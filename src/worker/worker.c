@@ -25,6 +25,8 @@
 #include "worker/answer.h"
 #include "worker/metrics.h"
 
+#define ANSWER_ROUNDS 5
+
 enum slot_state { SLOT_IDLE = 0, SLOT_POLLING, SLOT_HELD, SLOT_DONE };
 
 struct worker;
@@ -48,7 +50,11 @@ struct slot {
 };
 
 struct worker {
-    const struct worker_options *o;
+    const struct worker_options *o; /* points at `opts` */
+    struct worker_options opts;     /* a copy: may outlive the caller's */
+    char arn[257];
+    char name[81];
+    char ns[128];
     struct slot *slots;
     atomic_int *stop;
     atomic_int fatal;           /* enum bf_rc of a fatal poll error, or 0 */
@@ -101,8 +107,21 @@ static void log_task(struct log_line *l, const struct slot *s,
     log_int(l, "attempt", in->attempt);
 }
 
+/* One Send* call for the answer. */
+static enum bf_rc answer_call(struct awsjson_client *c, const char *token,
+                              const struct answer *a, struct bf_err *err)
+{
+    if (a->rc == BF_OK)
+        return sfn_send_success(c, token, a->output, err);
+    return sfn_send_failure(c, token, a->error,
+                            a->cause != NULL ? a->cause : "{}", err);
+}
+
 /* Send one answer (prepared by answer.c) with the slot's token. The caller
- * has claimed the answer. */
+ * has claimed the answer. awsjson already retries throttling, 5xx and
+ * transport errors a few times; an answer matters more than one call, so
+ * when those retries run out we try again a few rounds (1, 2, 4, 8 s)
+ * before giving up (the state machine then sees a heartbeat timeout). */
 static void answer_send(struct slot *s, struct awsjson_client *c,
                         const char *token, const struct answer *a,
                         const struct task_input *in)
@@ -110,24 +129,30 @@ static void answer_send(struct slot *s, struct awsjson_client *c,
     struct bf_err err;
     struct log_line l;
     enum bf_rc rc;
+    int round;
 
-    bf_err_init(&err);
-    if (a->rc == BF_OK)
-        rc = sfn_send_success(c, token, a->output, &err);
-    else
-        rc = sfn_send_failure(c, token, a->error,
-                              a->cause != NULL ? a->cause : "{}", &err);
-    if (rc == BF_OK)
-        return;
-    if (sfn_task_closed(&err)) {
-        /* The state machine retries the chunk; outputs are idempotent. */
-        if (log_begin(&l, LOG_WARN, "result_not_accepted")) {
-            log_task(&l, s, in);
-            log_str(&l, "msg", "result not accepted");
-            log_str(&l, "aws_code", err.aws_code);
-            log_end(&l);
+    for (round = 1;; round++) {
+        bf_err_init(&err);
+        rc = answer_call(c, token, a, &err);
+        if (rc == BF_OK)
+            return;
+        if (sfn_task_closed(&err)) {
+            /* The state machine retries the chunk; outputs are idempotent. */
+            if (log_begin(&l, LOG_WARN, "result_not_accepted")) {
+                log_task(&l, s, in);
+                log_str(&l, "msg", "result not accepted");
+                log_str(&l, "aws_code", err.aws_code);
+                log_end(&l);
+            }
+            return;
         }
-        return;
+        if (round >= ANSWER_ROUNDS ||
+            !awsjson_is_retryable(rc == BF_E_TRANSPORT ? 0 : err.http_status,
+                                  err.aws_code))
+            break;
+        log_msg(LOG_WARN, "answer_retry", "slot %d round %d: %s", s->index,
+                round, err.message);
+        sleep_ms(1000 << (round - 1));
     }
     if (log_begin(&l, LOG_ERROR, "answer_failed")) {
         log_task(&l, s, in);
@@ -592,6 +617,22 @@ static enum bf_rc worker_result(struct worker *w, struct bf_err *err)
     return (enum bf_rc)fatal;
 }
 
+/* The worker keeps its own copy of the options and a reference to the AWS
+ * environment, so a stuck slot thread never reads freed memory. */
+static void copy_options(struct worker *w, const struct worker_options *o)
+{
+    w->opts = *o;
+    snprintf(w->arn, sizeof w->arn, "%s", o->activity_arn);
+    snprintf(w->name, sizeof w->name, "%s", o->worker_name != NULL ? o->worker_name : "");
+    snprintf(w->ns, sizeof w->ns, "%s",
+             o->metrics_namespace != NULL ? o->metrics_namespace : "");
+    w->opts.activity_arn = w->arn;
+    w->opts.worker_name = w->name;
+    w->opts.metrics_namespace = w->ns;
+    w->opts.aws = awsenv_acquire(o->aws);
+    w->o = &w->opts;
+}
+
 enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
 {
     struct worker *w = NULL;
@@ -610,13 +651,16 @@ enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
         rc = bf_err_set(err, BF_E_NOMEM, "worker: out of memory");
         goto out;
     }
-    w->o = o;
+    copy_options(w, o);
+    o = w->o;
     w->stop = o->stop != NULL ? o->stop : &signal_count;
     pthread_mutex_init(&w->fatal_lock, NULL);
     metrics_init(&w->metrics, o->metrics_emf, o->metrics_namespace);
     rc = sfn_client_new(o->aws, &c, err);
-    if (rc != BF_OK)
+    if (rc != BF_OK) {
+        awsenv_release(o->aws);
         goto out;
+    }
     log_msg(LOG_INFO, "worker_started", "activity %s, %d slots, handler %s",
             o->activity_arn, o->concurrency, o->handler.name);
     if (pthread_create(&hb, NULL, heartbeat_main, w) == 0)
@@ -627,12 +671,19 @@ enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
     if (hb_started)
         pthread_join(hb, NULL);
     if (stuck) {
-        /* A handler ignores cancellation; its task is answered. Leave its
-         * thread and the worker's memory to the process exit. */
+        /* A handler ignores cancellation; its task is answered. Its thread
+         * still uses the worker, its own reference to the AWS environment
+         * and the handler: all are left to the process exit. */
         log_msg(LOG_ERROR, "worker_stopped", "a handler did not return; exiting anyway");
         awsjson_client_free(c);
-        return rc != BF_OK ? rc : worker_result(w, err);
+        rc = worker_result(w, err);
+        if (rc == BF_OK)
+            rc = bf_err_set(err, BF_E_WORKER_SHUTDOWN, "a handler ignored its "
+                            "cancellation (its task was answered WorkerShutdown); "
+                            "do not free the handler, exit");
+        return rc;
     }
+    awsenv_release(o->aws);
     for (i = 0; i < o->concurrency; i++)
         if (w->slots[i].started)
             pthread_join(w->slots[i].thread, NULL);

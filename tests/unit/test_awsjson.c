@@ -7,12 +7,14 @@
  * Backoff sleeps go through the awsenv seam, recorded, so no time passes
  * except in the timeout cases.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "aws/awsjson.h"
+#include "util/timeutil.h"
 #include "fakesrv.h"
 #include "testsuite.h"
 
@@ -454,6 +456,140 @@ START_TEST(bad_endpoint_at_start)
     ck_assert_ptr_nonnull(strstr(e.message, "AWS_ENDPOINT_URL_GENERIC"));
     ck_assert_ptr_null(strchr(e.message, '\n'));
     awsenv_release(env);
+    setenv("AWS_ENDPOINT_URL_GENERIC", fake.url, 1); /* for CK_FORK=no */
+}
+END_TEST
+
+struct worker_arg {
+    struct awsenv *env;
+    int ok;
+};
+
+static void *worker(void *p)
+{
+    struct worker_arg *a = p;
+    struct awsjson_client *c = NULL;
+    struct bf_err e;
+    int i;
+
+    if (awsjson_client_new(a->env, &svc_generic, "Par", "1.0", &c, &e) != BF_OK)
+        return NULL;
+    for (i = 0; i < 10; i++) {
+        cJSON *out = NULL;
+        /* 7 attempts: even one thread taking all 6 throttles gets through. */
+        if (awsjson_call(c, "Op", "{\"i\":1}",
+                         &(struct awsjson_call_opts){ .max_attempts = 7 },
+                         &out, &e) == BF_OK)
+            a->ok++;
+        cJSON_Delete(out);
+    }
+    awsjson_client_free(c);
+    return NULL;
+}
+
+START_TEST(threads_share_env)
+{
+    struct awsenv *env = default_env();
+    struct worker_arg args[4];
+    pthread_t t[4];
+    int i;
+
+    reset_fake();
+    /* A few throttles spread over the threads: budget and keys shared. */
+    add_faults("{\"faults\":[{\"times\":6,\"status\":400,\"body\":"
+               "{\"__type\":\"ThrottlingException\"}}]}");
+    for (i = 0; i < 4; i++) {
+        args[i].env = env;
+        args[i].ok = 0;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, worker, &args[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(args[i].ok, 10);
+    }
+    ck_assert_int_eq(calls_all_ok(), 46);
+    awsenv_release(env);
+}
+END_TEST
+
+START_TEST(env_needs_region)
+{
+    struct awsenv *env = NULL;
+    struct bf_err e;
+
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_DEFAULT_REGION");
+    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+    bf_err_init(&e);
+    ck_assert_int_eq(awsenv_new(NULL, &env, &e), BF_E_CONFIG);
+    ck_assert_ptr_null(env);
+    ck_assert_ptr_nonnull(strstr(e.message, "no AWS region"));
+    ck_assert_int_eq(awsenv_new(&(struct awsenv_options){ .region = "eu-west-1" },
+                                &env, &e), BF_OK);
+    ck_assert_str_eq(awsenv_region(env), "eu-west-1");
+    ck_assert_int_eq(awsenv_max_attempts(env), 3);
+    ck_assert_int_eq(retry_budget_available(awsenv_retry_budget(env)), 500);
+    ck_assert_ptr_eq(awsenv_acquire(env), env);
+    awsenv_release(env);
+    awsenv_release(env);
+}
+END_TEST
+
+static int64_t slow_clock(void *ctx)
+{
+    (void)ctx;
+    return time_now_ms() - 15 * 60 * 1000; /* 15 minutes behind */
+}
+
+START_TEST(clock_skew_corrected)
+{
+    static const char *const args[] = { "--services", "generic",
+                                        "--max-skew-ms", "300000",
+                                        "--max-seconds", "60", NULL };
+    struct fakesrv strict;
+    struct creds cr;
+    struct creds_provider *p = NULL;
+    struct awsenv *env = NULL;
+    struct awsjson_client *c = NULL;
+    cJSON *out = NULL;
+    struct bf_err e;
+    struct buf b;
+
+    ck_assert_int_eq(fakesrv_start(&strict, "tests/support/fake/server.js",
+                                   args), 0);
+    setenv("AWS_ENDPOINT_URL_GENERIC", strict.url, 1);
+    memset(&cr, 0, sizeof(cr));
+    strcpy(cr.access_key_id, "AKIDEXAMPLE");
+    strcpy(cr.secret_access_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+    p = creds_provider_new_static(&cr);
+    ck_assert_int_eq(awsenv_new(&(struct awsenv_options){
+                                    .creds = p, .now_ms = slow_clock,
+                                    .sleep_ms = record_sleep },
+                                &env, &e), BF_OK);
+    creds_provider_release(p);
+    c = make_client(env);
+    /* The first attempt is refused as expired; the Date header of that
+     * answer corrects the client's clock and the retry is accepted. */
+    ck_assert_int_eq(awsjson_call(c, "Op", "{}", NULL, &out, &e), BF_OK);
+    cJSON_Delete(out);
+    ck_assert_int_eq(awsjson_call(c, "Op", "{}", NULL, &out, &e), BF_OK);
+    cJSON_Delete(out);
+    buf_init(&b, 0);
+    ck_assert_int_eq(fakesrv_admin(&strict, "GET", "calls", NULL, &b), 200);
+    out = cJSON_Parse(b.data);
+    ck_assert_int_eq(cJSON_GetArraySize(out), 3);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(
+        cJSON_GetArrayItem(out, 0), "sigv4")), "bad");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(
+        cJSON_GetArrayItem(out, 1), "sigv4")), "ok");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(
+        cJSON_GetArrayItem(out, 2), "sigv4")), "ok");
+    cJSON_Delete(out);
+    buf_cleanup(&b);
+    awsjson_client_free(c);
+    awsenv_release(env);
+    fakesrv_stop(&strict);
+    setenv("AWS_ENDPOINT_URL_GENERIC", fake.url, 1);
 }
 END_TEST
 
@@ -464,6 +600,7 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("fake");
 
     tcase_add_test(unit, parse_error_shapes);
+    tcase_add_test(unit, env_needs_region);
     suite_add_tcase(s, unit);
     tcase_add_unchecked_fixture(tc, start_fake, stop_fake);
     tcase_set_timeout(tc, 20);
@@ -478,6 +615,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, bad_signature);
     tcase_add_test(tc, response_cap);
     tcase_add_test(tc, bad_endpoint_at_start);
+    tcase_add_test(tc, threads_share_env);
+    tcase_add_test(tc, clock_skew_corrected);
     suite_add_tcase(s, tc);
     return s;
 }

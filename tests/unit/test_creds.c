@@ -281,6 +281,7 @@ struct mock {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int block, entered;
+    int64_t *clock;         /* for expiring_get */
 };
 
 static enum bf_rc mock_get(struct creds_provider *p, struct creds *out,
@@ -493,6 +494,87 @@ START_TEST(cache_does_not_hold_up_signing)
     ck_assert_str_eq(g.c.access_key_id, "TEMP-2");
     ck_assert_int_eq(get_from(p, &c, &e), BF_OK);
     ck_assert_str_eq(c.access_key_id, "TEMP-2");
+    creds_provider_release(p);
+}
+END_TEST
+
+/* Many threads, a clock that moves with every call, credentials that keep
+ * expiring: every get() succeeds with unexpired credentials and the inner
+ * provider is asked about once per lifetime, not once per call. */
+struct stress {
+    struct creds_provider *p;
+    int64_t *clock;
+    int failures;
+};
+
+static int64_t stress_now(void *ctx)
+{
+    return __atomic_load_n((int64_t *)ctx, __ATOMIC_RELAXED);
+}
+
+static void *stress_main(void *arg)
+{
+    struct stress *st = arg;
+    struct creds c;
+    struct bf_err e;
+    int i;
+
+    for (i = 0; i < 2000; i++) {
+        int64_t now = __atomic_add_fetch(st->clock, 1000, __ATOMIC_RELAXED);
+
+        if (get_from(st->p, &c, &e) != BF_OK ||
+            c.expiration_ms <= now)
+            st->failures++;
+    }
+    return NULL;
+}
+
+static enum bf_rc expiring_get(struct creds_provider *p, struct creds *out,
+                               struct bf_err *err)
+{
+    struct mock *m = p->impl;
+    int64_t now = stress_now(m->clock);
+
+    (void)err;
+    __atomic_add_fetch(&m->calls, 1, __ATOMIC_RELAXED);
+    strcpy(out->access_key_id, "STRESS");
+    strcpy(out->secret_access_key, "s");
+    out->expiration_ms = now + 15 * MIN_MS; /* 15 minutes from "now" */
+    return BF_OK;
+}
+
+static const struct creds_provider_vtable expiring_vtable = {
+    expiring_get, mock_destroy
+};
+
+START_TEST(cache_under_threads)
+{
+    int64_t clock_ms = 1700000000000LL;
+    struct creds_seams seams = { stress_now, &clock_ms };
+    struct stress st[8];
+    pthread_t t[8];
+    struct mock m;
+    struct creds_provider *p;
+    int i, failures = 0;
+
+    mock_init(&m, "expiring", BF_OK, "STRESS");
+    m.base.vtable = &expiring_vtable;
+    m.clock = &clock_ms;
+    p = creds_provider_new_cached(&m.base, 5 * MIN_MS, &seams);
+    for (i = 0; i < 8; i++) {
+        st[i].p = p;
+        st[i].clock = &clock_ms;
+        st[i].failures = 0;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, stress_main, &st[i]), 0);
+    }
+    for (i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        failures += st[i].failures;
+    }
+    ck_assert_int_eq(failures, 0);
+    /* 16000 s of mock time, a refresh every ~10 minutes: about 27 calls. */
+    ck_assert_int_ge(m.calls, 20);
+    ck_assert_int_le(m.calls, 40);
     creds_provider_release(p);
 }
 END_TEST
@@ -731,6 +813,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, cache_refreshes_before_expiry);
     tcase_add_test(tc, cache_keeps_static_creds);
     tcase_add_test(tc, cache_does_not_hold_up_signing);
+    tcase_add_test(tc, cache_under_threads);
     tcase_add_test(tc, default_chain_order);
     tcase_add_test(tc, static_and_refcount);
     tcase_add_test(tc, ecs_refuses_plain_http_elsewhere);

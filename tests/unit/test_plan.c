@@ -86,6 +86,45 @@ START_TEST(defaults_four_tables_two_years)
 }
 END_TEST
 
+static void expect_field(const char *json, const char *field)
+{
+    struct plan_request req;
+    struct bf_err e;
+
+    bf_err_init(&e);
+    ck_assert_msg(plan_parse_request(json, strlen(json), 1750000000000LL, &req, &e) ==
+                  BF_E_INVALID_INPUT, "accepted %s", json);
+    ck_assert_msg(strncmp(e.message, field, strlen(field)) == 0 &&
+                  e.message[strlen(field)] == ':', "%s: \"%s\" should name %s",
+                  json, e.message, field);
+}
+
+/* The same field names as the state machine's Plan (tests/asl INVALID). */
+START_TEST(invalid_requests_name_the_field)
+{
+#define T "{\"tenant_id\":\"t\",\"service\":\"connectwise\","
+    expect_field("{\"service\":\"connectwise\"}", "tenant_id");
+    expect_field("{\"tenant_id\":\"bad tenant!\",\"service\":\"connectwise\"}", "tenant_id");
+    expect_field("{\"tenant_id\":\"t\"}", "service_name");
+    expect_field("{\"tenant_id\":\"t\",\"service\":\"autotask\"}", "service");
+    expect_field(T "\"table_name\":\"service/nope\"}", "table_name");
+    expect_field(T "\"tables\":[\"service/tickets\",\"service/tickets\"]}", "tables");
+    expect_field(T "\"tables\":\"service/tickets\"}", "tables");
+    expect_field(T "\"start_date\":\"2025-02-30\",\"end_date\":\"2025-03-10\"}", "start_date");
+    expect_field(T "\"start_date\":\"2025-01-02\",\"end_date\":\"2025-01-02\"}", "end_date");
+    expect_field(T "\"chunk_size_days\":2.5}", "chunk_size_days");
+    expect_field(T "\"chunk_size_days\":\"30\"}", "chunk_size_days");
+    expect_field(T "\"chunk_size_days\":3}", "chunk_size_days"); /* 4 x 244 > 200 */
+    expect_field(T "\"max_concurrency\":0}", "max_concurrency");
+    expect_field(T "\"max_concurrency\":41}", "max_concurrency");
+    expect_field(T "\"heartbeat_seconds\":0}", "heartbeat_seconds");
+    expect_field(T "\"heartbeat_seconds\":600,\"task_timeout_seconds\":600}",
+                 "task_timeout_seconds");
+    expect_field(T "\"force_full_sync\":\"yes\"}", "force_full_sync");
+#undef T
+}
+END_TEST
+
 START_TEST(bad_requests)
 {
     plan_of("{\"tenant_id\":\"../x\",\"service\":\"connectwise\"}", 0, BF_E_INVALID_INPUT);
@@ -147,6 +186,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, design_example);
     tcase_add_test(tc, defaults_four_tables_two_years);
     tcase_add_test(tc, bad_requests);
+    tcase_add_test(tc, invalid_requests_name_the_field);
     tcase_add_test(tc, random_windows_partition_exactly);
     suite_add_tcase(s, tc);
     return s;

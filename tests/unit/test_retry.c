@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aws/retry.h"
+#include "util/timeutil.h"
 #include "testsuite.h"
 
 START_TEST(classification)
@@ -264,6 +265,40 @@ START_TEST(budget_threads)
 }
 END_TEST
 
+START_TEST(clock_skew)
+{
+    int64_t skew = 0;
+    /* 2026-11-27T12:00:00Z */
+    int64_t server = time_days_from_civil(2026, 11, 27) * 86400000LL +
+                     12 * 3600000LL;
+    const char *date = "Fri, 27 Nov 2026 12:00:00 GMT";
+
+    ck_assert(retry_is_clock_skew_code("RequestTimeTooSkewed"));
+    ck_assert(retry_is_clock_skew_code("InvalidSignatureException"));
+    ck_assert(!retry_is_clock_skew_code("ThrottlingException"));
+    /* Within 4 minutes: no change. */
+    ck_assert_int_eq(retry_clock_skew_update(&skew, server - 60000, date,
+                                             "RequestTimeTooSkewed"), 0);
+    ck_assert(skew == 0);
+    /* 10 minutes behind: corrected to the server's time. */
+    ck_assert_int_eq(retry_clock_skew_update(&skew, server - 600000, date,
+                                             "RequestTimeTooSkewed"), 1);
+    ck_assert(skew == 600000);
+    /* Once corrected, the same answer does not trigger again. */
+    ck_assert_int_eq(retry_clock_skew_update(&skew, server - 600000, date,
+                                             "RequestExpired"), 0);
+    /* Not a skew code, no date, a bad date: nothing. */
+    skew = 0;
+    ck_assert_int_eq(retry_clock_skew_update(&skew, 0, date, "AccessDenied"), 0);
+    ck_assert_int_eq(retry_clock_skew_update(&skew, 0, NULL, "RequestExpired"),
+                     0);
+    ck_assert_int_eq(retry_clock_skew_update(&skew, 0, "Fri, 27 Foo 2026 "
+                                             "12:00:00 GMT", "RequestExpired"),
+                     0);
+    ck_assert(skew == 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("retry");
@@ -277,6 +312,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, loop_not_retryable);
     tcase_add_test(tc, loop_budget_exhausted);
     tcase_add_test(tc, budget_threads);
+    tcase_add_test(tc, clock_skew);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -284,7 +284,8 @@ static char *slurp(const char *dir, const char *name, size_t *len)
     if (f == NULL)
         return NULL;
     buf_init(&b, 0);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    for (n = fread(chunk, 1, sizeof(chunk), f); n > 0;
+         n = fread(chunk, 1, sizeof(chunk), f))
         ck_assert_int_eq(buf_append(&b, chunk, n), BF_OK);
     fclose(f);
     if (len != NULL)
@@ -434,7 +435,7 @@ START_TEST(case_folders)
     snprintf(base, sizeof(base), "%s", top);
     d = opendir(base);
     ck_assert_msg(d != NULL, "cannot open %s", base);
-    while ((de = readdir(d)) != NULL) {
+    for (de = readdir(d); de != NULL; de = readdir(d)) {
         struct stat st;
 
         snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name);

@@ -723,6 +723,43 @@ START_TEST(secrets_never_logged)
 }
 END_TEST
 
+/* A 500 from DynamoDB is retried by the JSON client; Secrets Manager
+ * throttling that outlasts the retries passes up as a retryable AWS error,
+ * not as CredentialsInvalid (a retry of the chunk can still succeed). */
+START_TEST(store_transient_errors)
+{
+    struct tenant_store *s = NULL;
+    struct tenant_info t;
+    struct tenant_source_creds c;
+    struct bf_err err;
+    char v[2048];
+
+    reset_fake();
+    put_ddb_item("acme", "connectwise", ",\"enabled\":{\"BOOL\":true}");
+    snprintf(v, sizeof(v), "{\"connectwise\":%s}", creds_json(PRIV));
+    put_sm_secret("acme/test", v);
+    ck_assert_int_eq(fakesrv_admin(&fake, "POST", "faults",
+        "{\"faults\":[{\"service\":\"dynamodb\",\"op\":\"GetItem\",\"status\":500,"
+        "\"body\":{\"__type\":\"InternalServerError\",\"message\":\"boom\"}},"
+        "{\"service\":\"secretsmanager\",\"op\":\"GetSecretValue\",\"status\":400,"
+        "\"times\":10,\"body\":{\"__type\":\"ThrottlingException\",\"message\":\"slow\"}}]}",
+        NULL), 200);
+    s = new_store("dynamodb://TenantServices-{env}", "secretsmanager:");
+    bf_err_init(&err);
+    ck_assert_msg(tenant_lookup(s, "acme", "connectwise", &t, &err) == BF_OK, "%s", err.message);
+    ck_assert_int_eq(count_calls("dynamodb"), 2);
+    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_E_AWS);
+    ck_assert_str_eq(err.aws_code, "ThrottlingException");
+    ck_assert_int_eq(err.retryable, 1);
+    ck_assert_int_ge(count_calls("secretsmanager"), 2);
+    ck_assert_int_eq(fakesrv_admin(&fake, "DELETE", "faults", NULL, NULL), 200);
+    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_str_eq(c.private_key, PRIV);
+    tenant_source_creds_wipe(&c);
+    tenant_store_free(s);
+}
+END_TEST
+
 /* Many threads share one store while its entries expire constantly (1 ms
  * TTL, the real clock) and some callers force refreshes: every answer must
  * stay whole and right. Run under SANITIZE=thread to check the locking. */
@@ -815,6 +852,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, rotated_key_refresh_sm);
     tcase_add_test(tc, rotated_key_refresh_file);
     tcase_add_test(tc, secrets_never_logged);
+    tcase_add_test(tc, store_transient_errors);
     tcase_add_test(tc, concurrent_use);
     suite_add_tcase(s, tc);
     return s;

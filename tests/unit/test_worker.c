@@ -8,6 +8,8 @@
  * case (a poll that hangs for 70 s) is in its own TCase.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +21,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "aws/awsenv.h"
 #include "fakesrv.h"
 #include "util/buf.h"
+#include "worker/worker.h"
 #include "util/timeutil.h"
 
 #include "testsuite.h"
@@ -281,7 +285,8 @@ static void stop_worker(struct wk *w, int timeout_ms)
 START_TEST(tasks_over_slots_answered_once)
 {
     struct wk w;
-    const char *const args[] = { "--concurrency", "4", "--noop-sleep-ms", "150", NULL };
+    const char *const args[] = { "--concurrency", "4", "--noop-sleep-ms", "150",
+                                 "--metrics", "emf", "--metrics-namespace", "BfTest", NULL };
     char input[512];
     cJSON *tasks;
     int bad = 0;
@@ -301,6 +306,9 @@ START_TEST(tasks_over_slots_answered_once)
     ck_assert_int_eq(bad, 0);
     ck_assert_int_eq(count_calls(&w, "SendTaskFailure", NULL), 0);
     ck_assert(!log_contains(&w, "tok-1-"));       /* never the token */
+    ck_assert(log_contains(&w, "\"Namespace\":\"BfTest\""));
+    ck_assert(log_contains(&w, "\"TasksSucceeded\":1}"));
+    ck_assert(log_contains(&w, "\"Name\":\"ChunkDuration\",\"Unit\":\"Milliseconds\""));
     ck_assert(log_contains(&w, "\"clean drain\"") || log_contains(&w, "clean drain"));
     teardown_wk(&w);
 }
@@ -626,6 +634,121 @@ START_TEST(poll_hanging_70s_recovers)
 }
 END_TEST
 
+/* In-process: a handler that ignores cancellation must not delay the other
+ * task's heartbeats, and after the drain and the grace period its task is
+ * answered WorkerShutdown by the coordinator, exactly once. */
+static atomic_int hang_release;
+
+static enum bf_rc hang_or_work(void *ctx, const struct task_input *in,
+                               struct task_cancel *cancel, struct task_result *out,
+                               struct bf_err *err)
+{
+    int work_ms = 2500;
+
+    (void)ctx;
+    if (strcmp(in->tenant_id, "hang") != 0)
+        return worker_noop_run(&work_ms, in, cancel, out, err);
+    while (!atomic_load(&hang_release))
+        ms_sleep(10);
+    task_result_init(out);
+    return BF_OK;
+}
+
+struct run_args {
+    struct worker_options o;
+    struct bf_err err;
+    enum bf_rc rc;
+    atomic_int done;
+};
+
+static void *run_worker(void *arg)
+{
+    struct run_args *a = arg;
+
+    a->rc = worker_run(&a->o, &a->err);
+    atomic_store(&a->done, 1);
+    return NULL;
+}
+
+static int find_task(cJSON *tasks, const char *tenant)
+{
+    cJSON *t;
+    int i = 0;
+
+    cJSON_ArrayForEach(t, tasks) {
+        if (strstr(cJSON_GetObjectItem(t, "input")->valuestring, tenant) != NULL)
+            return i;
+        i++;
+    }
+    return -1;
+}
+
+START_TEST(hung_handler_does_not_block_heartbeats_and_is_answered)
+{
+    struct wk w;
+    struct awsenv_options eo;
+    struct awsenv *env = NULL;
+    struct run_args *a = calloc(1, sizeof *a);
+    atomic_int stop;
+    pthread_t th;
+    char input[512];
+    cJSON *tasks, *hang, *work;
+    int64_t end;
+
+    ck_assert_ptr_nonnull(a);
+    fake_start(&w, 1000);
+    snprintf(input, sizeof input, "{\"tenant_id\":\"hang\",\"service\":\"connectwise\","
+             "\"table_name\":\"service/tickets\",\"start_date\":\"2025-06-13\","
+             "\"end_date\":\"2025-06-20\",\"heartbeat_seconds\":3}");
+    enqueue(&w, input, 1, 0);
+    snprintf(input, sizeof input, GOOD_INPUT, 3);
+    enqueue(&w, input, 1, 0);
+    memset(&eo, 0, sizeof eo);
+    ck_assert_int_eq(awsenv_new(&eo, &env, NULL), BF_OK);
+    atomic_init(&stop, 0);
+    atomic_init(&a->done, 0);
+    a->o.activity_arn = ARN;
+    a->o.worker_name = "test-worker";
+    a->o.concurrency = 2;
+    a->o.drain_seconds = 1;
+    a->o.aws = env;
+    a->o.handler.run = hang_or_work;
+    a->o.handler.name = "hang_or_work";
+    a->o.cancel_grace_ms = 500;
+    a->o.stop = &stop;
+    ck_assert_int_eq(pthread_create(&th, NULL, run_worker, a), 0);
+    cJSON_Delete(wait_delivered(&w, 2, 5000));
+    tasks = wait_answered(&w, 1, 5000);
+    work = cJSON_GetArrayItem(tasks, find_task(tasks, "acme"));
+    hang = cJSON_GetArrayItem(tasks, find_task(tasks, "hang"));
+    ck_assert_str_eq(cJSON_GetObjectItem(work, "state")->valuestring, "succeeded");
+    ck_assert_int_ge(cJSON_GetArraySize(cJSON_GetObjectItem(work, "heartbeats")), 2);
+    ck_assert_int_ge(cJSON_GetArraySize(cJSON_GetObjectItem(hang, "heartbeats")), 2);
+    cJSON_Delete(tasks);
+    atomic_store(&stop, 1);
+    end = time_mono_ms() + 8000;
+    while (!atomic_load(&a->done) && time_mono_ms() < end)
+        ms_sleep(20);
+    ck_assert_msg(atomic_load(&a->done), "worker_run did not return");
+    pthread_join(th, NULL);
+    ck_assert_int_eq(a->rc, BF_E_WORKER_SHUTDOWN);
+    tasks = admin_json(&w, "svc/sfn/tasks");
+    assert_each_answered_once(tasks, 2);
+    hang = cJSON_GetArrayItem(tasks, find_task(tasks, "hang"));
+    ck_assert_str_eq(answer_field(hang, "error"), "Backfill.WorkerShutdown");
+    cJSON_Delete(tasks);
+    atomic_store(&hang_release, 1); /* the stuck thread finishes: sends nothing */
+    ms_sleep(300);
+    tasks = admin_json(&w, "svc/sfn/tasks");
+    assert_each_answered_once(tasks, 2);
+    hang = cJSON_GetArrayItem(tasks, find_task(tasks, "hang"));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(hang, "lateAnswers")), 0);
+    cJSON_Delete(tasks);
+    awsenv_release(env);
+    teardown_wk(&w);
+}
+END_TEST
+
 /* The CLI: exit codes, run-chunk and plan through the binary. */
 static int run_cli(const char *args, const char *stdin_text, char *out, size_t cap)
 {
@@ -700,6 +823,7 @@ Suite *test_suite(void)
     tcase_add_test(fast, sigterm_mid_task_finishes_within_drain);
     tcase_add_test(fast, second_signal_shortens_drain);
     tcase_add_test(fast, unknown_activity_is_fatal);
+    tcase_add_test(fast, hung_handler_does_not_block_heartbeats_and_is_answered);
     suite_add_tcase(s, fast);
     tcase_set_timeout(slow, 150);
     tcase_add_test(slow, poll_hanging_70s_recovers);

@@ -3,7 +3,10 @@
 //
 //   node server.js --services sfn,s3 [--keys AKID=SECRET[=TOKEN],...]
 //                  [--config JSON] [--max-seconds N] [--watch-stdin]
-//                  [--no-verify] [--port N]
+//                  [--no-verify] [--port N] [--max-skew-ms N]
+//
+// --max-skew-ms N rejects requests whose X-Amz-Date is more than N ms from
+// the fake's clock (InvalidSignatureException "Signature expired", as AWS).
 //
 // A --services entry "module:signingName" loads services/module.js and hands
 // create() a ctx whose `signingName` is set, so one module can stand in for
@@ -58,6 +61,7 @@ function parseArgs(argv) {
     else if (k === '--watch-stdin') a.watchStdin = true;
     else if (k === '--no-verify') a.verify = false;
     else if (k === '--port') a.port = Number(v());
+    else if (k === '--max-skew-ms') a.maxSkewMs = Number(v());
     else throw new Error(`unknown argument ${k}`);
   }
   return a;
@@ -161,7 +165,7 @@ function main() {
     delete call.headers.authorization; // never recorded, as in the worker
     call.body = body.length <= 65536 ? body.toString('utf8') : `<${body.length} bytes>`;
     call.bodyBytes = body.length;
-    const v = args.verify ? await verify(req, body, keys) : { ok: true, service: null };
+    const v = args.verify ? await verify(req, body, keys, { maxSkewMs: args.maxSkewMs }) : { ok: true, service: null };
     call.service = v.service || null;
     call.sigv4 = args.verify ? (v.ok ? 'ok' : 'bad') : 'skipped';
     const svc = services[call.service] || (!args.verify && Object.values(services)[0]);
