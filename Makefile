@@ -79,7 +79,6 @@ TEST_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 # Every test runs with the instance metadata service off, so that no code
 # path can ever reach 169.254.169.254 from a test (tests that exercise IMDS
 # point AWS_EC2_METADATA_SERVICE_ENDPOINT at a local fake and re-enable it).
-TEST_ENV := AWS_EC2_METADATA_DISABLED=true
 export AWS_EC2_METADATA_DISABLED := true
 
 .PHONY: all deps check check-unit demo bench install clean help tests
@@ -128,7 +127,7 @@ deps:
 check-unit: $(UNIT_BINS)
 	@fail=0; for t in $(if $(T),$(BUILD)/tests/test_$(T),$(UNIT_BINS)); do \
 	    echo "== $$t"; \
-	    BF_BIN=$(abspath $(BIN)) BF_TOP=$(CURDIR) $(TEST_ENV) $$t || fail=1; \
+	    BF_BIN=$(abspath $(BIN)) BF_TOP=$(CURDIR) $$t || fail=1; \
 	done; exit $$fail
 
 check: deps

@@ -10,6 +10,7 @@
 #define BF_AWS_S3_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aws/awsenv.h"
 #include "util/buf.h"
@@ -35,6 +36,14 @@ enum bf_rc s3_put_object(struct s3_client *c, const char *bucket,
 enum bf_rc s3_get_object(struct s3_client *c, const char *bucket,
                          const char *key, struct buf *out, int *found,
                          struct bf_err *err);
+
+/* Bytes [offset, offset + len) of an object into `out` (a shorter answer
+ * at the end of the object; none past it). *total receives the object's
+ * size from Content-Range. *found = 0 on 404. */
+enum bf_rc s3_get_object_range(struct s3_client *c, const char *bucket,
+                               const char *key, uint64_t offset, size_t len,
+                               struct buf *out, uint64_t *total, int *found,
+                               struct bf_err *err);
 
 /* A missing key is success, as in S3. */
 enum bf_rc s3_delete_object(struct s3_client *c, const char *bucket,
@@ -67,6 +76,13 @@ enum bf_rc s3_mpu_complete(struct s3_client *c, const char *bucket,
 enum bf_rc s3_mpu_abort(struct s3_client *c, const char *bucket,
                         const char *key, const char *upload_id,
                         struct bf_err *err);
+
+/* ListMultipartUploads under `prefix` (one page of up to 1000: enough to
+ * clean up one chunk directory). `*keys` and `*upload_ids` are parallel
+ * arrays, both freed with s3_keys_free(.., n). */
+enum bf_rc s3_list_uploads(struct s3_client *c, const char *bucket,
+                           const char *prefix, char ***keys,
+                           char ***upload_ids, size_t *n, struct bf_err *err);
 
 /* Exposed for tests: the text of the first <tag>...</tag> in `xml` after
  * `*pos`, XML entities decoded, into `out` (cut to `n`). Returns 1 and

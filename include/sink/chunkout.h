@@ -85,9 +85,11 @@ enum bf_rc chunkout_read_manifest(struct sink *s, const char *dir,
 
 struct jsonl_reader;
 
-/* Open a gzip JSON Lines object for reading. The object is read whole into
- * memory for S3 (at most `max_object` bytes; 0 = 256 MiB) and streamed from
- * disk for files; lines are inflated incrementally. BF_E_IO if missing. */
+/* Open a gzip JSON Lines object for reading. The object is streamed
+ * (sink_read: the file in place, S3 by ranges), lines are inflated
+ * incrementally, so memory is bounded by the longest line plus one S3
+ * range. More than `max_object` compressed bytes (0 = 256 MiB) is
+ * BF_E_LIMIT. BF_E_IO if missing. */
 enum bf_rc jsonl_reader_open(struct sink *s, const char *key,
                              size_t max_object, struct jsonl_reader **out,
                              struct bf_err *err);

@@ -74,6 +74,19 @@ enum bf_rc sink_put(struct sink *s, const char *key, const void *data,
 enum bf_rc sink_get(struct sink *s, const char *key, struct buf *out,
                     int *found, struct bf_err *err);
 
+/* Stream an object: the file sink reads the file in place, the S3 sink
+ * fetches ranges of one multipart part size (GetObject with Range), so
+ * memory stays bounded whatever the object's size. *found = 0 (BF_OK, no
+ * reader) when there is no such object. */
+struct sink_reader;
+enum bf_rc sink_read_open(struct sink *s, const char *key,
+                          struct sink_reader **out, int *found,
+                          struct bf_err *err);
+/* Up to `cap` bytes into `p`; *got = 0 at the end. */
+enum bf_rc sink_read(struct sink_reader *r, void *p, size_t cap, size_t *got,
+                     struct bf_err *err);
+void sink_read_close(struct sink_reader *r); /* NULL-safe */
+
 /* Delete `key`; deleting a missing object is BF_OK. */
 enum bf_rc sink_delete(struct sink *s, const char *key, struct bf_err *err);
 
@@ -85,6 +98,13 @@ enum bf_rc sink_delete(struct sink *s, const char *key, struct bf_err *err);
 enum bf_rc sink_list(struct sink *s, const char *dir, char ***names,
                      size_t *n, struct bf_err *err);
 void sink_names_free(char **names, size_t n); /* NULL-safe */
+
+/* S3: abort the multipart uploads a crashed earlier attempt left in
+ * progress directly under `dir` (they are invisible but billed). The file
+ * sink has nothing to do here (its temporary files are ordinary names that
+ * sink_list shows). */
+enum bf_rc sink_abort_incomplete(struct sink *s, const char *dir,
+                                 struct bf_err *err);
 
 /* Test seam: make the next `nth` sink_object_write() on this sink fail
  * (simulating a crash half-way: the object is left unpublished). 0 = off. */

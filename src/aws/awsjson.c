@@ -178,6 +178,7 @@ static enum bf_rc answer_error(struct json_call *k, struct retry_outcome *o,
 {
     char msg[320];
     const struct http_response *r = &k->resp;
+    const char *rid = NULL;
 
     awsjson_parse_error(r->body.data, r->body.len,
                         http_response_header(r, "x-amzn-errortype"),
@@ -189,8 +190,11 @@ static enum bf_rc answer_error(struct json_call *k, struct retry_outcome *o,
     o->skew_corrected = retry_clock_skew_update(
         &k->c->skew_ms, awsenv_now_ms(k->c->env),
         http_response_header(r, "date"), k->code);
-    bf_err_set(err, BF_E_AWS, "%s: %s%s%s (HTTP %ld)", k->op, k->code,
-               msg[0] != '\0' ? ": " : "", msg, r->status);
+    rid = http_response_header(r, "x-amzn-requestid");
+    /* The request id is what AWS support asks for. */
+    bf_err_set(err, BF_E_AWS, "%s: %s%s%s (HTTP %ld%s%.80s)", k->op, k->code,
+               msg[0] != '\0' ? ": " : "", msg, r->status,
+               rid != NULL ? ", request id " : "", rid != NULL ? rid : "");
     if (err != NULL) {
         err->http_status = (int)r->status;
         snprintf(err->aws_code, sizeof(err->aws_code), "%s", k->code);

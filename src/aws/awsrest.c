@@ -365,6 +365,7 @@ static enum bf_rc answer_error(struct rest_call *k, struct retry_outcome *o,
 {
     char msg[320];
     long status = k->resp->status;
+    const char *rid = NULL;
 
     awsrest_parse_error(k->resp, k->code, sizeof(k->code), msg, sizeof(msg));
     o->status = status;
@@ -372,8 +373,12 @@ static enum bf_rc answer_error(struct rest_call *k, struct retry_outcome *o,
     o->skew_corrected = retry_clock_skew_update(
         &k->c->skew_ms, awsenv_now_ms(k->c->env),
         http_response_header(k->resp, "date"), k->code);
-    bf_err_set(err, BF_E_AWS, "%s: %s%s%s (HTTP %ld)", k->op, k->code,
-               msg[0] != '\0' ? ": " : "", msg, status);
+    rid = http_response_header(k->resp, "x-amz-request-id");
+    if (rid == NULL)
+        rid = http_response_header(k->resp, "x-amzn-requestid");
+    bf_err_set(err, BF_E_AWS, "%s: %s%s%s (HTTP %ld%s%.80s)", k->op, k->code,
+               msg[0] != '\0' ? ": " : "", msg, status,
+               rid != NULL ? ", request id " : "", rid != NULL ? rid : "");
     if (err != NULL) {
         err->http_status = (int)status;
         snprintf(err->aws_code, sizeof(err->aws_code), "%s", k->code);

@@ -206,6 +206,61 @@ enum bf_rc s3_get_object(struct s3_client *c, const char *bucket,
     return rc;
 }
 
+enum bf_rc s3_get_object_range(struct s3_client *c, const char *bucket,
+                               const char *key, uint64_t offset, size_t len,
+                               struct buf *out, uint64_t *total, int *found,
+                               struct bf_err *err)
+{
+    struct http_response resp;
+    struct http_header h[1];
+    char range[64];
+    const char *cr = NULL, *slash = NULL;
+    enum bf_rc rc;
+
+    *found = 0;
+    *total = 0;
+    if (len == 0)
+        return bf_err_set(err, BF_E_INTERNAL, "empty range");
+    snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)offset,
+             (unsigned long long)(offset + len - 1));
+    h[0] = (struct http_header){ "Range", range };
+    http_response_init(&resp);
+    rc = call(c, "GET", bucket, key, NULL, h, 1, NULL, 0, len + 1, &resp,
+              "GetObject", err);
+    if (rc == BF_E_AWS && (resp.status == 404 || resp.status == 416)) {
+        /* 416: the range starts at or past the end (or the object is
+         * empty); the object exists, there is just nothing more. */
+        *found = resp.status == 416;
+        *total = offset;
+        bf_err_init(err);
+        rc = BF_OK;
+        goto out;
+    }
+    if (rc != BF_OK)
+        goto out;
+    *found = 1;
+    cr = http_response_header(&resp, "content-range");
+    slash = cr != NULL ? strrchr(cr, '/') : NULL;
+    if (resp.status == 206 && slash != NULL)
+        *total = strtoull(slash + 1, NULL, 10);
+    else if (resp.status == 200 && offset == 0)
+        *total = resp.body.len; /* the server ignored Range: whole object */
+    else {
+        rc = bf_err_set(err, BF_E_AWS, "GetObject %s: bad range answer", key);
+        goto out;
+    }
+    if (resp.body.len > len) {
+        rc = bf_err_set(err, BF_E_AWS, "GetObject %s: more than the range", key);
+        goto out;
+    }
+    rc = buf_append(out, resp.body.data ? resp.body.data : "", resp.body.len);
+    if (rc != BF_OK)
+        bf_err_set(err, rc, "GetObject %s: out of memory", key);
+out:
+    http_response_cleanup(&resp);
+    return rc;
+}
+
 enum bf_rc s3_delete_object(struct s3_client *c, const char *bucket,
                             const char *key, struct bf_err *err)
 {
@@ -328,6 +383,62 @@ enum bf_rc s3_list_objects(struct s3_client *c, const char *bucket,
     if (rc != BF_OK) {
         s3_keys_free(*keys, *n);
         *keys = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* Append a copy of `v`; *n counts every slot made (a failed copy leaves a
+ * NULL slot), so s3_keys_free(*arr, *n) is always right. */
+static enum bf_rc push_str(char ***arr, size_t *n, const char *v,
+                           struct bf_err *err)
+{
+    char **na = realloc(*arr, (*n + 1) * sizeof(*na));
+
+    if (na == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory");
+    *arr = na;
+    na[*n] = strdup(v);
+    return na[(*n)++] ? BF_OK : bf_err_set(err, BF_E_NOMEM, "out of memory");
+}
+
+enum bf_rc s3_list_uploads(struct s3_client *c, const char *bucket,
+                           const char *prefix, char ***keys,
+                           char ***upload_ids, size_t *n, struct bf_err *err)
+{
+    struct http_response resp;
+    struct buf q;
+    char key[1100], id[1100];
+    size_t pos = 0, ipos = 0, ni = 0;
+    enum bf_rc rc;
+
+    *keys = NULL;
+    *upload_ids = NULL;
+    *n = 0;
+    buf_init(&q, 4096);
+    http_response_init(&resp);
+    rc = buf_append_str(&q, "prefix=");
+    if (rc == BF_OK)
+        rc = sigv4_uri_encode(prefix, strlen(prefix), 0, &q);
+    if (rc == BF_OK)
+        rc = buf_append_str(&q, "&uploads=");
+    if (rc == BF_OK)
+        rc = call(c, "GET", bucket, "", q.data, NULL, 0, NULL, 0,
+                  S3_LIST_MAX_RESPONSE, &resp, "ListMultipartUploads", err);
+    /* Each <Upload> holds one <Key> and one <UploadId>, in that order. */
+    while (rc == BF_OK && resp.body.data != NULL &&
+           s3_xml_next(resp.body.data, &pos, "Key", key, sizeof(key)) &&
+           s3_xml_next(resp.body.data, &ipos, "UploadId", id, sizeof(id))) {
+        rc = push_str(keys, n, key, err);
+        if (rc == BF_OK)
+            rc = push_str(upload_ids, &ni, id, err);
+    }
+    buf_cleanup(&q);
+    http_response_cleanup(&resp);
+    if (rc != BF_OK) {
+        s3_keys_free(*keys, *n);
+        s3_keys_free(*upload_ids, ni);
+        *keys = *upload_ids = NULL;
         *n = 0;
     }
     return rc;

@@ -11,6 +11,7 @@
 #include "compat/compat.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -145,11 +146,21 @@ static int function_error_retryable(const char *type, const char *message)
     return 0;
 }
 
-static enum bf_rc fail(struct bf_err *err, int retryable, int status,
-                       const char *fmt, const char *function, const char *a,
-                       const char *b)
+/* Record BF_E_LAMBDA_FAILED with whether a retry can help. */
+static enum bf_rc lambda_failed(struct bf_err *err, int retryable, int status,
+                                const char *function, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static enum bf_rc lambda_failed(struct bf_err *err, int retryable, int status,
+                                const char *function, const char *fmt, ...)
 {
-    bf_err_set(err, BF_E_LAMBDA_FAILED, fmt, function, a, b);
+    char why[BF_ERR_MSG_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    bf_err_set(err, BF_E_LAMBDA_FAILED, "lambda %s: %s", function, why);
     if (err != NULL) {
         err->retryable = retryable;
         err->http_status = status;
@@ -165,10 +176,10 @@ static enum bf_rc judge_function_error(const char *function,
     const char *type = json_str(root, "errorType");
     const char *msg = json_str(root, "errorMessage");
 
-    return fail(err, function_error_retryable(type, msg), (int)r->status,
-                "lambda %s: FunctionError %s: %.200s",
-                function, r->function_error,
-                type != NULL ? type : (msg != NULL ? msg : "no details"));
+    return lambda_failed(err, function_error_retryable(type, msg),
+                         (int)r->status, function, "FunctionError %s: %.200s",
+                         r->function_error,
+                         type != NULL ? type : (msg != NULL ? msg : "no details"));
 }
 
 /* The body of an API-Gateway-style answer, which may be an object or a JSON
@@ -193,24 +204,21 @@ static enum bf_rc judge_status_code(const char *function, const cJSON *root,
 {
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "statusCode");
     const char *why = NULL;
-    char code[16];
     int status;
 
     if (sc == NULL)
         return BF_OK;
     if (!cJSON_IsNumber(sc))
-        return fail(err, 0, 0, "lambda %s: statusCode %s%s", function,
-                    "is not a number", "");
+        return lambda_failed(err, 0, 0, function, "statusCode is not a number");
     status = (int)sc->valuedouble;
     if (status == 200)
         return BF_OK;
     why = json_str(body, "error");
     if (why == NULL)
         why = json_str(body, "message");
-    snprintf(code, sizeof(code), "%d", status);
-    return fail(err, status >= 500 || status == 429 || status == 408, 0,
-                "lambda %s: statusCode %s: %.200s", function, code,
-                why != NULL ? why : "no details");
+    return lambda_failed(err, status >= 500 || status == 429 || status == 408,
+                         0, function, "statusCode %d: %.200s", status,
+                         why != NULL ? why : "no details");
 }
 
 /* A non-negative integer count under the first of `keys` present in `o`. */
@@ -301,9 +309,9 @@ static enum bf_rc judge_call_failure(const char *function, enum bf_rc rc,
     else
         retryable = awsjson_is_retryable(err != NULL ? err->http_status : 0,
                                          err != NULL ? err->aws_code : "");
-    return fail(err, retryable, err != NULL ? err->http_status : 0,
-                "lambda %s: invoke failed: %.300s%s", function, why,
-                rc == BF_E_TRANSPORT ? " (timed out or no answer)" : "");
+    return lambda_failed(err, retryable, err != NULL ? err->http_status : 0,
+                         function, "invoke failed: %.300s%s", why,
+                         rc == BF_E_TRANSPORT ? " (timed out or no answer)" : "");
 }
 
 static void log_invoked(const char *function, const char *type,

@@ -3,8 +3,8 @@
  * Owns the on-sink layout of a chunk (DESIGN.md section 6): part and reject
  * part names, rolling at a size limit, per-part record counts, sizes and
  * SHA-256, the manifest written last, and the clean-up of an earlier
- * attempt (its manifest removed first, its leftover names removed after
- * the new manifest is in place). Also the reader that streams a part back.
+ * attempt (its manifest and unfinished S3 uploads removed first, its
+ * leftover names removed after the new manifest is in place). Also the reader that streams a part back.
  * It does not know what the records mean: chunk.c decides what to write.
  */
 #include <stdio.h>
@@ -90,6 +90,8 @@ enum bf_rc chunkout_open(struct sink *s, const struct chunkout_options *opts,
     rc = key_join(c->dir, CHUNKOUT_MANIFEST, key, err);
     if (rc == BF_OK)
         rc = sink_delete(s, key, err);
+    if (rc == BF_OK)
+        rc = sink_abort_incomplete(s, c->dir, err);
     if (rc != BF_OK) {
         free(c);
         return rc;
@@ -451,13 +453,17 @@ enum bf_rc chunkout_read_manifest(struct sink *s, const char *dir, cJSON **out,
 /* ---- reader ---- */
 
 struct jsonl_reader {
-    struct buf obj;      /* the compressed object */
+    struct sink_reader *src; /* the compressed object, streamed */
+    uint64_t read_total;     /* compressed bytes read so far */
+    size_t max_object;
+    int src_eof;
     z_stream z;
     int z_init;
     int eof;
     int ended;           /* zlib saw the end of the (last) gzip member */
     struct buf acc;      /* inflated bytes not yet returned */
     size_t start;        /* where the next line begins in acc */
+    unsigned char zin[CHUNKOUT_ZBUF];
     unsigned char zbuf[CHUNKOUT_ZBUF];
 };
 
@@ -472,9 +478,9 @@ enum bf_rc jsonl_reader_open(struct sink *s, const char *key,
     *out = NULL;
     if (r == NULL)
         return bf_err_set(err, BF_E_NOMEM, "out of memory");
-    buf_init(&r->obj, max_object ? max_object : JSONL_DEFAULT_OBJECT);
+    r->max_object = max_object ? max_object : JSONL_DEFAULT_OBJECT;
     buf_init(&r->acc, JSONL_MAX_LINE + CHUNKOUT_ZBUF);
-    rc = sink_get(s, key, &r->obj, &found, err);
+    rc = sink_read_open(s, key, &r->src, &found, err);
     if (rc == BF_OK && !found)
         rc = bf_err_set(err, BF_E_IO, "%s: no such object", key);
     /* windowBits 15 + 32: gzip or zlib, detected from the header. */
@@ -485,9 +491,28 @@ enum bf_rc jsonl_reader_open(struct sink *s, const char *key,
         return rc;
     }
     r->z_init = 1;
-    r->z.next_in = (unsigned char *)r->obj.data;
-    r->z.avail_in = (uInt)r->obj.len;
     *out = r;
+    return BF_OK;
+}
+
+/* Refill zlib's input from the object when it is used up. */
+static enum bf_rc refill(struct jsonl_reader *r, struct bf_err *err)
+{
+    size_t got = 0;
+    enum bf_rc rc;
+
+    if (r->z.avail_in > 0 || r->src_eof)
+        return BF_OK;
+    rc = sink_read(r->src, r->zin, sizeof(r->zin), &got, err);
+    if (rc != BF_OK)
+        return rc;
+    r->src_eof = got == 0;
+    r->read_total += got;
+    if (r->read_total > r->max_object)
+        return bf_err_set(err, BF_E_LIMIT, "part larger than %zu bytes",
+                          r->max_object);
+    r->z.next_in = r->zin;
+    r->z.avail_in = (uInt)got;
     return BF_OK;
 }
 
@@ -496,11 +521,14 @@ static enum bf_rc inflate_more(struct jsonl_reader *r, struct bf_err *err)
 {
     int zrc;
     size_t have;
+    enum bf_rc rc = refill(r, err);
 
+    if (rc != BF_OK)
+        return rc;
     if (r->z.avail_in == 0) {
         /* All input used: fine after a complete member (or for an empty
          * object), a truncated part otherwise. */
-        if (!r->ended && r->obj.len > 0)
+        if (!r->ended && r->read_total > 0)
             return bf_err_set(err, BF_E_IO, "truncated gzip part");
         r->eof = 1;
         return BF_OK;
@@ -513,7 +541,7 @@ static enum bf_rc inflate_more(struct jsonl_reader *r, struct bf_err *err)
     have = sizeof(r->zbuf) - r->z.avail_out;
     r->ended = zrc == Z_STREAM_END;
     /* Several gzip members one after another read as one stream. */
-    if (r->ended && r->z.avail_in > 0 && inflateReset(&r->z) != Z_OK)
+    if (r->ended && inflateReset(&r->z) != Z_OK)
         return bf_err_set(err, BF_E_IO, "corrupt gzip part");
     if (have > 0 && buf_append(&r->acc, r->zbuf, have) != BF_OK)
         return bf_err_set(err, BF_E_LIMIT, "line longer than %u bytes",
@@ -562,7 +590,7 @@ void jsonl_reader_free(struct jsonl_reader *r)
         return;
     if (r->z_init)
         inflateEnd(&r->z);
-    buf_cleanup(&r->obj);
+    sink_read_close(r->src);
     buf_cleanup(&r->acc);
     free(r);
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -726,6 +727,117 @@ enum bf_rc sink_get(struct sink *s, const char *key, struct buf *out,
     return rc == BF_OK ? s->ops->get(s, key, out, found, err) : rc;
 }
 
+struct sink_reader {
+    struct sink *s;
+    FILE *fp;                 /* file sink */
+    char key[PATH_MAX];       /* s3: the full key */
+    uint64_t off;             /* s3: next byte to fetch */
+    uint64_t total;
+    int at_end;
+    struct buf chunk;         /* s3: the fetched range */
+    size_t pos;
+};
+
+enum bf_rc sink_read_open(struct sink *s, const char *key,
+                          struct sink_reader **out, int *found,
+                          struct bf_err *err)
+{
+    struct sink_reader *r = NULL;
+    char path[PATH_MAX];
+    enum bf_rc rc = check_key(key, err);
+
+    *out = NULL;
+    *found = 0;
+    if (rc != BF_OK)
+        return rc;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory");
+    r->s = s;
+    buf_init(&r->chunk, s->part_size);
+    if (s->ops == &s3_ops) {
+        rc = s3_full_key(s, key, r->key, sizeof(r->key), err);
+        /* The first range tells whether the object exists. */
+        if (rc == BF_OK)
+            rc = s3_get_object_range(s->s3, s->bucket, r->key, 0, s->part_size,
+                                     &r->chunk, &r->total, found, err);
+        if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
+            rc = s3_fail(rc, err, "GetObject", r->key);
+        r->off = r->chunk.len;
+        r->at_end = r->off >= r->total;
+    } else {
+        rc = file_path(s, key, path, sizeof(path), err);
+        r->fp = rc == BF_OK ? fopen(path, "rb") : NULL;
+        if (rc == BF_OK && r->fp == NULL && errno != ENOENT)
+            rc = file_errno(err, "open", path);
+        *found = r->fp != NULL;
+    }
+    if (rc != BF_OK || !*found) {
+        sink_read_close(r);
+        return rc;
+    }
+    *out = r;
+    return BF_OK;
+}
+
+static enum bf_rc s3_read_more(struct sink_reader *r, struct bf_err *err)
+{
+    int found = 0;
+    enum bf_rc rc;
+
+    buf_reset(&r->chunk);
+    r->pos = 0;
+    rc = s3_get_object_range(r->s->s3, r->s->bucket, r->key, r->off,
+                             r->s->part_size, &r->chunk, &r->total, &found, err);
+    if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
+        return s3_fail(rc, err, "GetObject", r->key);
+    if (rc == BF_OK && !found)
+        return bf_err_set(err, BF_E_SINK_UNAVAILABLE,
+                          "S3 object %s vanished while being read", r->key);
+    r->off += r->chunk.len;
+    r->at_end = r->chunk.len == 0 || r->off >= r->total;
+    return rc;
+}
+
+enum bf_rc sink_read(struct sink_reader *r, void *p, size_t cap, size_t *got,
+                     struct bf_err *err)
+{
+    size_t n;
+    enum bf_rc rc;
+
+    *got = 0;
+    if (r->fp != NULL) {
+        n = fread(p, 1, cap, r->fp);
+        if (n == 0 && ferror(r->fp))
+            return file_errno(err, "read", "object");
+        *got = n;
+        return BF_OK;
+    }
+    if (r->pos == r->chunk.len && !r->at_end) {
+        rc = s3_read_more(r, err);
+        if (rc != BF_OK)
+            return rc;
+    }
+    n = r->chunk.len - r->pos;
+    if (n > cap)
+        n = cap;
+    if (n > 0)
+        memcpy(p, r->chunk.data + r->pos, n);
+    r->pos += n;
+    *got = n;
+    return BF_OK;
+}
+
+void sink_read_close(struct sink_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->fp != NULL)
+        fclose(r->fp);
+    buf_cleanup(&r->chunk);
+    free(r);
+}
+
 enum bf_rc sink_delete(struct sink *s, const char *key, struct bf_err *err)
 {
     enum bf_rc rc = check_key(key, err);
@@ -747,6 +859,39 @@ enum bf_rc sink_list(struct sink *s, const char *dir, char ***names,
         *names = NULL;
         *n = 0;
     }
+    return rc;
+}
+
+enum bf_rc sink_abort_incomplete(struct sink *s, const char *dir,
+                                 struct bf_err *err)
+{
+    char prefix[PATH_MAX];
+    char **keys = NULL, **ids = NULL;
+    size_t n = 0, i, plen;
+    enum bf_rc rc = check_key(dir, err);
+
+    if (rc != BF_OK || s->ops != &s3_ops)
+        return rc;
+    rc = s3_full_key(s, dir, prefix, sizeof(prefix) - 1, err);
+    if (rc != BF_OK)
+        return rc;
+    strcat(prefix, "/");
+    plen = strlen(prefix);
+    rc = s3_list_uploads(s->s3, s->bucket, prefix, &keys, &ids, &n, err);
+    if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
+        rc = s3_fail(rc, err, "ListMultipartUploads", prefix);
+    for (i = 0; rc == BF_OK && i < n; i++) {
+        if (strchr(keys[i] + plen, '/') != NULL)
+            continue;
+        rc = s3_mpu_abort(s->s3, s->bucket, keys[i], ids[i], err);
+        /* Gone already (completed or aborted meanwhile) is fine. */
+        if (rc == BF_E_AWS && err != NULL && err->http_status == 404)
+            rc = BF_OK;
+        if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
+            rc = s3_fail(rc, err, "AbortMultipartUpload", keys[i]);
+    }
+    s3_keys_free(keys, n);
+    s3_keys_free(ids, n);
     return rc;
 }
 

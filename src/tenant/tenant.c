@@ -3,25 +3,22 @@
  * Owns the tenant store (file://tenants.json or dynamodb://TenantServices-
  * {env}), the secrets store (file://secrets.json or secretsmanager:) and a
  * small TTL cache for each, behind one mutex. Network and file reads happen
- * outside the lock. Secret text lives only in cache entries and stack
+ * outside the lock; fetching and checking secret text is secrets.c's. Secret text lives only in cache entries and stack
  * copies, all wiped with OPENSSL_cleanse when dropped. Messages name fields
  * and secret names, never values (issue 5, DESIGN.md section 3).
  */
 #include "tenant/tenant.h"
 
-#include <errno.h>
-#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
 #include "aws/ddb.h"
-#include "aws/sm.h"
+#include "tenant/secrets.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -29,7 +26,6 @@
 #define SECRET_TTL_DEFAULT_MS 300000L
 #define TENANT_CACHE_SLOTS 256
 #define SECRET_CACHE_SLOTS 128
-#define STORE_FILE_MAX ((size_t)8 * 1024 * 1024)
 
 enum tenants_kind { TENANTS_FILE, TENANTS_DYNAMODB };
 enum secrets_kind { SECRETS_FILE, SECRETS_MANAGER };
@@ -104,63 +100,6 @@ static int expand_env(const char *in, const char *env, char *out, size_t cap)
     }
     out[n] = '\0';
     return 0;
-}
-
-/* Read a whole local file, at most STORE_FILE_MAX bytes, into one
- * allocation of the file's size (no reallocation, so no stray copies of a
- * secret are left in freed memory). The caller frees (and wipes, if it held
- * secrets) `*data`. BF_E_IO names the path. */
-static enum bf_rc read_file(const char *path, char **data, size_t *len,
-                            struct bf_err *err)
-{
-    FILE *f = NULL;
-    char *p = NULL;
-    struct stat st;
-    size_t cap = 0, n = 0;
-    enum bf_rc rc = BF_OK;
-
-    *data = NULL;
-    *len = 0;
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return bf_err_set(err, BF_E_IO, "%s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = bf_err_set(err, BF_E_IO, "%s: not a regular file", path);
-        goto out;
-    }
-    if ((unsigned long long)st.st_size > STORE_FILE_MAX) {
-        rc = bf_err_set(err, BF_E_LIMIT, "%s: larger than %zu bytes", path,
-                        STORE_FILE_MAX);
-        goto out;
-    }
-    cap = (size_t)st.st_size;
-    p = malloc(cap + 1);
-    if (p == NULL) {
-        rc = bf_err_set(err, BF_E_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    /* A file that grows while read is cut at its size at open time. */
-    n = fread(p, 1, cap, f);
-    if (ferror(f)) {
-        rc = bf_err_set(err, BF_E_IO, "%s: read error", path);
-        goto out;
-    }
-    p[n] = '\0';
-    *data = p;
-    *len = n;
-    p = NULL;
-out:
-    if (p != NULL) {
-        OPENSSL_cleanse(p, cap + 1);
-        free(p);
-    }
-    fclose(f);
-    return rc;
-}
-
-static void secret_text_free(char *p, size_t len)
-{
-    sm_secret_free(p, len);
 }
 
 void tenant_source_creds_wipe(struct tenant_source_creds *c)
@@ -269,7 +208,7 @@ enum bf_rc tenant_store_new(const struct bf_config *cfg, struct awsenv *aws,
 
 static void secret_slot_drop(struct secret_slot *e)
 {
-    secret_text_free(e->value, e->len);
+    secrets_text_free(e->value, e->len);
     OPENSSL_cleanse(e, sizeof(*e));
 }
 
@@ -363,7 +302,7 @@ static enum bf_rc fetch_tenant_file(struct tenant_store *s, const char *tenant_i
     enum bf_rc rc;
 
     *found = 0;
-    rc = read_file(s->tenants_loc, &text, &len, err);
+    rc = secrets_read_file(s->tenants_loc, &text, &len, err);
     if (rc != BF_OK) {
         bf_err_prefix(err, "tenants file: ");
         return rc == BF_E_IO ? BF_E_CONFIG : rc;
@@ -548,162 +487,6 @@ enum bf_rc tenant_lookup(struct tenant_store *s, const char *tenant_id,
 
 /* ---- secrets ---------------------------------------------------------- */
 
-struct creds_field {
-    const char *name;
-    size_t offset;
-    size_t cap;
-};
-
-#define CREDS_FIELD(f)                                                   \
-    { #f, offsetof(struct tenant_source_creds, f),                       \
-      sizeof(((struct tenant_source_creds *)0)->f) }
-
-static const struct creds_field creds_fields[] = {
-    CREDS_FIELD(company_id),
-    CREDS_FIELD(public_key),
-    CREDS_FIELD(private_key),
-    CREDS_FIELD(client_id),
-    CREDS_FIELD(api_base_url),
-};
-
-/* The object that holds the fields: the service's member (per-service
- * form, as the original AVESA secrets), else the top level (flat form). */
-static const cJSON *creds_object(const cJSON *root, const char *service)
-{
-    const cJSON *per = cJSON_GetObjectItemCaseSensitive(root, service);
-
-    return cJSON_IsObject(per) ? per : root;
-}
-
-static enum bf_rc creds_from_text(const char *text, size_t len,
-                                  const struct tenant_info *t,
-                                  struct tenant_source_creds *out,
-                                  struct bf_err *err)
-{
-    cJSON *root = NULL;
-    const cJSON *obj = NULL;
-    enum bf_rc rc = BF_OK;
-    size_t i;
-
-    root = cJSON_ParseWithLength(text, len);
-    if (!cJSON_IsObject(root)) {
-        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                        "secret %s: not a JSON object", t->secret_name);
-        goto out;
-    }
-    obj = creds_object(root, t->service);
-    for (i = 0; i < sizeof(creds_fields) / sizeof(creds_fields[0]); i++) {
-        const struct creds_field *f = &creds_fields[i];
-        const char *v = json_str_field(obj, f->name);
-
-        if (v == NULL || v[0] == '\0') {
-            rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                            "secret %s (%s): missing field %s",
-                            t->secret_name, t->service, f->name);
-            goto out;
-        }
-        if (copy_str((char *)out + f->offset, f->cap, v) != 0) {
-            rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                            "secret %s (%s): field %s is too long",
-                            t->secret_name, t->service, f->name);
-            goto out;
-        }
-    }
-out:
-    sm_json_wipe_free(root);
-    if (rc != BF_OK)
-        tenant_source_creds_wipe(out);
-    return rc;
-}
-
-/* The secret `name` from the local secrets file: its value printed back to
- * JSON text (or the string itself, when stored as a SecretString would be). */
-static enum bf_rc fetch_secret_file(struct tenant_store *s, const char *name,
-                                    char **value, size_t *vlen,
-                                    struct bf_err *err)
-{
-    char *text = NULL;
-    size_t len = 0;
-    cJSON *root = NULL;
-    const cJSON *v = NULL;
-    enum bf_rc rc;
-
-    *value = NULL;
-    *vlen = 0;
-    rc = read_file(s->secrets_loc, &text, &len, err);
-    if (rc != BF_OK) {
-        bf_err_prefix(err, "secrets file: ");
-        return rc == BF_E_IO ? BF_E_CONFIG : rc;
-    }
-    root = cJSON_ParseWithLength(text, len);
-    if (!cJSON_IsObject(root)) {
-        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                        "secrets file %s: not a JSON object", s->secrets_loc);
-        goto out;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(root, name);
-    if (v == NULL) {
-        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                        "secret %s: not found in %s", name, s->secrets_loc);
-        goto out;
-    }
-    *value = cJSON_IsString(v) ? strdup(v->valuestring)
-                               : cJSON_PrintUnformatted(v);
-    if (*value == NULL) {
-        rc = bf_err_set(err, BF_E_NOMEM, "secrets: out of memory");
-        goto out;
-    }
-    *vlen = strlen(*value);
-out:
-    sm_json_wipe_free(root);
-    OPENSSL_cleanse(text, len);
-    free(text);
-    return rc;
-}
-
-/* Secrets Manager errors that a retry cannot fix become CredentialsInvalid;
- * throttling, 5xx and transport failures pass up unchanged. */
-static enum bf_rc classify_sm_error(enum bf_rc rc, const char *name,
-                                    struct bf_err *err)
-{
-    static const char *const fatal[] = {
-        "ResourceNotFoundException", "AccessDeniedException",
-        "DecryptionFailure", "InvalidRequestException",
-        "InvalidParameterException", "NoSecretString",
-    };
-    size_t i;
-
-    if (rc != BF_E_AWS || err == NULL)
-        return rc;
-    for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
-        if (strcmp(err->aws_code, fatal[i]) == 0) {
-            err->retryable = 0;
-            return bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                              "secret %s: %s", name, err->aws_code);
-        }
-    }
-    return rc;
-}
-
-static enum bf_rc fetch_secret_sm(struct tenant_store *s, const char *name,
-                                  char **value, size_t *vlen,
-                                  struct bf_err *err)
-{
-    struct awsjson_client *c = NULL;
-    enum bf_rc rc;
-
-    rc = sm_client_new(s->aws, &c, err);
-    if (rc != BF_OK)
-        return rc;
-    rc = sm_get_secret_string(c, name, value, vlen, err);
-    if (rc != BF_OK && err != NULL && err->endpoint[0] == '\0')
-        snprintf(err->endpoint, sizeof(err->endpoint),
-                 "secretsmanager:GetSecretValue");
-    rc = classify_sm_error(rc, name, err);
-    awsjson_client_free(c);
-    return rc;
-}
-
 static struct secret_slot *secret_cache_find(struct tenant_store *s,
                                              const char *name)
 {
@@ -742,7 +525,7 @@ static int secret_cache_read(struct tenant_store *s, const struct tenant_info *t
     pthread_mutex_lock(&s->lock);
     e = secret_cache_find(s, t->secret_name);
     if (e != NULL && e->expires_ms > store_now(s)) {
-        *rc = creds_from_text(e->value, e->len, t, out, err);
+        *rc = secrets_parse_creds(e->value, e->len, t, out, err);
         hit = 1;
     }
     pthread_mutex_unlock(&s->lock);
@@ -800,14 +583,14 @@ enum bf_rc tenant_source_creds_get(struct tenant_store *s,
     if (!force_refresh && secret_cache_read(s, t, out, &rc, err))
         return rc;
     if (s->secrets_kind == SECRETS_FILE)
-        rc = fetch_secret_file(s, t->secret_name, &value, &len, err);
+        rc = secrets_fetch_file(s->secrets_loc, t->secret_name, &value, &len, err);
     else
-        rc = fetch_secret_sm(s, t->secret_name, &value, &len, err);
+        rc = secrets_fetch_sm(s->aws, t->secret_name, &value, &len, err);
     if (rc != BF_OK)
         return rc;
-    rc = creds_from_text(value, len, t, out, err);
+    rc = secrets_parse_creds(value, len, t, out, err);
     if (rc != BF_OK) {
-        secret_text_free(value, len);
+        secrets_text_free(value, len);
         return rc;
     }
     log_secret_loaded(t, force_refresh,

@@ -530,79 +530,94 @@ static int parse_number(const char *s, double *out)
     return 0;
 }
 
+static cJSON *to_string(const cJSON *v)
+{
+    char tmp[32];
+    char *s = NULL;
+    cJSON *r = NULL;
+
+    if (cJSON_IsString(v))
+        return cJSON_CreateString(v->valuestring);
+    if (cJSON_IsBool(v))
+        return cJSON_CreateString(cJSON_IsTrue(v) ? "true" : "false");
+    if (cJSON_IsNumber(v)) {
+        number_text(v->valuedouble, tmp);
+        return cJSON_CreateString(tmp);
+    }
+    s = cJSON_PrintUnformatted(v);
+    r = s ? cJSON_CreateString(s) : NULL;
+    free(s);
+    return r;
+}
+
+/* 1 and *out set when `v` reads as a number (of integral value if
+ * `integral`), else 0. */
+static int to_number(const cJSON *v, int integral, double *out)
+{
+    double d = 0;
+
+    if (cJSON_IsNumber(v))
+        d = v->valuedouble;
+    else if (!cJSON_IsString(v) || parse_number(v->valuestring, &d) != 0)
+        return 0;
+    if (integral && (d != floor(d) || fabs(d) > XFORM_INT_LIMIT))
+        return 0;
+    *out = d;
+    return 1;
+}
+
+/* 1 and *out set when `v` reads as a boolean, else 0. */
+static int to_bool(const cJSON *v, int *out)
+{
+    const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+
+    if (cJSON_IsBool(v))
+        *out = cJSON_IsTrue(v);
+    else if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1))
+        *out = v->valuedouble == 1;
+    else if (s != NULL && (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0))
+        *out = 1;
+    else if (s != NULL && (strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0))
+        *out = 0;
+    else
+        return 0;
+    return 1;
+}
+
 /* Coerce `v` to `type`. Returns the new item, or NULL with *failed = 1 when
  * the value does not fit (or *failed = 0 on out of memory). */
 static cJSON *coerce(const cJSON *v, enum xform_type type, int *failed)
 {
-    char tmp[32];
+    char iso[TIME_ISO_LEN];
     double d = 0;
     int64_t ms = 0;
+    int b = 0;
     struct bf_err e;
 
-    *failed = 1;
+    *failed = 0;
     switch (type) {
     case XT_JSON:
-        *failed = 0;
         return cJSON_Duplicate(v, 1);
     case XT_STRING:
-        *failed = 0;
-        if (cJSON_IsString(v))
-            return cJSON_CreateString(v->valuestring);
-        if (cJSON_IsBool(v))
-            return cJSON_CreateString(cJSON_IsTrue(v) ? "true" : "false");
-        if (cJSON_IsNumber(v)) {
-            number_text(v->valuedouble, tmp);
-            return cJSON_CreateString(tmp);
-        }
-        {
-            char *s = cJSON_PrintUnformatted(v);
-            cJSON *r = s ? cJSON_CreateString(s) : NULL;
-
-            free(s);
-            return r;
-        }
+        return to_string(v);
     case XT_INTEGER:
     case XT_NUMBER:
-        if (cJSON_IsNumber(v))
-            d = v->valuedouble;
-        else if (!cJSON_IsString(v) || parse_number(v->valuestring, &d) != 0)
-            return NULL;
-        if (type == XT_INTEGER && (d != floor(d) || fabs(d) > XFORM_INT_LIMIT))
-            return NULL;
-        *failed = 0;
-        return cJSON_CreateNumber(d);
+        if (to_number(v, type == XT_INTEGER, &d))
+            return cJSON_CreateNumber(d);
+        break;
     case XT_BOOLEAN:
-        if (cJSON_IsBool(v)) {
-            *failed = 0;
-            return cJSON_CreateBool(cJSON_IsTrue(v));
-        }
-        if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1)) {
-            *failed = 0;
-            return cJSON_CreateBool(v->valuedouble == 1);
-        }
-        if (cJSON_IsString(v) && (strcasecmp(v->valuestring, "true") == 0 ||
-                                  strcmp(v->valuestring, "1") == 0)) {
-            *failed = 0;
-            return cJSON_CreateTrue();
-        }
-        if (cJSON_IsString(v) && (strcasecmp(v->valuestring, "false") == 0 ||
-                                  strcmp(v->valuestring, "0") == 0)) {
-            *failed = 0;
-            return cJSON_CreateFalse();
-        }
-        return NULL;
+        if (to_bool(v, &b))
+            return cJSON_CreateBool(b);
+        break;
     case XT_TIMESTAMP:
-        if (!cJSON_IsString(v) ||
-            time_parse_iso8601(v->valuestring, &ms, &e) != BF_OK)
-            return NULL;
-        {
-            char iso[TIME_ISO_LEN];
-
+        if (cJSON_IsString(v) &&
+            time_parse_iso8601(v->valuestring, &ms, &e) == BF_OK) {
             time_format_iso8601(ms, iso);
-            *failed = 0;
             return cJSON_CreateString(iso);
         }
+        break;
     }
+    *failed = 1;
     return NULL;
 }
 

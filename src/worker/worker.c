@@ -347,7 +347,9 @@ static void hold_task(struct slot *s, struct awsjson_client *c, char *token,
     log_token_hash(token, s->token_hash);
     atomic_store(&s->answered, 0);
     atomic_store(&s->closed, 0);
-    task_cancel_init(&s->cancel);
+    /* Reset, not re-init: the coordinator may read the flag concurrently. */
+    atomic_store(&s->cancel.reason, BF_OK);
+    atomic_store(&s->cancel.flag, 0);
     atomic_store(&s->state, SLOT_HELD);
     pthread_mutex_unlock(&s->lock);
     if (log_begin(&l, LOG_INFO, "task_received")) {
@@ -571,7 +573,8 @@ static int coordinate(struct worker *w, struct awsjson_client *c)
     }
 }
 
-static void slots_start(struct worker *w)
+/* Before any thread starts: the heartbeat thread walks every slot. */
+static void slots_init(struct worker *w)
 {
     int i;
 
@@ -587,6 +590,12 @@ static void slots_start(struct worker *w)
         atomic_init(&s->closed, 0);
         task_cancel_init(&s->cancel);
     }
+}
+
+static void slots_start(struct worker *w)
+{
+    int i;
+
     for (i = 0; i < w->o->concurrency; i++) {
         if (pthread_create(&w->slots[i].thread, NULL, slot_main, &w->slots[i]) != 0) {
             struct bf_err e;
@@ -663,6 +672,7 @@ enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
     }
     log_msg(LOG_INFO, "worker_started", "activity %s, %d slots, handler %s",
             o->activity_arn, o->concurrency, o->handler.name);
+    slots_init(w);
     if (pthread_create(&hb, NULL, heartbeat_main, w) == 0)
         hb_started = 1;
     slots_start(w);
@@ -675,6 +685,14 @@ enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
          * still uses the worker, its own reference to the AWS environment
          * and the handler: all are left to the process exit. */
         log_msg(LOG_ERROR, "worker_stopped", "a handler did not return; exiting anyway");
+        for (i = 0; i < o->concurrency; i++) {
+            if (!w->slots[i].started)
+                continue;
+            if (atomic_load(&w->slots[i].state) == SLOT_DONE)
+                pthread_join(w->slots[i].thread, NULL);
+            else
+                pthread_detach(w->slots[i].thread);
+        }
         awsjson_client_free(c);
         rc = worker_result(w, err);
         if (rc == BF_OK)
@@ -692,7 +710,7 @@ enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
     log_msg(LOG_INFO, "worker_stopped", "%s", rc == BF_OK ? "clean drain" : bf_rc_str(rc));
 out:
     awsjson_client_free(c);
-    if (w != NULL && w->slots != NULL)
+    if (w != NULL && w->slots != NULL && w->slots[0].w != NULL)
         for (i = 0; i < o->concurrency; i++)
             pthread_mutex_destroy(&w->slots[i].lock);
     if (w != NULL)

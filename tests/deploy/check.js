@@ -28,7 +28,7 @@ const dockerfileUtils = require(path.join(NM, 'dockerfile-utils'));
 const TEMPLATE = path.join(TOP, 'deploy/cloudformation/backfill.yaml');
 const ASL = path.join(TOP, 'statemachine/backfill.asl.json');
 const SCRIPTS = path.join(TOP, 'deploy/scripts');
-const OWN_SCRIPTS = ['deploy.sh', 'start-backfill.sh', 'watch-execution.sh', 'redrive.sh'];
+const OWN_SCRIPTS = ['deploy.sh', 'start-backfill.sh', 'watch-execution.sh', 'redrive.sh', 'build-image.sh'];
 
 let passed = 0;
 let failed = 0;
@@ -818,6 +818,27 @@ check('deploy.sh: packages, then deploys with CAPABILITY_IAM, the environment an
   return p;
 });
 
+check('build-image.sh: builds from the repository root with the Dockerfile, logs in to ECR and pushes with --push', () => {
+  const p = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-stub-'));
+  const log = path.join(dir, 'calls.log');
+  for (const tool of ['docker', 'aws']) {
+    fs.writeFileSync(path.join(dir, tool), `#!/usr/bin/env bash\nprintf '${tool} %s\\n' "$*" >> "${log}"\n` +
+      (tool === 'aws' ? 'echo fake-password\n' : 'cat >/dev/null 2>&1 || true\n'), { mode: 0o755 });
+  }
+  const repo = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/avesa-backfill';
+  const r = runScript(dir, 'build-image.sh', ['--repo', repo, '--tag', '1.2.3', '--push']);
+  if (r.status !== 0) return [`exit ${r.status}: ${r.stderr}`];
+  if (r.stdout.trim() !== `${repo}:1.2.3`) p.push(`printed ${r.stdout.trim()}`);
+  const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
+  if (!new RegExp(`^docker build --platform linux/amd64 -f ${TOP}/deploy/docker/Dockerfile -t ${repo}:1.2.3 ${TOP}$`).test(calls[0])) p.push(`build call: ${calls[0]}`);
+  if (!calls.includes('aws ecr get-login-password --region eu-west-1')) p.push('no ECR login for the URI region');
+  if (!calls.includes(`docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com`)) p.push('no docker login');
+  if (calls[calls.length - 1] !== `docker push ${repo}:1.2.3`) p.push(`last call ${calls[calls.length - 1]}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return p;
+});
+
 // ---- Dockerfile -----------------------------------------------------------
 function dockerInstructions(text) {
   const joined = text.replace(/\\\n/g, ' ');
@@ -864,6 +885,49 @@ check('Dockerfile: multi-stage Debian 12, make + make install, runtime libs only
   if (stop && stop.arg !== 'SIGTERM') p.push(`STOPSIGNAL ${stop.arg}`);
   const cmd = fin.find((i) => i.op === 'CMD');
   if (!cmd || cmd.arg !== '["worker"]') p.push('CMD must be ["worker"]');
+  return p;
+});
+
+// No Docker engine here, so run the build stage's own commands on this host
+// (Debian 12, the same base) from a copy holding only what the stage COPYs,
+// then check the binary needs no library beyond the final stage's packages.
+check('Dockerfile: the build stage\'s COPY set and make/make install command build a working binary; it links only runtime-stage libraries', async () => {
+  const p = [];
+  const ins = dockerInstructions(fs.readFileSync(path.join(TOP, 'deploy/docker/Dockerfile'), 'utf8'));
+  const froms = ins.filter((i) => i.op === 'FROM');
+  const fin = ins.slice(ins.lastIndexOf(froms[froms.length - 1]));
+  const build = ins.slice(0, ins.lastIndexOf(froms[froms.length - 1]));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-image-'));
+  try {
+    for (const c of build.filter((i) => i.op === 'COPY')) {
+      const parts = c.arg.split(/\s+/);
+      const dest = parts.pop();
+      for (const src of parts) {
+        const to = dest.endsWith('/') ? path.join(tmp, dest, path.basename(src)) : path.join(tmp, dest);
+        fs.cpSync(path.join(TOP, src), to, { recursive: true });
+      }
+    }
+    const makeRun = build.filter((i) => i.op === 'RUN' && /\bmake\b/.test(i.arg)).map((i) => i.arg);
+    if (makeRun.length !== 1) return ['expected one RUN with make in the build stage'];
+    const cmd = makeRun[0].replace(/\/staging/g, `${tmp}/staging`);
+    const r = await runAsync('bash', ['-c', `set -e; ${cmd}`], { cwd: tmp });
+    if (r.status !== 0) return [`build stage command failed (exit ${r.status}): ${(r.err || r.out).trim().split('\n').slice(-5).join(' | ')}`];
+    const bin = path.join(tmp, 'staging/usr/local/bin/backfill-worker');
+    const needed = spawnSync('objdump', ['-p', bin], { encoding: 'utf8' }).stdout.split('\n')
+      .map((l) => /^\s*NEEDED\s+(\S+)/.exec(l)).filter(Boolean).map((m) => m[1]);
+    if (!needed.length) p.push('no NEEDED entries found (objdump missing?)');
+    const arch = spawnSync('cc', ['-print-multiarch'], { encoding: 'utf8' }).stdout.trim();
+    const finRun = fin.filter((i) => i.op === 'RUN').map((i) => i.arg).join(' ');
+    for (const lib of needed) {
+      const owners = spawnSync('dpkg', ['-S', lib], { encoding: 'utf8' }).stdout.split('\n')
+        .filter((l) => new RegExp(`^[^:]+(:[a-z0-9]+)?: /(usr/)?lib/${arch}/${lib.replace(/\./g, '\\.')}$`).test(l))
+        .map((l) => l.split(':')[0]);
+      if (!owners.length) { p.push(`cannot tell which package ships ${lib}`); continue; }
+      if (!owners.some((o) => o === 'libc6' || new RegExp(`\\b${o}\\b`).test(finRun))) p.push(`${lib} comes from ${owners.join('/')}, not installed in the final stage`);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
   return p;
 });
 

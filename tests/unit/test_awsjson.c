@@ -333,7 +333,8 @@ START_TEST(error_shapes_from_fake)
                "{\"__type\":\"com.amazon.coral#TaskTimedOut\","
                "\"message\":\"Task Timed Out\"}},"
                "{\"op\":\"B\",\"status\":400,\"body\":{\"Message\":\"m2\"},"
-               "\"headers\":{\"x-amzn-ErrorType\":"
+               "\"headers\":{\"x-amzn-RequestId\":\"req-123\","
+               "\"x-amzn-ErrorType\":"
                "\"ResourceNotFoundException:http://internal.amazon.com/\"}}]}");
     bf_err_init(&e);
     ck_assert_int_eq(awsjson_call(c, "A", "{\"taskToken\":\"SECRET-TOKEN-42\"}",
@@ -348,6 +349,7 @@ START_TEST(error_shapes_from_fake)
     ck_assert_int_eq(awsjson_call(c, "B", "{}", NULL, &out, &e), BF_E_AWS);
     ck_assert_str_eq(e.aws_code, "ResourceNotFoundException");
     ck_assert_ptr_nonnull(strstr(e.message, "m2"));
+    ck_assert_ptr_nonnull(strstr(e.message, "request id req-123"));
     ck_assert_int_eq(calls_all_ok(), 2);
     awsjson_client_free(c);
     awsenv_release(env);

@@ -148,6 +148,22 @@ START_TEST(objects_round_trip)
     ck_assert_int_eq(sink_delete(s, "t/a.json", &e), BF_OK);
     ck_assert_int_eq(sink_get(s, "t/a.json", &b, &found, &e), BF_OK);
     ck_assert_int_eq(found, 0);
+    {
+        struct sink_reader *rd = NULL;
+        char tmp[8];
+        size_t got = 1;
+
+        ck_assert_int_eq(sink_put(s, "t/empty", "", 0, &e), BF_OK);
+        ck_assert_int_eq(sink_read_open(s, "t/empty", &rd, &found, &e), BF_OK);
+        ck_assert_int_eq(found, 1);
+        ck_assert_int_eq(sink_read(rd, tmp, sizeof(tmp), &got, &e), BF_OK);
+        ck_assert_int_eq(got, 0);
+        sink_read_close(rd);
+        rd = NULL;
+        ck_assert_int_eq(sink_read_open(s, "t/none", &rd, &found, &e), BF_OK);
+        ck_assert_int_eq(found, 0);
+        ck_assert_ptr_null(rd);
+    }
     ck_assert_int_ge(count_calls(NULL, NULL), 9);
     buf_cleanup(&b);
     sink_free(s);
@@ -179,6 +195,38 @@ START_TEST(listing_pages)
     ck_assert_int_eq(count_calls("ListObjectsV2", NULL), 4);
     ck_assert_int_eq(s3_list_objects(c, "b1x", "p/", 1, 5, &keys, &n, &e), BF_E_LIMIT);
     s3_client_free(c);
+}
+END_TEST
+
+START_TEST(fake_keeps_objects_in_a_dir)
+{
+    char dir[128], cfg[256], path[512];
+    const char *args[] = { "--services", "s3", "--config", cfg, "--max-seconds",
+                           "60", NULL };
+    struct sink *s = NULL;
+    struct bf_err e;
+    FILE *fp = NULL;
+    char got[16] = "";
+
+    snprintf(dir, sizeof(dir), "/tmp/bf-fakes3-%d-XXXXXX", (int)getpid());
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cfg, sizeof(cfg), "{\"s3\":{\"dir\":\"%s\"}}", dir);
+    fakesrv_stop(&fake);
+    ck_assert_int_eq(fakesrv_start(&fake, "tests/support/fake/server.js", args), 0);
+    setenv("AWS_ENDPOINT_URL_S3", fake.url, 1);
+    s = open_s3(0, NULL);
+    ck_assert_int_eq(sink_put(s, "k/v.txt", "stored", 6, &e), BF_OK);
+    snprintf(path, sizeof(path), "%s/lake-bucket/data/prefix/k/v.txt", dir);
+    fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_int_eq(fread(got, 1, sizeof(got) - 1, fp), 6);
+    fclose(fp);
+    ck_assert_str_eq(got, "stored");
+    ck_assert_int_eq(sink_delete(s, "k/v.txt", &e), BF_OK);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    sink_free(s);
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(path), 0);
 }
 END_TEST
 
@@ -221,6 +269,9 @@ START_TEST(chunk_on_s3_with_multipart_and_kms)
         jsonl_reader_free(r);
     }
     ck_assert_int_eq(i, 12000);
+    /* Parts were read back in ranges of one multipart part (64 KiB here),
+     * so reading never holds a whole part. */
+    ck_assert_int_ge(count_calls("GetObject", NULL), (int)sum.parts * 2);
     /* Parts over 64 KiB went up as multipart uploads; all carry SSE-KMS. */
     objs = admin_json("svc/s3/objects?bucket=lake-bucket");
     cJSON_ArrayForEach(it, objs) {
@@ -387,7 +438,31 @@ START_TEST(idempotent_on_s3)
     ck_assert_int_eq(s3_chunk(s, 16 * 1024, 2), BF_E_SINK_UNAVAILABLE);
     s3_snapshot(pre, &again);
     ck_assert_ptr_null(strstr(again.data, "_manifest.json"));
-    ck_assert_int_eq(s3_chunk(s, 16 * 1024, 0), BF_OK);
+    /* A crash in a multipart upload leaves it in progress: the re-run
+     * aborts it (and only the ones in its own directory). */
+    {
+        struct s3_client *c = NULL;
+        struct bf_err e;
+        char *id = NULL;
+        cJSON *ups = NULL;
+
+        ck_assert_int_eq(s3_client_new(env, &c, &e), BF_OK);
+        ck_assert_int_eq(s3_mpu_create(c, "lake-bucket", "data/prefix/t/canonical/"
+                                       "tickets/backfill/A_B/part-00007.jsonl.gz",
+                                       NULL, &id, &e), BF_OK);
+        free(id);
+        ck_assert_int_eq(s3_mpu_create(c, "lake-bucket", "data/prefix/t/canonical/"
+                                       "tickets/backfill/OTHER/part-00000.jsonl.gz",
+                                       NULL, &id, &e), BF_OK);
+        free(id);
+        s3_client_free(c);
+        ck_assert_int_eq(s3_chunk(s, 16 * 1024, 0), BF_OK);
+        ups = admin_json("svc/s3/uploads");
+        ck_assert_int_eq(cJSON_GetArraySize(ups), 1);
+        ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(ups, 0),
+                                                         "key")->valuestring, "OTHER"));
+        cJSON_Delete(ups);
+    }
     s3_snapshot(pre, &again);
     ck_assert_str_eq(again.data, first.data);
     ck_assert_int_eq(s3_chunk(s, 0, 0), BF_OK); /* one part now */
@@ -432,6 +507,7 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, objects_round_trip);
     tcase_add_test(tc, listing_pages);
+    tcase_add_test(tc, fake_keeps_objects_in_a_dir);
     tcase_add_test(tc, chunk_on_s3_with_multipart_and_kms);
     tcase_add_test(tc, multipart_failure_aborts);
     tcase_add_test(tc, slowdown_is_retried);

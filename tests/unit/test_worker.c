@@ -24,6 +24,7 @@
 #include "aws/awsenv.h"
 #include "fakesrv.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "worker/worker.h"
 #include "util/timeutil.h"
 
@@ -696,6 +697,7 @@ START_TEST(hung_handler_does_not_block_heartbeats_and_is_answered)
     int64_t end;
 
     ck_assert_ptr_nonnull(a);
+    log_setup(LOG_OFF, "test", STDERR_FILENO); /* this child process only */
     fake_start(&w, 1000);
     snprintf(input, sizeof input, "{\"tenant_id\":\"hang\",\"service\":\"connectwise\","
              "\"table_name\":\"service/tickets\",\"start_date\":\"2025-06-13\","

@@ -1,6 +1,6 @@
 // s3.js -- fake S3 (REST, path-style /bucket/key) for server.js.
 //
-// Operations: PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2
+// Operations: PutObject, GetObject (with a single Range), HeadObject, DeleteObject, ListObjectsV2
 // (prefix, delimiter, continuation tokens, max-keys), CreateMultipartUpload,
 // UploadPart, CompleteMultipartUpload (checks part numbers and ETags),
 // AbortMultipartUpload, ListMultipartUploads. Objects live in memory; with
@@ -200,11 +200,24 @@ function create(ctx) {
       return res.end();
     }
     case 'GetObject':
-    case 'HeadObject':
+    case 'HeadObject': {
       if (!o) return s3XmlError(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+      const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range || '');
+      if (m && call.op === 'GetObject') {
+        const first = Number(m[1]);
+        const last = Math.min(m[2] === '' ? o.body.length - 1 : Number(m[2]), o.body.length - 1);
+        if (first >= o.body.length)
+          return s3XmlError(res, 416, 'InvalidRange', 'The requested range is not satisfiable');
+        const part = o.body.subarray(first, last + 1);
+        res.writeHead(206, { etag: o.etag, 'content-type': 'application/octet-stream',
+                             'content-range': `bytes ${first}-${last}/${o.body.length}`,
+                             'content-length': part.length, ...sseHeaders(o) });
+        return res.end(part);
+      }
       res.writeHead(200, { etag: o.etag, 'content-type': 'application/octet-stream',
                            'content-length': o.body.length, ...sseHeaders(o) });
       return res.end(call.op === 'GetObject' ? o.body : undefined);
+    }
     case 'DeleteObject':
       remove(bucket, key);
       res.writeHead(204);

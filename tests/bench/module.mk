@@ -1,0 +1,48 @@
+# tests/bench/module.mk -- `make bench` (issue 9): benchmarks, not tests.
+#
+# bench-all runs tests/bench/bench.js: dispatch overhead against boto3 and
+# @aws-sdk/client-sfn workers, pipeline throughput against a plain Python
+# script and the parse+serialize+gzip limit (limit.c), run-chunk's peak RSS
+# at 10k/100k/1M records, and the idle footprint of 16 open polls. Results:
+# $(BUILD)/bench/results/*.json. BENCH_QUICK=1 runs every benchmark at tiny
+# sizes (a check of the harness; its figures mean nothing). BENCH=dispatch
+# (or pipeline, memory, idle; space-separated) runs a subset.
+# Measure an optimised build without sanitizers: `make bench` uses build/
+# (OPT=-O2 by default); the figures in the README came from
+# `make BUILD=build/bench OPT=-O2 bench`.
+#
+# Prerequisites, installed here when missing (as root; Debian):
+# python3-boto3 for the boto3 baseline (run by /usr/bin/python3, not a PATH
+# python that may lack boto3), and `npm ci` of tests/bench/package.json
+# (@aws-sdk/client-sfn, pinned) for the Node baseline.
+BENCH_TARGETS += bench-all
+
+BENCH_LIMIT   := $(BUILD)/bench/limit
+BENCH_OUT     := $(BUILD)/bench/results
+BENCH_NODE_MOD := tests/bench/node_modules/@aws-sdk/client-sfn/package.json
+
+$(BENCH_LIMIT): tests/bench/limit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS_BF)
+
+$(BENCH_NODE_MOD): tests/bench/package.json tests/bench/package-lock.json
+	cd tests/bench && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bench-deps: $(BENCH_NODE_MOD)
+	@if ! /usr/bin/python3 -c 'import boto3' 2>/dev/null; then \
+	    echo "bench: installing python3-boto3 (Debian)"; \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get install -y python3-boto3 || \
+	            { apt-get update && apt-get install -y python3-boto3; }; \
+	    else \
+	        echo "bench: run as root or install python3-boto3" >&2; exit 1; \
+	    fi; \
+	fi
+
+bench-all: $(BIN) $(BENCH_LIMIT) bench-deps
+	@echo "== bench ($(if $(BENCH_QUICK),quick,full); BUILD=$(BUILD))"
+	@node tests/bench/bench.js --bin $(BIN) --limit $(BENCH_LIMIT) \
+	    --out $(BENCH_OUT) $(if $(BENCH_QUICK),--quick) $(BENCH)
+
+.PHONY: bench-deps

@@ -1,0 +1,49 @@
+# tests/fuzz/module.mk -- libFuzzer targets (issue 10).
+#
+# Every tests/fuzz/fuzz_<name>.c is one target, linked with a copy of the
+# library built by clang with -fsanitize=fuzzer-no-link,address,undefined
+# into its own tree ($(FUZZ_BUILD)), by a recursive make, so no ordinary
+# object is ever rebuilt with fuzzing flags. Seed corpora are committed in
+# tests/fuzz/corpus/<name>/ (read-only to the runs).
+#
+#   make check-fuzz               every target FUZZ_CHECK_SECONDS (20) s,
+#                                 fixed seed, 2 at a time (in make check)
+#   make fuzz [FUZZ_SECONDS=60]   longer runs; new inputs are kept in
+#                                 $(FUZZ_BUILD)/corpus/<name>/ across runs
+#   make fuzz-build               just build $(FUZZ_BUILD)/bin/fuzz_*
+# A crash leaves its input in $(FUZZ_BUILD)/work/<name>/crash-*; replay it
+# with `$(FUZZ_BUILD)/bin/fuzz_<name> <file>`.
+CHECK_TARGETS += check-fuzz
+
+FUZZ_CC       ?= clang
+FUZZ_SAN      := fuzzer-no-link,address,undefined
+FUZZ_BUILD    ?= $(if $(filter build,$(BUILD)),build/fuzz,$(BUILD)/fuzz)
+FUZZ_SECONDS  ?= 60
+FUZZ_CHECK_SECONDS ?= 20
+FUZZ_JOBS     ?= 2
+FUZZ_TARGETS  := $(sort $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
+
+.PHONY: fuzz fuzz-build fuzz-bins check-fuzz
+
+# The inner make: BUILD is the fuzz tree, so $(LIB) is the fuzz library.
+fuzz-bins: $(patsubst %,$(BUILD)/bin/%,$(FUZZ_TARGETS))
+
+$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined $(LDFLAGS) \
+	    -o $@ $< $(LIB) $(LDLIBS_BF)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
+	    SANITIZE=$(FUZZ_SAN) fuzz-bins
+
+check-fuzz: fuzz-build
+	@echo "== fuzz ($(words $(FUZZ_TARGETS)) targets x $(FUZZ_CHECK_SECONDS) s, seed 1, $(FUZZ_JOBS) at a time)"
+	@tests/fuzz/run.sh --bin $(FUZZ_BUILD)/bin --work $(FUZZ_BUILD)/work \
+	    --seconds $(FUZZ_CHECK_SECONDS) --jobs $(FUZZ_JOBS) --seed 1 \
+	    $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh --bin $(FUZZ_BUILD)/bin --work $(FUZZ_BUILD)/work \
+	    --keep $(FUZZ_BUILD)/corpus --seconds $(FUZZ_SECONDS) \
+	    --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS)
