@@ -7,6 +7,7 @@
  * 0 ok, 1 task or runtime failure, 2 usage error.
  */
 #include <signal.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,10 @@ static int read_input(const char *path, struct buf *b)
         fprintf(stderr, "backfill-worker: cannot open %s\n", path);
         return -1;
     }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    for (;;) {
+        n = fread(chunk, 1, sizeof chunk, f);
+        if (n == 0)
+            break;
         /* Past the limit we keep the first bytes: the parser rejects them. */
         if (b->len + n > INPUT_READ_MAX)
             n = INPUT_READ_MAX - b->len;
@@ -147,6 +151,22 @@ static int print_json(const char *s)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* {"error": NAME, "message": ...}: what the state machine's Plan reports. */
+static void print_error_json(const struct bf_err *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *s = NULL;
+
+    if (o == NULL)
+        return;
+    cJSON_AddStringToObject(o, "error", bf_rc_error_name(err->rc));
+    cJSON_AddStringToObject(o, "message", err->message);
+    s = cJSON_PrintUnformatted(o);
+    print_json(s);
+    free(s);
+    cJSON_Delete(o);
+}
+
 static int cmd_plan(struct cli *c)
 {
     struct buf in;
@@ -165,8 +185,7 @@ static int cmd_plan(struct cli *c)
         goto done;
     }
     fprintf(stderr, "backfill-worker plan: %s\n", err.message);
-    printf("{\"error\":\"%s\",\"message\":\"%s\"}\n", bf_rc_error_name(err.rc),
-           "see stderr");
+    print_error_json(&err);
 done:
     free(out);
     buf_cleanup(&in);

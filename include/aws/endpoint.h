@@ -41,6 +41,10 @@ struct endpoint {
  * `out` holds 64 bytes. */
 enum bf_rc endpoint_region(char out[64], struct bf_err *err);
 
+/* Added by the transport helper: whether `r` is a well-formed region name
+ * (1-63 of [a-z0-9-], not starting or ending with '-'). */
+int endpoint_region_valid(const char *r);
+
 /* Resolve the endpoint of `svc` in `region`. BF_E_CONFIG with a one-line
  * message for a malformed override URL or a refused plain-http host. */
 enum bf_rc endpoint_resolve(const struct endpoint_service *svc,

@@ -43,7 +43,8 @@ void worker_signal(void);
  * BF_E_WORKER_SHUTDOWN when a handler ignored its cancellation past
  * cancel_grace_ms: its task was answered, but its thread still runs, so the
  * caller must keep the handler's ctx alive and should just exit. The worker
- * copies `opts` and takes its own reference to `opts->aws`. */
+ * copies `opts` and takes its own reference to `opts->aws`; a thread left
+ * running frees the worker's memory itself when its handler returns. */
 enum bf_rc worker_run(const struct worker_options *opts, struct bf_err *err);
 
 /* The diagnostic `noop` handler: sleeps `*(int *)ctx` milliseconds in small

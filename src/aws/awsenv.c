@@ -34,6 +34,9 @@ static enum bf_rc pick_region(const struct awsenv_options *opts,
                               char out[64], struct bf_err *err)
 {
     if (opts != NULL && opts->region != NULL && opts->region[0] != '\0') {
+        if (!endpoint_region_valid(opts->region))
+            return bf_err_set(err, BF_E_CONFIG, "bad AWS region \"%.64s\"",
+                              opts->region);
         snprintf(out, 64, "%s", opts->region);
         return BF_OK;
     }

@@ -33,7 +33,7 @@ static const char *env_nonempty(const char *name)
 }
 
 /* Region names go into host names, so only [a-z0-9-] is accepted. */
-static int region_valid(const char *r)
+int endpoint_region_valid(const char *r)
 {
     size_t n = strlen(r);
     size_t i;
@@ -51,7 +51,7 @@ static int region_valid(const char *r)
 static enum bf_rc region_take(const char *value, const char *source,
                               char out[64], struct bf_err *err)
 {
-    if (!region_valid(value))
+    if (!endpoint_region_valid(value))
         return bf_err_set(err, BF_E_CONFIG,
                           "bad AWS region \"%.64s\" from %s: expected "
                           "lower-case letters, digits and '-'", value, source);
@@ -305,7 +305,7 @@ enum bf_rc endpoint_resolve(const struct endpoint_service *svc,
         out->path_style = 1; /* local S3 look-alikes rarely do virtual hosts */
         return BF_OK;
     }
-    if (region == NULL || !region_valid(region))
+    if (region == NULL || !endpoint_region_valid(region))
         return bf_err_set(err, BF_E_CONFIG, "no valid AWS region to build "
                           "the %s endpoint", svc->host_prefix);
     /* The China partition has its own DNS suffix. */

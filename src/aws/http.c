@@ -330,6 +330,12 @@ static enum bf_rc classify(struct http_client *c,
     if (cc == CURLE_OUT_OF_MEMORY)
         return bf_err_set(err, BF_E_NOMEM, "%s %s: out of memory",
                           req->method, req->url);
+    /* A CA bundle that cannot be read is a local mistake: retrying it
+     * cannot help, and it must not fall back to "no verification". */
+    if (cc == CURLE_SSL_CACERT_BADFILE)
+        return bf_err_set(err, BF_E_CONFIG, "%s %s: cannot load the CA bundle "
+                          "(BACKFILL_CA_BUNDLE / AWS_CA_BUNDLE): %s",
+                          req->method, req->url, why);
     if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL)
         return bf_err_set(err, BF_E_CONFIG, "%s %s: %s", req->method,
                           req->url, why);

@@ -145,7 +145,7 @@ static enum bf_rc call(struct s3_client *c, const char *method,
     req.timeout_ms = S3_OBJECT_TIMEOUT_MS;
     req.max_response = max_response;
     rc = awsrest_call(c->rest, &req, resp, err);
-    if (rc != BF_OK && err != NULL && err->endpoint[0] == '\0')
+    if (rc != BF_OK && err != NULL)
         snprintf(err->endpoint, sizeof(err->endpoint), "s3:%s", op);
     return rc;
 }

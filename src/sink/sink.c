@@ -103,7 +103,7 @@ static int simulated_crash(struct sink *s)
 
 /* ---- file backend ---- */
 
-static enum bf_rc file_errno(struct bf_err *err, const char *what,
+static enum bf_rc sink_file_errno(struct bf_err *err, const char *what,
                              const char *path)
 {
     int e = errno;
@@ -126,15 +126,15 @@ static enum bf_rc mkdir_p(const char *dir, struct bf_err *err)
             continue;
         *p = '\0';
         if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return file_errno(err, "mkdir", tmp);
+            return sink_file_errno(err, "mkdir", tmp);
         *p = '/';
     }
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return file_errno(err, "mkdir", tmp);
+        return sink_file_errno(err, "mkdir", tmp);
     return BF_OK;
 }
 
-static enum bf_rc file_path(const struct sink *s, const char *key, char *out,
+static enum bf_rc sink_file_path(const struct sink *s, const char *key, char *out,
                             size_t n, struct bf_err *err)
 {
     if (snprintf(out, n, "%s/%s", s->root, key) >= (int)n)
@@ -160,19 +160,19 @@ static enum bf_rc fsync_parent(const char *path, struct bf_err *err)
         *slash = '\0';
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return file_errno(err, "open", dir);
+        return sink_file_errno(err, "open", dir);
     if (fsync(fd) != 0)
-        rc = file_errno(err, "fsync", dir);
+        rc = sink_file_errno(err, "fsync", dir);
     close(fd);
     return rc;
 }
 
-static enum bf_rc file_begin(struct sink *s, const char *key,
+static enum bf_rc sink_file_begin(struct sink *s, const char *key,
                              struct sink_object *o, struct bf_err *err)
 {
     char dir[PATH_MAX];
     char *slash = NULL;
-    enum bf_rc rc = file_path(s, key, o->final_path, sizeof(o->final_path), err);
+    enum bf_rc rc = sink_file_path(s, key, o->final_path, sizeof(o->final_path), err);
 
     if (rc != BF_OK)
         return rc;
@@ -190,11 +190,11 @@ static enum bf_rc file_begin(struct sink *s, const char *key,
         return bf_err_set(err, BF_E_CONFIG, "path too long for key %s", key);
     o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (o->fd < 0)
-        return file_errno(err, "create", o->tmp_path);
+        return sink_file_errno(err, "create", o->tmp_path);
     return BF_OK;
 }
 
-static enum bf_rc file_write(struct sink_object *o, const void *p, size_t n,
+static enum bf_rc sink_file_write(struct sink_object *o, const void *p, size_t n,
                              struct bf_err *err)
 {
     const char *c = p;
@@ -205,14 +205,14 @@ static enum bf_rc file_write(struct sink_object *o, const void *p, size_t n,
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
-            return file_errno(err, "write", o->tmp_path);
+            return sink_file_errno(err, "write", o->tmp_path);
         c += w;
         n -= (size_t)w;
     }
     return BF_OK;
 }
 
-static void file_abort(struct sink_object *o)
+static void sink_file_abort(struct sink_object *o)
 {
     if (o->fd >= 0)
         close(o->fd);
@@ -221,32 +221,32 @@ static void file_abort(struct sink_object *o)
         unlink(o->tmp_path);
 }
 
-static enum bf_rc file_commit(struct sink_object *o, struct bf_err *err)
+static enum bf_rc sink_file_commit(struct sink_object *o, struct bf_err *err)
 {
     enum bf_rc rc = BF_OK;
 
     if (fsync(o->fd) != 0)
-        rc = file_errno(err, "fsync", o->tmp_path);
+        rc = sink_file_errno(err, "fsync", o->tmp_path);
     if (close(o->fd) != 0 && rc == BF_OK)
-        rc = file_errno(err, "close", o->tmp_path);
+        rc = sink_file_errno(err, "close", o->tmp_path);
     o->fd = -1;
     if (rc == BF_OK && rename(o->tmp_path, o->final_path) != 0)
-        rc = file_errno(err, "rename", o->final_path);
+        rc = sink_file_errno(err, "rename", o->final_path);
     if (rc == BF_OK) {
         o->tmp_path[0] = '\0';
         return fsync_parent(o->final_path, err);
     }
-    file_abort(o);
+    sink_file_abort(o);
     return rc;
 }
 
-static enum bf_rc file_get(struct sink *s, const char *key, struct buf *out,
+static enum bf_rc sink_file_get(struct sink *s, const char *key, struct buf *out,
                            int *found, struct bf_err *err)
 {
     char path[PATH_MAX];
     char tmp[65536];
     FILE *fp = NULL;
-    enum bf_rc rc = file_path(s, key, path, sizeof(path), err);
+    enum bf_rc rc = sink_file_path(s, key, path, sizeof(path), err);
     size_t n;
 
     *found = 0;
@@ -256,7 +256,7 @@ static enum bf_rc file_get(struct sink *s, const char *key, struct buf *out,
     if (fp == NULL && errno == ENOENT)
         return BF_OK;
     if (fp == NULL)
-        return file_errno(err, "open", path);
+        return sink_file_errno(err, "open", path);
     *found = 1;
     for (;;) {
         n = fread(tmp, 1, sizeof(tmp), fp);
@@ -269,20 +269,20 @@ static enum bf_rc file_get(struct sink *s, const char *key, struct buf *out,
         }
     }
     if (rc == BF_OK && ferror(fp))
-        rc = file_errno(err, "read", path);
+        rc = sink_file_errno(err, "read", path);
     fclose(fp);
     return rc;
 }
 
-static enum bf_rc file_del(struct sink *s, const char *key, struct bf_err *err)
+static enum bf_rc sink_file_del(struct sink *s, const char *key, struct bf_err *err)
 {
     char path[PATH_MAX];
-    enum bf_rc rc = file_path(s, key, path, sizeof(path), err);
+    enum bf_rc rc = sink_file_path(s, key, path, sizeof(path), err);
 
     if (rc != BF_OK)
         return rc;
     if (unlink(path) != 0 && errno != ENOENT)
-        return file_errno(err, "unlink", path);
+        return sink_file_errno(err, "unlink", path);
     return BF_OK;
 }
 
@@ -306,13 +306,13 @@ static enum bf_rc names_push(char ***names, size_t *n, const char *name,
     return BF_OK;
 }
 
-static enum bf_rc file_list(struct sink *s, const char *dir, char ***names,
+static enum bf_rc sink_file_list(struct sink *s, const char *dir, char ***names,
                             size_t *n, struct bf_err *err)
 {
     char path[PATH_MAX];
     DIR *d = NULL;
     struct dirent *e = NULL;
-    enum bf_rc rc = file_path(s, dir, path, sizeof(path), err);
+    enum bf_rc rc = sink_file_path(s, dir, path, sizeof(path), err);
 
     if (rc != BF_OK)
         return rc;
@@ -320,7 +320,7 @@ static enum bf_rc file_list(struct sink *s, const char *dir, char ***names,
     if (d == NULL && errno == ENOENT)
         return BF_OK;
     if (d == NULL)
-        return file_errno(err, "opendir", path);
+        return sink_file_errno(err, "opendir", path);
     for (e = readdir(d); e != NULL && rc == BF_OK; e = readdir(d)) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
             e->d_type == DT_DIR)
@@ -333,15 +333,17 @@ static enum bf_rc file_list(struct sink *s, const char *dir, char ***names,
     return rc;
 }
 
-static const struct sink_ops file_ops = {
-    file_begin, file_write, file_commit, file_abort, file_get, file_del,
-    file_list,
+static const struct sink_ops sink_file_ops = {
+    sink_file_begin, sink_file_write, sink_file_commit, sink_file_abort, sink_file_get, sink_file_del,
+    sink_file_list,
 };
 
-static enum bf_rc file_open(struct sink *s, const char *path,
+static enum bf_rc sink_file_open(struct sink *s, const char *path,
                             struct bf_err *err)
 {
+    char abs[PATH_MAX];
     size_t n;
+    enum bf_rc rc;
 
     if (path[0] == '\0')
         return bf_err_set(err, BF_E_CONFIG, "file:// output needs a directory");
@@ -350,16 +352,24 @@ static enum bf_rc file_open(struct sink *s, const char *path,
     n = strlen(s->root);
     while (n > 1 && s->root[n - 1] == '/')
         s->root[--n] = '\0';
-    s->ops = &file_ops;
+    s->ops = &sink_file_ops;
     s->kind = "file";
-    return mkdir_p(s->root, err);
+    rc = mkdir_p(s->root, err);
+    if (rc != BF_OK)
+        return rc;
+    /* Fix a relative root now: the URI in results must be absolute, and a
+     * later chdir must not move the output. */
+    if (realpath(path, abs) == NULL)
+        return sink_file_errno(err, "realpath", path);
+    snprintf(s->root, sizeof(s->root), "%s", abs);
+    return BF_OK;
 }
 
 /* ---- S3 backend ---- */
 
 /* Reclassify an S3 failure for the task: 403 is the operator's to fix,
  * everything else (throttling, 5xx, network) is worth a retry. */
-static enum bf_rc s3_fail(enum bf_rc rc, struct bf_err *err, const char *op,
+static enum bf_rc sink_s3_fail(enum bf_rc rc, struct bf_err *err, const char *op,
                           const char *key)
 {
     enum bf_rc out = BF_E_SINK_UNAVAILABLE;
@@ -371,15 +381,18 @@ static enum bf_rc s3_fail(enum bf_rc rc, struct bf_err *err, const char *op,
     if (err == NULL)
         return out;
     err->rc = out;
+    /* A 4xx other than throttling or a timeout will not pass on a retry;
+     * http_status is only meaningful for an AWS answer. */
     err->retryable = out == BF_E_SINK_UNAVAILABLE &&
-                     !(err->http_status >= 400 && err->http_status < 500 &&
-                       err->http_status != 429 && err->http_status != 408);
+                     !(rc == BF_E_AWS && err->http_status >= 400 &&
+                       err->http_status < 500 && err->http_status != 429 &&
+                       err->http_status != 408);
     snprintf(err->endpoint, sizeof(err->endpoint), "s3:%s", op);
     bf_err_prefix(err, "S3 %s %s", op, key);
     return out;
 }
 
-static enum bf_rc s3_full_key(const struct sink *s, const char *key, char *out,
+static enum bf_rc sink_s3_full_key(const struct sink *s, const char *key, char *out,
                               size_t n, struct bf_err *err)
 {
     int w = s->root[0] ? snprintf(out, n, "%s/%s", s->root, key)
@@ -390,31 +403,31 @@ static enum bf_rc s3_full_key(const struct sink *s, const char *key, char *out,
     return BF_OK;
 }
 
-static void s3_put_opts(const struct sink *s, struct s3_put_options *po)
+static void sink_s3_put_opts(const struct sink *s, struct s3_put_options *po)
 {
     po->content_type = NULL;
     po->sse_kms_key_id = s->sse_kms_key_id[0] ? s->sse_kms_key_id : NULL;
 }
 
-static enum bf_rc s3_begin(struct sink *s, const char *key,
+static enum bf_rc sink_s3_begin(struct sink *s, const char *key,
                            struct sink_object *o, struct bf_err *err)
 {
     buf_init(&o->pending, s->part_size);
-    return s3_full_key(s, key, o->key, sizeof(o->key), err);
+    return sink_s3_full_key(s, key, o->key, sizeof(o->key), err);
 }
 
-static enum bf_rc s3_flush_part(struct sink_object *o, struct bf_err *err)
+static enum bf_rc sink_s3_flush_part(struct sink_object *o, struct bf_err *err)
 {
     struct sink *s = o->s;
     struct s3_put_options po;
     char (*ne)[128] = NULL;
     enum bf_rc rc = BF_OK;
 
-    s3_put_opts(s, &po);
+    sink_s3_put_opts(s, &po);
     if (o->upload_id == NULL) {
         rc = s3_mpu_create(s->s3, s->bucket, o->key, &po, &o->upload_id, err);
         if (rc != BF_OK)
-            return s3_fail(rc, err, "CreateMultipartUpload", o->key);
+            return sink_s3_fail(rc, err, "CreateMultipartUpload", o->key);
     }
     if (o->nparts == SINK_MAX_PARTS)
         return bf_err_set(err, BF_E_LIMIT, "S3 object %s: too many parts", o->key);
@@ -426,13 +439,13 @@ static enum bf_rc s3_flush_part(struct sink_object *o, struct bf_err *err)
                             o->nparts + 1, o->pending.data, o->pending.len,
                             o->etags[o->nparts], err);
     if (rc != BF_OK)
-        return s3_fail(rc, err, "UploadPart", o->key);
+        return sink_s3_fail(rc, err, "UploadPart", o->key);
     o->nparts++;
     buf_reset(&o->pending);
     return BF_OK;
 }
 
-static enum bf_rc s3_write(struct sink_object *o, const void *p, size_t n,
+static enum bf_rc sink_s3_write(struct sink_object *o, const void *p, size_t n,
                            struct bf_err *err)
 {
     const char *c = p;
@@ -450,12 +463,12 @@ static enum bf_rc s3_write(struct sink_object *o, const void *p, size_t n,
         /* Upload a full part only when more data follows, so that an object
          * of exactly one part size still goes out as a single PutObject. */
         if (o->pending.len == o->s->part_size && n > 0)
-            rc = s3_flush_part(o, err);
+            rc = sink_s3_flush_part(o, err);
     }
     return rc;
 }
 
-static void s3_abort(struct sink_object *o)
+static void sink_s3_abort(struct sink_object *o)
 {
     struct bf_err ignored;
 
@@ -468,69 +481,69 @@ static void s3_abort(struct sink_object *o)
     buf_cleanup(&o->pending);
 }
 
-static enum bf_rc s3_commit(struct sink_object *o, struct bf_err *err)
+static enum bf_rc sink_s3_commit(struct sink_object *o, struct bf_err *err)
 {
     struct sink *s = o->s;
     struct s3_put_options po;
     enum bf_rc rc = BF_OK;
 
-    s3_put_opts(s, &po);
+    sink_s3_put_opts(s, &po);
     if (o->upload_id == NULL) {
         rc = s3_put_object(s->s3, s->bucket, o->key, o->pending.data,
                            o->pending.len, &po, err);
         if (rc != BF_OK)
-            rc = s3_fail(rc, err, "PutObject", o->key);
-        s3_abort(o);
+            rc = sink_s3_fail(rc, err, "PutObject", o->key);
+        sink_s3_abort(o);
         return rc;
     }
     if (o->pending.len > 0)
-        rc = s3_flush_part(o, err);
+        rc = sink_s3_flush_part(o, err);
     if (rc == BF_OK) {
         rc = s3_mpu_complete(s->s3, s->bucket, o->key, o->upload_id, o->etags,
                              o->nparts, err);
         if (rc != BF_OK)
-            rc = s3_fail(rc, err, "CompleteMultipartUpload", o->key);
+            rc = sink_s3_fail(rc, err, "CompleteMultipartUpload", o->key);
     }
     if (rc == BF_OK) {
         free(o->upload_id); /* completed: nothing to abort */
         o->upload_id = NULL;
     }
-    s3_abort(o);
+    sink_s3_abort(o);
     return rc;
 }
 
-static enum bf_rc s3_get(struct sink *s, const char *key, struct buf *out,
+static enum bf_rc sink_s3_get(struct sink *s, const char *key, struct buf *out,
                          int *found, struct bf_err *err)
 {
     char full[PATH_MAX];
-    enum bf_rc rc = s3_full_key(s, key, full, sizeof(full), err);
+    enum bf_rc rc = sink_s3_full_key(s, key, full, sizeof(full), err);
 
     if (rc == BF_OK)
         rc = s3_get_object(s->s3, s->bucket, full, out, found, err);
     if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
-        rc = s3_fail(rc, err, "GetObject", full);
+        rc = sink_s3_fail(rc, err, "GetObject", full);
     return rc;
 }
 
-static enum bf_rc s3_del(struct sink *s, const char *key, struct bf_err *err)
+static enum bf_rc sink_s3_del(struct sink *s, const char *key, struct bf_err *err)
 {
     char full[PATH_MAX];
-    enum bf_rc rc = s3_full_key(s, key, full, sizeof(full), err);
+    enum bf_rc rc = sink_s3_full_key(s, key, full, sizeof(full), err);
 
     if (rc == BF_OK)
         rc = s3_delete_object(s->s3, s->bucket, full, err);
     if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
-        rc = s3_fail(rc, err, "DeleteObject", full);
+        rc = sink_s3_fail(rc, err, "DeleteObject", full);
     return rc;
 }
 
-static enum bf_rc s3_list(struct sink *s, const char *dir, char ***names,
+static enum bf_rc sink_s3_list(struct sink *s, const char *dir, char ***names,
                           size_t *n, struct bf_err *err)
 {
     char prefix[PATH_MAX];
     char **keys = NULL;
     size_t nkeys = 0, i, plen;
-    enum bf_rc rc = s3_full_key(s, dir, prefix, sizeof(prefix) - 1, err);
+    enum bf_rc rc = sink_s3_full_key(s, dir, prefix, sizeof(prefix) - 1, err);
 
     if (rc != BF_OK)
         return rc;
@@ -538,7 +551,7 @@ static enum bf_rc s3_list(struct sink *s, const char *dir, char ***names,
     plen = strlen(prefix);
     rc = s3_list_objects(s->s3, s->bucket, prefix, 1, 0, &keys, &nkeys, err);
     if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
-        rc = s3_fail(rc, err, "ListObjectsV2", prefix);
+        rc = sink_s3_fail(rc, err, "ListObjectsV2", prefix);
     for (i = 0; rc == BF_OK && i < nkeys; i++) {
         if (strncmp(keys[i], prefix, plen) != 0 || keys[i][plen] == '\0' ||
             strchr(keys[i] + plen, '/') != NULL)
@@ -551,11 +564,11 @@ static enum bf_rc s3_list(struct sink *s, const char *dir, char ***names,
     return rc;
 }
 
-static const struct sink_ops s3_ops = {
-    s3_begin, s3_write, s3_commit, s3_abort, s3_get, s3_del, s3_list,
+static const struct sink_ops sink_s3_ops = {
+    sink_s3_begin, sink_s3_write, sink_s3_commit, sink_s3_abort, sink_s3_get, sink_s3_del, sink_s3_list,
 };
 
-static enum bf_rc s3_open(struct sink *s, const char *rest, struct awsenv *aws,
+static enum bf_rc sink_s3_open(struct sink *s, const char *rest, struct awsenv *aws,
                           struct bf_err *err)
 {
     size_t blen = strcspn(rest, "/");
@@ -576,7 +589,7 @@ static enum bf_rc s3_open(struct sink *s, const char *rest, struct awsenv *aws,
     while (n > 0 && s->root[n - 1] == '/')
         s->root[--n] = '\0';
     s->aws = awsenv_acquire(aws);
-    s->ops = &s3_ops;
+    s->ops = &sink_s3_ops;
     s->kind = "s3";
     return s3_client_new(aws, &s->s3, err);
 }
@@ -602,9 +615,9 @@ enum bf_rc sink_open(const char *output_uri, struct awsenv *aws,
         snprintf(s->sse_kms_key_id, sizeof(s->sse_kms_key_id), "%s",
                  opts->sse_kms_key_id);
     if (strncmp(output_uri, "file://", 7) == 0)
-        rc = file_open(s, output_uri + 7, err);
+        rc = sink_file_open(s, output_uri + 7, err);
     else if (strncmp(output_uri, "s3://", 5) == 0)
-        rc = s3_open(s, output_uri + 5, aws, err);
+        rc = sink_s3_open(s, output_uri + 5, aws, err);
     else
         rc = bf_err_set(err, BF_E_CONFIG,
                         "output must be file:///dir or s3://bucket/prefix");
@@ -634,21 +647,11 @@ void sink_uri(const struct sink *s, const char *key, char *out, size_t n)
 {
     const char *sep = key[0] ? "/" : "";
 
-    if (s->ops == &s3_ops)
+    if (s->ops == &sink_s3_ops)
         snprintf(out, n, "s3://%s%s%s%s%s", s->bucket, s->root[0] ? "/" : "",
                  s->root, sep, key);
-    else if (s->root[0] == '/')
+    else
         snprintf(out, n, "file://%s%s%s", s->root, sep, key);
-    else {
-        char cwd[PATH_MAX];
-        const char *r = s->root;
-
-        if (getcwd(cwd, sizeof(cwd)) == NULL)
-            snprintf(cwd, sizeof(cwd), ".");
-        if (strncmp(r, "./", 2) == 0)
-            r += 2;
-        snprintf(out, n, "file://%s/%s%s%s", cwd, r, sep, key);
-    }
 }
 
 enum bf_rc sink_object_begin(struct sink *s, const char *key,
@@ -755,21 +758,21 @@ enum bf_rc sink_read_open(struct sink *s, const char *key,
         return bf_err_set(err, BF_E_NOMEM, "out of memory");
     r->s = s;
     buf_init(&r->chunk, s->part_size);
-    if (s->ops == &s3_ops) {
-        rc = s3_full_key(s, key, r->key, sizeof(r->key), err);
+    if (s->ops == &sink_s3_ops) {
+        rc = sink_s3_full_key(s, key, r->key, sizeof(r->key), err);
         /* The first range tells whether the object exists. */
         if (rc == BF_OK)
             rc = s3_get_object_range(s->s3, s->bucket, r->key, 0, s->part_size,
                                      &r->chunk, &r->total, found, err);
         if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
-            rc = s3_fail(rc, err, "GetObject", r->key);
+            rc = sink_s3_fail(rc, err, "GetObject", r->key);
         r->off = r->chunk.len;
         r->at_end = r->off >= r->total;
     } else {
-        rc = file_path(s, key, path, sizeof(path), err);
+        rc = sink_file_path(s, key, path, sizeof(path), err);
         r->fp = rc == BF_OK ? fopen(path, "rb") : NULL;
         if (rc == BF_OK && r->fp == NULL && errno != ENOENT)
-            rc = file_errno(err, "open", path);
+            rc = sink_file_errno(err, "open", path);
         *found = r->fp != NULL;
     }
     if (rc != BF_OK || !*found) {
@@ -780,7 +783,7 @@ enum bf_rc sink_read_open(struct sink *s, const char *key,
     return BF_OK;
 }
 
-static enum bf_rc s3_read_more(struct sink_reader *r, struct bf_err *err)
+static enum bf_rc sink_s3_read_more(struct sink_reader *r, struct bf_err *err)
 {
     int found = 0;
     enum bf_rc rc;
@@ -790,7 +793,7 @@ static enum bf_rc s3_read_more(struct sink_reader *r, struct bf_err *err)
     rc = s3_get_object_range(r->s->s3, r->s->bucket, r->key, r->off,
                              r->s->part_size, &r->chunk, &r->total, &found, err);
     if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
-        return s3_fail(rc, err, "GetObject", r->key);
+        return sink_s3_fail(rc, err, "GetObject", r->key);
     if (rc == BF_OK && !found)
         return bf_err_set(err, BF_E_SINK_UNAVAILABLE,
                           "S3 object %s vanished while being read", r->key);
@@ -809,12 +812,12 @@ enum bf_rc sink_read(struct sink_reader *r, void *p, size_t cap, size_t *got,
     if (r->fp != NULL) {
         n = fread(p, 1, cap, r->fp);
         if (n == 0 && ferror(r->fp))
-            return file_errno(err, "read", "object");
+            return sink_file_errno(err, "read", "object");
         *got = n;
         return BF_OK;
     }
     if (r->pos == r->chunk.len && !r->at_end) {
-        rc = s3_read_more(r, err);
+        rc = sink_s3_read_more(r, err);
         if (rc != BF_OK)
             return rc;
     }
@@ -870,16 +873,16 @@ enum bf_rc sink_abort_incomplete(struct sink *s, const char *dir,
     size_t n = 0, i, plen;
     enum bf_rc rc = check_key(dir, err);
 
-    if (rc != BF_OK || s->ops != &s3_ops)
+    if (rc != BF_OK || s->ops != &sink_s3_ops)
         return rc;
-    rc = s3_full_key(s, dir, prefix, sizeof(prefix) - 1, err);
+    rc = sink_s3_full_key(s, dir, prefix, sizeof(prefix) - 1, err);
     if (rc != BF_OK)
         return rc;
     strcat(prefix, "/");
     plen = strlen(prefix);
     rc = s3_list_uploads(s->s3, s->bucket, prefix, &keys, &ids, &n, err);
     if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
-        rc = s3_fail(rc, err, "ListMultipartUploads", prefix);
+        rc = sink_s3_fail(rc, err, "ListMultipartUploads", prefix);
     for (i = 0; rc == BF_OK && i < n; i++) {
         if (strchr(keys[i] + plen, '/') != NULL)
             continue;
@@ -888,7 +891,7 @@ enum bf_rc sink_abort_incomplete(struct sink *s, const char *dir,
         if (rc == BF_E_AWS && err != NULL && err->http_status == 404)
             rc = BF_OK;
         if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
-            rc = s3_fail(rc, err, "AbortMultipartUpload", keys[i]);
+            rc = sink_s3_fail(rc, err, "AbortMultipartUpload", keys[i]);
     }
     s3_keys_free(keys, n);
     s3_keys_free(ids, n);

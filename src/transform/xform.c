@@ -773,29 +773,41 @@ fail:
  * escapes for \n \r \t \b \f, \u00xx for other controls, UTF-8 as is),
  * so a consumer can recompute and check the hash with standard tools. */
 
+/* One escape sequence for `c`, which needs escaping. */
+static enum bf_rc put_escape(struct buf *b, unsigned char c)
+{
+    switch (c) {
+    case '"':  return buf_append_str(b, "\\\"");
+    case '\\': return buf_append_str(b, "\\\\");
+    case '\n': return buf_append_str(b, "\\n");
+    case '\r': return buf_append_str(b, "\\r");
+    case '\t': return buf_append_str(b, "\\t");
+    case '\b': return buf_append_str(b, "\\b");
+    case '\f': return buf_append_str(b, "\\f");
+    default:   return buf_printf(b, "\\u%04x", c);
+    }
+}
+
+static int needs_escape(unsigned char c)
+{
+    return c == '"' || c == '\\' || c < 0x20;
+}
+
 static enum bf_rc put_string(struct buf *b, const char *s)
 {
     enum bf_rc rc = buf_append(b, "\"", 1);
 
-    for (; rc == BF_OK && *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
+    /* Copy runs of plain characters at once; escape the rest one by one. */
+    while (rc == BF_OK && *s != '\0') {
+        size_t n = 0;
 
-        if (c == '"' || c == '\\')
-            rc = buf_printf(b, "\\%c", c);
-        else if (c == '\n')
-            rc = buf_append_str(b, "\\n");
-        else if (c == '\r')
-            rc = buf_append_str(b, "\\r");
-        else if (c == '\t')
-            rc = buf_append_str(b, "\\t");
-        else if (c == '\b')
-            rc = buf_append_str(b, "\\b");
-        else if (c == '\f')
-            rc = buf_append_str(b, "\\f");
-        else if (c < 0x20)
-            rc = buf_printf(b, "\\u%04x", c);
-        else
-            rc = buf_append(b, s, 1);
+        while (s[n] != '\0' && !needs_escape((unsigned char)s[n]))
+            n++;
+        if (n > 0)
+            rc = buf_append(b, s, n);
+        s += n;
+        if (rc == BF_OK && *s != '\0')
+            rc = put_escape(b, (unsigned char)*s++);
     }
     return rc == BF_OK ? buf_append(b, "\"", 1) : rc;
 }

@@ -61,8 +61,11 @@ struct worker {
     pthread_mutex_t fatal_lock;
     struct bf_err fatal_err;
     atomic_int hb_quit;
+    atomic_int refs;            /* worker_run + each slot thread */
     struct metrics metrics;
 };
+
+static void worker_unref(struct worker *w);
 
 /* The one process-wide flag: how many stop signals arrived. */
 static atomic_int signal_count;
@@ -476,6 +479,7 @@ static void *slot_main(void *arg)
 out:
     awsjson_client_free(c);
     atomic_store(&s->state, SLOT_DONE);
+    worker_unref(w);
     return NULL;
 }
 
@@ -603,8 +607,10 @@ static void slots_start(struct worker *w)
             bf_err_init(&e);
             bf_err_set(&e, BF_E_INTERNAL, "cannot start slot thread %d", i);
             set_fatal(w, &e);
-            for (; i < w->o->concurrency; i++)
+            for (; i < w->o->concurrency; i++) {
                 atomic_store(&w->slots[i].state, SLOT_DONE);
+                worker_unref(w); /* the reference this slot would hold */
+            }
             return; /* reported through the fatal error */
         }
         w->slots[i].started = 1;
@@ -642,6 +648,60 @@ static void copy_options(struct worker *w, const struct worker_options *o)
     w->o = &w->opts;
 }
 
+/* Drop one reference; the last one frees the worker. Slot threads each
+ * hold one, so a thread left running by a stuck handler frees the worker
+ * (and its AWS reference) itself when the handler finally returns. */
+static void worker_unref(struct worker *w)
+{
+    int i;
+
+    if (atomic_fetch_sub(&w->refs, 1) != 1)
+        return;
+    for (i = 0; i < w->o->concurrency; i++)
+        pthread_mutex_destroy(&w->slots[i].lock);
+    pthread_mutex_destroy(&w->fatal_lock);
+    awsenv_release(w->opts.aws);
+    free(w->slots);
+    free(w);
+}
+
+/* Join the slot threads that ended; detach the ones a stuck handler holds. */
+static void slots_finish(struct worker *w, int stuck)
+{
+    int i;
+
+    for (i = 0; i < w->o->concurrency; i++) {
+        if (!w->slots[i].started)
+            continue;
+        if (stuck && atomic_load(&w->slots[i].state) != SLOT_DONE)
+            pthread_detach(w->slots[i].thread);
+        else
+            pthread_join(w->slots[i].thread, NULL);
+    }
+}
+
+static struct worker *worker_new(const struct worker_options *o, struct bf_err *err)
+{
+    struct worker *w = calloc(1, sizeof *w);
+
+    if (w != NULL)
+        w->slots = calloc((size_t)o->concurrency, sizeof *w->slots);
+    if (w == NULL || w->slots == NULL) {
+        if (w != NULL)
+            free(w->slots);
+        free(w);
+        bf_err_set(err, BF_E_NOMEM, "worker: out of memory");
+        return NULL;
+    }
+    copy_options(w, o);
+    w->stop = o->stop != NULL ? o->stop : &signal_count;
+    pthread_mutex_init(&w->fatal_lock, NULL);
+    metrics_init(&w->metrics, o->metrics_emf, w->opts.metrics_namespace);
+    slots_init(w);
+    atomic_init(&w->refs, 1 + o->concurrency); /* the caller + each slot */
+    return w;
+}
+
 enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
 {
     struct worker *w = NULL;
@@ -653,26 +713,18 @@ enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
     if (o->concurrency < 1 || o->activity_arn == NULL || o->activity_arn[0] == '\0')
         return bf_err_set(err, BF_E_CONFIG, "worker: need an activity ARN "
                           "(--activity-arn or BACKFILL_ACTIVITY_ARN)");
-    w = calloc(1, sizeof *w);
-    if (w != NULL)
-        w->slots = calloc((size_t)o->concurrency, sizeof *w->slots);
-    if (w == NULL || w->slots == NULL) {
-        rc = bf_err_set(err, BF_E_NOMEM, "worker: out of memory");
-        goto out;
-    }
-    copy_options(w, o);
-    o = w->o;
-    w->stop = o->stop != NULL ? o->stop : &signal_count;
-    pthread_mutex_init(&w->fatal_lock, NULL);
-    metrics_init(&w->metrics, o->metrics_emf, o->metrics_namespace);
-    rc = sfn_client_new(o->aws, &c, err);
+    w = worker_new(o, err);
+    if (w == NULL)
+        return BF_E_NOMEM;
+    rc = sfn_client_new(w->opts.aws, &c, err);
     if (rc != BF_OK) {
-        awsenv_release(o->aws);
-        goto out;
+        for (i = 0; i < o->concurrency; i++)
+            worker_unref(w); /* the slots never started */
+        worker_unref(w);
+        return rc;
     }
     log_msg(LOG_INFO, "worker_started", "activity %s, %d slots, handler %s",
-            o->activity_arn, o->concurrency, o->handler.name);
-    slots_init(w);
+            w->o->activity_arn, o->concurrency, o->handler.name);
     if (pthread_create(&hb, NULL, heartbeat_main, w) == 0)
         hb_started = 1;
     slots_start(w);
@@ -680,41 +732,16 @@ enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
     atomic_store(&w->hb_quit, 1);
     if (hb_started)
         pthread_join(hb, NULL);
-    if (stuck) {
-        /* A handler ignores cancellation; its task is answered. Its thread
-         * still uses the worker, its own reference to the AWS environment
-         * and the handler: all are left to the process exit. */
-        log_msg(LOG_ERROR, "worker_stopped", "a handler did not return; exiting anyway");
-        for (i = 0; i < o->concurrency; i++) {
-            if (!w->slots[i].started)
-                continue;
-            if (atomic_load(&w->slots[i].state) == SLOT_DONE)
-                pthread_join(w->slots[i].thread, NULL);
-            else
-                pthread_detach(w->slots[i].thread);
-        }
-        awsjson_client_free(c);
-        rc = worker_result(w, err);
-        if (rc == BF_OK)
-            rc = bf_err_set(err, BF_E_WORKER_SHUTDOWN, "a handler ignored its "
-                            "cancellation (its task was answered WorkerShutdown); "
-                            "do not free the handler, exit");
-        return rc;
-    }
-    awsenv_release(o->aws);
-    for (i = 0; i < o->concurrency; i++)
-        if (w->slots[i].started)
-            pthread_join(w->slots[i].thread, NULL);
-    if (rc == BF_OK)
-        rc = worker_result(w, err);
-    log_msg(LOG_INFO, "worker_stopped", "%s", rc == BF_OK ? "clean drain" : bf_rc_str(rc));
-out:
+    slots_finish(w, stuck);
     awsjson_client_free(c);
-    if (w != NULL && w->slots != NULL && w->slots[0].w != NULL)
-        for (i = 0; i < o->concurrency; i++)
-            pthread_mutex_destroy(&w->slots[i].lock);
-    if (w != NULL)
-        free(w->slots);
-    free(w);
+    rc = worker_result(w, err);
+    if (stuck && rc == BF_OK)
+        rc = bf_err_set(err, BF_E_WORKER_SHUTDOWN, "a handler ignored its "
+                        "cancellation (its task was answered WorkerShutdown); "
+                        "keep the handler alive and exit");
+    log_msg(stuck ? LOG_ERROR : LOG_INFO, "worker_stopped", "%s",
+            stuck ? "a handler did not return; exiting anyway"
+                  : rc == BF_OK ? "clean drain" : bf_rc_str(rc));
+    worker_unref(w);
     return rc;
 }

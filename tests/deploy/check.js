@@ -588,13 +588,24 @@ function runAsync(cmd, args, opts) {
   });
 }
 
-function realAws() {
-  const r = spawnSync('bash', ['-c', 'command -v aws'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
+// The CLI must honour AWS_ENDPOINT_URL_S3 (botocore >= 1.31, AWS CLI v2 >=
+// 2.13); an older one would send the upload to AWS itself, so it is skipped.
+function awsCliProblem() {
+  const r = spawnSync('aws', ['--version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return 'the AWS CLI is not installed';
+  const v = `${r.stdout}${r.stderr}`;
+  const ver = (re) => { const m = re.exec(v); return m ? [Number(m[1]), Number(m[2])] : null; };
+  const older = (a, b) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+  const bc = ver(/botocore\/(\d+)\.(\d+)/);
+  const v2 = ver(/aws-cli\/2\.(\d+)\.(\d+)/);
+  if (bc && !older(bc, [1, 31])) return null;
+  if (v2 && v2[0] >= 13) return null;
+  return `this AWS CLI (${v.trim()}) may ignore AWS_ENDPOINT_URL_S3`;
 }
 
 check('deploy.sh --package-only with the real AWS CLI uploads backfill.asl.json byte for byte and points DefinitionS3Location at it', async () => {
-  if (!realAws()) return 'the AWS CLI is not installed (install awscli to run this check)';
+  const why = awsCliProblem();
+  if (why) return `${why}; this check needs it (and never talks to AWS)`;
   const s3 = await fakeS3();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-deploy-'));
   const out = path.join(tmp, 'packaged.yaml');
@@ -602,7 +613,10 @@ check('deploy.sh --package-only with the real AWS CLI uploads backfill.asl.json 
     AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1', AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${s3.port}`,
     AWS_ENDPOINT_URL: `http://127.0.0.1:${s3.port}`, AWS_EC2_METADATA_DISABLED: 'true',
     AWS_CONFIG_FILE: path.join(tmp, 'none'), AWS_SHARED_CREDENTIALS_FILE: path.join(tmp, 'none'),
-    AWS_S3_ADDRESSING_STYLE: 'path', AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required' };
+    AWS_S3_ADDRESSING_STYLE: 'path', AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required',
+    // Second guard: anything not for 127.0.0.1 goes to a closed local port.
+    HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '127.0.0.1',
+    https_proxy: 'http://127.0.0.1:9', http_proxy: 'http://127.0.0.1:9', no_proxy: '127.0.0.1' };
   delete env.AWS_PROFILE;
   fs.writeFileSync(path.join(tmp, 'none'), '[default]\ns3 =\n  addressing_style = path\n');
   const r = await runAsync(path.join(SCRIPTS, 'deploy.sh'), ['--artifact-bucket', 'bf-artifacts', '--env', 'test',
@@ -640,7 +654,8 @@ check('Fargate: stopTimeout covers the drain (<=120 s), awslogs, non-root image 
   const c = td.Properties.ContainerDefinitions[0];
   const drainMax = Number(params.DrainSeconds.MaxValue);
   if (!(c.StopTimeout <= 120)) p.push(`StopTimeout ${c.StopTimeout} above the Fargate maximum 120`);
-  if (!(c.StopTimeout > drainMax)) p.push(`StopTimeout ${c.StopTimeout} does not cover DrainSeconds up to ${drainMax}`);
+  // The worker exits within drain + 10 s (README, worker section); keep 5 s more.
+  if (!(c.StopTimeout >= drainMax + 15)) p.push(`StopTimeout ${c.StopTimeout} does not cover DrainSeconds up to ${drainMax} + 15 s`);
   if (Number(params.DrainSeconds.Default) !== 90) p.push('DrainSeconds default should be the worker default 90');
   if ((c.LogConfiguration || {}).LogDriver !== 'awslogs') p.push('container does not log with awslogs');
   const names = configEnvNames();
@@ -980,7 +995,7 @@ check('systemd: restart on failure, SIGTERM, TimeoutStopSec above the drain, har
   const envText = fs.readFileSync(ENVFILE, 'utf8');
   const env = Object.fromEntries(envText.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2)));
   const drain = Number(env.BACKFILL_DRAIN_SECONDS || 90);
-  if (!stop || Number(stop[1]) <= drain + 10) p.push(`TimeoutStopSec ${one('Service.TimeoutStopSec')} not above the drain ${drain} s plus a margin`);
+  if (!stop || Number(stop[1]) < drain + 15) p.push(`TimeoutStopSec ${one('Service.TimeoutStopSec')} not above the drain ${drain} s plus a margin`);
   const names = configEnvNames();
   for (const name of Object.keys(env)) if (!names.has(name) && !/^AWS_/.test(name)) p.push(`env example: ${name} is not a worker setting`);
   if (!env.BACKFILL_ACTIVITY_ARN) p.push('env example lacks BACKFILL_ACTIVITY_ARN');

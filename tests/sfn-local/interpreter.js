@@ -23,6 +23,7 @@
 // aborted -- the semantics FACTS.md lists for AWS.
 'use strict';
 const crypto = require('crypto');
+const { setMaxListeners } = require('events');
 const jsonata = require('jsonata');
 
 const SUPPORTED_STATE_FIELDS = {
@@ -211,6 +212,9 @@ class Execution {
     this.scale = timeScale;
     this.memo = memo;            // path -> { output, assigned, next }
     this.root = new AbortController(); // StopExecution and timeouts
+    // Every in-flight state listens on its scope's signal; a Map of 200
+    // chunks legitimately has hundreds of listeners.
+    setMaxListeners(0, this.root.signal);
   }
 
   // Stop everything with `err` (a StatesError) as the outcome.
@@ -369,6 +373,7 @@ class Execution {
     // One failed iteration fails the Map and aborts its siblings (their
     // activity tasks are closed, so their workers' heartbeats are refused).
     const mapAbort = new AbortController();
+    setMaxListeners(0, mapAbort.signal);
     const onParent = () => mapAbort.abort(signal.reason);
     signal.addEventListener('abort', onParent, { once: true });
     this.hooks.event('MapStateStarted', { name, path, length: items.length });

@@ -529,6 +529,14 @@ START_TEST(env_needs_region)
     ck_assert_int_eq(awsenv_new(&(struct awsenv_options){ .region = "eu-west-1" },
                                 &env, &e), BF_OK);
     ck_assert_str_eq(awsenv_region(env), "eu-west-1");
+    awsenv_release(env);
+    env = NULL;
+    ck_assert_int_eq(awsenv_new(&(struct awsenv_options){
+                                    .region = "eu-west-1.evil.com" },
+                                &env, &e), BF_E_CONFIG);
+    ck_assert_ptr_null(env);
+    ck_assert_int_eq(awsenv_new(&(struct awsenv_options){ .region = "eu-west-1" },
+                                &env, &e), BF_OK);
     ck_assert_int_eq(awsenv_max_attempts(env), 3);
     ck_assert_int_eq(retry_budget_available(awsenv_retry_budget(env)), 500);
     ck_assert_ptr_eq(awsenv_acquire(env), env);

@@ -230,13 +230,58 @@ START_TEST(tls_always_verified)
     ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_TRANSPORT);
     /* A CA bundle that does not exist is an error, not a fallback. */
     setenv("BACKFILL_CA_BUNDLE", "/nonexistent/ca.pem", 1);
-    ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_TRANSPORT);
+    bf_err_init(&e);
+    ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(e.message, "BACKFILL_CA_BUNDLE"));
     unsetenv("BACKFILL_CA_BUNDLE");
     /* Only http and https. */
     get.url = "file:///etc/passwd";
     ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_CONFIG);
     http_response_cleanup(&r);
     http_client_free(c);
+}
+END_TEST
+
+START_TEST(tls_ca_bundle_override)
+{
+    char cert[1024], key[1024], tls_url[128];
+    const char *args[] = { "--services", "generic", "--no-verify",
+                           "--tls-cert", cert, "--tls-key", key,
+                           "--max-seconds", "60", NULL };
+    struct fakesrv tls;
+    struct http_client *c = http_client_new();
+    struct http_response r;
+    struct http_request get = { .method = "GET", .url = tls_url,
+                                .timeout_ms = 5000 };
+    struct bf_err e;
+
+    snprintf(cert, sizeof(cert), "%s",
+             fakesrv_top_path("tests/support/fake/tls/test-cert.pem"));
+    snprintf(key, sizeof(key), "%s",
+             fakesrv_top_path("tests/support/fake/tls/test-key.pem"));
+    ck_assert_int_eq(fakesrv_start(&tls, "tests/support/fake/server.js",
+                                   args), 0);
+    snprintf(tls_url, sizeof(tls_url), "https://127.0.0.1:%d/obj/k", tls.port);
+    http_response_init(&r);
+    /* A self-signed server is refused with the system CAs. */
+    unsetenv("BACKFILL_CA_BUNDLE");
+    unsetenv("AWS_CA_BUNDLE");
+    bf_err_init(&e);
+    ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_TRANSPORT);
+    ck_assert_int_eq(r.status, 0);
+    /* Trusted through either override; the answer is the store's 404. */
+    setenv("AWS_CA_BUNDLE", cert, 1);
+    ck_assert_msg(http_perform(c, &get, &r, &e) == BF_OK, "%s", e.message);
+    ck_assert_int_eq(r.status, 404);
+    unsetenv("AWS_CA_BUNDLE");
+    setenv("BACKFILL_CA_BUNDLE", cert, 1);
+    snprintf(tls_url, sizeof(tls_url), "https://localhost:%d/obj/k", tls.port);
+    ck_assert_msg(http_perform(c, &get, &r, &e) == BF_OK, "%s", e.message);
+    ck_assert_int_eq(r.status, 404);
+    unsetenv("BACKFILL_CA_BUNDLE");
+    http_response_cleanup(&r);
+    http_client_free(c);
+    fakesrv_stop(&tls);
 }
 END_TEST
 
@@ -253,6 +298,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, timeouts);
     tcase_add_test(tc, reset_and_refused);
     tcase_add_test(tc, tls_always_verified);
+    tcase_add_test(tc, tls_ca_bundle_override);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -355,6 +355,20 @@ START_TEST(slowdown_is_retried)
 }
 END_TEST
 
+START_TEST(unreachable_is_unavailable)
+{
+    struct sink *s = open_s3(0, NULL);
+    struct bf_err e;
+
+    fakesrv_stop(&fake); /* nothing listens on that port any more */
+    bf_err_init(&e);
+    ck_assert_int_eq(sink_put(s, "u/x", "1", 1, &e), BF_E_SINK_UNAVAILABLE);
+    ck_assert_int_eq(e.retryable, 1);
+    ck_assert_str_eq(e.endpoint, "s3:PutObject");
+    sink_free(s);
+}
+END_TEST
+
 START_TEST(forbidden_is_access_denied)
 {
     struct sink *s = open_s3(0, NULL);
@@ -511,6 +525,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, chunk_on_s3_with_multipart_and_kms);
     tcase_add_test(tc, multipart_failure_aborts);
     tcase_add_test(tc, slowdown_is_retried);
+    tcase_add_test(tc, unreachable_is_unavailable);
     tcase_add_test(tc, forbidden_is_access_denied);
     tcase_add_test(tc, idempotent_on_s3);
     tcase_add_test(tx, xml_reader);

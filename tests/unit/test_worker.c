@@ -747,6 +747,7 @@ START_TEST(hung_handler_does_not_block_heartbeats_and_is_answered)
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(hang, "lateAnswers")), 0);
     cJSON_Delete(tasks);
     awsenv_release(env);
+    free(a);
     teardown_wk(&w);
 }
 END_TEST

@@ -4,9 +4,13 @@
 //   node server.js --services sfn,s3 [--keys AKID=SECRET[=TOKEN],...]
 //                  [--config JSON] [--max-seconds N] [--watch-stdin]
 //                  [--no-verify] [--port N] [--max-skew-ms N]
+//                  [--tls-cert PEM --tls-key PEM]
 //
 // --max-skew-ms N rejects requests whose X-Amz-Date is more than N ms from
 // the fake's clock (InvalidSignatureException "Signature expired", as AWS).
+//
+// --tls-cert/--tls-key serve HTTPS instead of HTTP (tests/support/fake/tls
+// holds a test-only certificate for 127.0.0.1).
 //
 // A --services entry "module:signingName" loads services/module.js and hands
 // create() a ctx whose `signingName` is set, so one module can stand in for
@@ -41,7 +45,9 @@
 // (until the client gives up); resetAfterHandle lets the service act, then
 // destroys the connection instead of answering (the "lost reply" case).
 'use strict';
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const path = require('path');
 const { verify } = require('./sigv4verify');
 
@@ -62,6 +68,8 @@ function parseArgs(argv) {
     else if (k === '--no-verify') a.verify = false;
     else if (k === '--port') a.port = Number(v());
     else if (k === '--max-skew-ms') a.maxSkewMs = Number(v());
+    else if (k === '--tls-cert') a.tlsCert = v();
+    else if (k === '--tls-key') a.tlsKey = v();
     else throw new Error(`unknown argument ${k}`);
   }
   return a;
@@ -203,7 +211,10 @@ function main() {
     return svc.handle(req, res, call, body, url);
   }
 
-  const server = http.createServer((req, res) => {
+  const tls = args.tlsCert && args.tlsKey
+    ? { cert: fs.readFileSync(args.tlsCert), key: fs.readFileSync(args.tlsKey) }
+    : null;
+  const onRequest = (req, res) => {
     const chunks = [];
     let size = 0;
     req.on('data', (c) => {
@@ -217,7 +228,8 @@ function main() {
         if (!res.headersSent) awsJsonError(res, 500, 'InternalFailure', String(e.message));
       });
     });
-  });
+  };
+  const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
   server.keepAliveTimeout = 30000;
   server.headersTimeout = 35000;
   server.requestTimeout = 0;
