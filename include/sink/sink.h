@@ -12,7 +12,8 @@
  * Error classes: S3 403 -> BF_E_SINK_ACCESS_DENIED; 5xx, SlowDown and
  * transport failures (after awsrest's retries) -> BF_E_SINK_UNAVAILABLE;
  * local file errors -> BF_E_SINK_UNAVAILABLE as well (a full disk is not the
- * task's fault and may clear up), bad URIs -> BF_E_CONFIG.
+ * task's fault and may clear up) except EACCES/EPERM/EROFS ->
+ * BF_E_SINK_ACCESS_DENIED; bad URIs -> BF_E_CONFIG.
  * A sink is used by one thread at a time (each chunk opens its own).
  */
 #ifndef BF_SINK_SINK_H

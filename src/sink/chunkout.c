@@ -4,8 +4,9 @@
  * part names, rolling at a size limit, per-part record counts, sizes and
  * SHA-256, the manifest written last, and the clean-up of an earlier
  * attempt (its manifest and unfinished S3 uploads removed first, its
- * leftover names removed after the new manifest is in place). Also the reader that streams a part back.
- * It does not know what the records mean: chunk.c decides what to write.
+ * leftover names removed after the new manifest is in place). Also the
+ * reader that streams a part back. It does not know what the records
+ * mean: chunk.c decides what to write.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -103,15 +103,19 @@ static int simulated_crash(struct sink *s)
 
 /* ---- file backend ---- */
 
+/* A permission problem needs the operator (like S3's 403); anything else
+ * (a full disk, an I/O error) may pass, so it is worth a retry. */
 static enum bf_rc sink_file_errno(struct bf_err *err, const char *what,
-                             const char *path)
+                                  const char *path)
 {
     int e = errno;
+    int denied = e == EACCES || e == EPERM || e == EROFS;
+    enum bf_rc rc = denied ? BF_E_SINK_ACCESS_DENIED : BF_E_SINK_UNAVAILABLE;
 
-    bf_err_set(err, BF_E_SINK_UNAVAILABLE, "%s %s: %s", what, path, strerror(e));
+    bf_err_set(err, rc, "%s %s: %s", what, path, strerror(e));
     if (err != NULL)
-        err->retryable = 1;
-    return BF_E_SINK_UNAVAILABLE;
+        err->retryable = !denied;
+    return rc;
 }
 
 static enum bf_rc mkdir_p(const char *dir, struct bf_err *err)
@@ -184,13 +188,18 @@ static enum bf_rc sink_file_begin(struct sink *s, const char *key,
         return rc;
     /* A dot name in the same directory: same file system (rename is atomic)
      * and never matched by readers looking for part-* or _manifest.json. */
-    if (snprintf(o->tmp_path, sizeof(o->tmp_path), "%s/.%s.tmp-%ld-%lu", dir,
-                 slash + 1, (long)getpid(), ++s->tmp_counter) >=
-        (int)sizeof(o->tmp_path))
+    /* pid, sink and counter make the name unique even when two tasks in
+     * one process write the same chunk; O_EXCL makes sure of it. */
+    if (snprintf(o->tmp_path, sizeof(o->tmp_path), "%s/.%s.tmp-%ld-%lx-%lu",
+                 dir, slash + 1, (long)getpid(), (unsigned long)(uintptr_t)s,
+                 ++s->tmp_counter) >= (int)sizeof(o->tmp_path))
         return bf_err_set(err, BF_E_CONFIG, "path too long for key %s", key);
-    o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (o->fd < 0)
-        return sink_file_errno(err, "create", o->tmp_path);
+    o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (o->fd < 0) {
+        rc = sink_file_errno(err, "create", o->tmp_path);
+        o->tmp_path[0] = '\0'; /* not ours: abort must not unlink it */
+        return rc;
+    }
     return BF_OK;
 }
 
@@ -334,8 +343,8 @@ static enum bf_rc sink_file_list(struct sink *s, const char *dir, char ***names,
 }
 
 static const struct sink_ops sink_file_ops = {
-    sink_file_begin, sink_file_write, sink_file_commit, sink_file_abort, sink_file_get, sink_file_del,
-    sink_file_list,
+    sink_file_begin, sink_file_write, sink_file_commit, sink_file_abort,
+    sink_file_get, sink_file_del, sink_file_list,
 };
 
 static enum bf_rc sink_file_open(struct sink *s, const char *path,
@@ -565,7 +574,8 @@ static enum bf_rc sink_s3_list(struct sink *s, const char *dir, char ***names,
 }
 
 static const struct sink_ops sink_s3_ops = {
-    sink_s3_begin, sink_s3_write, sink_s3_commit, sink_s3_abort, sink_s3_get, sink_s3_del, sink_s3_list,
+    sink_s3_begin, sink_s3_write, sink_s3_commit, sink_s3_abort,
+    sink_s3_get, sink_s3_del, sink_s3_list,
 };
 
 static enum bf_rc sink_s3_open(struct sink *s, const char *rest, struct awsenv *aws,

@@ -867,6 +867,26 @@ static enum bf_rc check_creds(const struct tenant_source_creds *c,
     return BF_OK;
 }
 
+/* Basic auth carries the private key in every request: plain http is
+ * accepted only for a loopback host (the local fake, a tunnel). */
+static int origin_allowed(const char *origin)
+{
+    static const char *const loopback[] = {"http://127.0.0.1", "http://localhost",
+                                           "http://[::1]"};
+    size_t i;
+
+    if (strncmp(origin, "https://", 8) == 0)
+        return 1;
+    for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+        size_t n = strlen(loopback[i]);
+
+        if (strncmp(origin, loopback[i], n) == 0 &&
+            (origin[n] == '\0' || origin[n] == ':'))
+            return 1;
+    }
+    return 0;
+}
+
 static void set_origin(struct cw_source *cw)
 {
     const char *host = strstr(cw->root, "://") + 3;
@@ -903,6 +923,12 @@ enum bf_rc cw_open(const struct cw_params *p, struct source **out,
         goto out;
     }
     set_origin(cw);
+    if (!origin_allowed(cw->origin)) {
+        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                        "api_base_url must be https (plain http only for "
+                        "a loopback host)");
+        goto out;
+    }
     rc = make_auth(cw, err);
     if (rc != BF_OK)
         goto out;

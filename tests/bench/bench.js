@@ -428,7 +428,7 @@ async function benchPipeline(a, ctx) {
 // ---- 3. memory -------------------------------------------------------------
 
 async function benchMemory(a, ctx) {
-  const sizes = a.quick ? [1000, 3000, 10000] : [10000, 100000, 1000000];
+  const sizes = a.quick ? [1500, 3000, 10000] : [10000, 100000, 1000000];
   const rows = [];
   const problems = [];
   for (const n of sizes) {
@@ -472,50 +472,57 @@ async function benchIdle(a, ctx) {
   const srv = await startServer(path.join(HERE, 'fake_activity.js'),
                                 ['--mode', 'idle', '--long-poll-ms', '60000'], cleanEnv(ctx.home, {}));
   const impls = dispatchImpls(a, ctx);
+  const keys = { 'backfill-worker': 'bw-bench', boto3: 'boto3-bench', 'node-sdk-v3': 'node-bench' };
   const problems = [];
   const rows = [];
+  const procs = {};
   try {
-    for (const [name, fn] of Object.entries(impls)) {
-      process.stderr.write(`idle: ${name}, ${slots} polls, ${holdMs / 1000} s ...\n`);
-      await getJson(`${srv.url}/__admin/reset`);
-      const p = fn(srv.url, slots);
-      const t0w = Date.now();
-      let st = await getJson(`${srv.url}/__admin/stats`);
-      while (st.openPolls < slots && Date.now() - t0w < 20000) {
-        await sleep(100);
-        st = await getJson(`${srv.url}/__admin/stats`);
-      }
-      if (st.openPolls < slots) problems.push(`idle ${name}: only ${st.openPolls} polls opened`);
-      await sleep(a.quick ? 300 : 2000); // let start-up settle
-      const cpu0 = procCpu(p.pid), t0 = Date.now();
-      let minOpen = Infinity;
-      while (Date.now() - t0 < holdMs) {
-        await sleep(1000);
-        st = await getJson(`${srv.url}/__admin/stats`);
-        minOpen = Math.min(minOpen, st.openPolls);
-      }
-      const cpu = procCpu(p.pid) - cpu0, secs = (Date.now() - t0) / 1000;
-      const mem = procStatus(p.pid);
-      p.kill('SIGTERM');
-      await waitExit(p, 15000);
-      rows.push({ impl: name, seconds: secs, open_polls_min: minOpen, polls_total: st.polls,
-                  cpu_s: cpu, cpu_pct: cpu / secs * 100, rss_kb: mem.VmRSS, hwm_kb: mem.VmHWM,
-                  rss_anon_kb: mem.RssAnon, threads: mem.Threads,
-                  endpoint: { badSig: st.badSig, refMismatch: st.refMismatch } });
-      if (st.badSig || st.refMismatch) problems.push(`idle ${name}: endpoint errors ${JSON.stringify(st)}`);
+    // All three side by side in one window: idle processes do not compete,
+    // and the endpoint counts each one's open polls by workerName.
+    process.stderr.write(`idle: ${Object.keys(impls).join(', ')}, ${slots} polls each, ${holdMs / 1000} s ...\n`);
+    for (const [name, fn] of Object.entries(impls)) procs[name] = fn(srv.url, slots);
+    const t0w = Date.now();
+    const openOf = (st, name) => (st.openByWorker || {})[keys[name]] || 0;
+    let st = await getJson(`${srv.url}/__admin/stats`);
+    while (Object.keys(procs).some((n) => openOf(st, n) < slots) && Date.now() - t0w < 30000) {
+      await sleep(100);
+      st = await getJson(`${srv.url}/__admin/stats`);
     }
+    await sleep(a.quick ? 300 : 2000); // let start-up settle
+    const cpu0 = {}, minOpen = {};
+    for (const [n, p] of Object.entries(procs)) { cpu0[n] = procCpu(p.pid); minOpen[n] = Infinity; }
+    const t0 = Date.now();
+    while (Date.now() - t0 < holdMs) {
+      await sleep(1000);
+      st = await getJson(`${srv.url}/__admin/stats`);
+      for (const n of Object.keys(procs)) minOpen[n] = Math.min(minOpen[n], openOf(st, n));
+    }
+    const secs = (Date.now() - t0) / 1000;
+    for (const [name, p] of Object.entries(procs)) {
+      const cpu = procCpu(p.pid) - cpu0[name];
+      const mem = procStatus(p.pid);
+      rows.push({ impl: name, seconds: secs, open_polls_min: minOpen[name], cpu_s: cpu,
+                  cpu_pct: cpu / secs * 100, rss_kb: mem.VmRSS, hwm_kb: mem.VmHWM,
+                  rss_anon_kb: mem.RssAnon, rss_file_kb: mem.RssFile, threads: mem.Threads });
+      if (minOpen[name] < slots) problems.push(`idle ${name}: only ${minOpen[name]} polls held`);
+    }
+    if (st.badSig || st.refMismatch) problems.push(`idle: endpoint errors ${JSON.stringify(st)}`);
   } finally {
+    for (const p of Object.values(procs)) p.kill('SIGTERM');
+    await Promise.all(Object.values(procs).map((p) => waitExit(p, 15000)));
     srv.stop();
   }
-  table(`4. Idle footprint (${slots} open polls, no tasks, ${holdMs / 1000} s)`,
-        ['impl', 'open polls (min)', 'RSS MB', 'peak RSS MB', 'threads', 'CPU s', 'CPU %'],
+  table(`4. Idle footprint (${slots} open polls each, no tasks, ${holdMs / 1000} s)`,
+        ['impl', 'open polls (min)', 'RSS MB', 'anon MB', 'file MB', 'peak RSS MB', 'threads', 'CPU s'],
         rows.map((r) => ({ impl: r.impl, 'open polls (min)': r.open_polls_min, 'RSS MB': fix(r.rss_kb / 1024, 1),
+                           'anon MB': fix(r.rss_anon_kb / 1024, 1), 'file MB': fix(r.rss_file_kb / 1024, 1),
                            'peak RSS MB': fix(r.hwm_kb / 1024, 1), threads: r.threads,
-                           'CPU s': fix(r.cpu_s, 3), 'CPU %': fix(r.cpu_pct, 3) })));
+                           'CPU s': fix(r.cpu_s, 3) })));
   const bw = rows.find((r) => r.impl === 'backfill-worker');
   const targets = bw ? [verdict(`idle: RSS <= 10 MB with ${slots} open polls`,
                                 bw.rss_kb <= 10 * 1024 && bw.open_polls_min >= slots,
-                                `${fix(bw.rss_kb / 1024, 1)} MB RSS (peak ${fix(bw.hwm_kb / 1024, 1)} MB), ` +
+                                `${fix(bw.rss_kb / 1024, 1)} MB RSS (anon ${fix(bw.rss_anon_kb / 1024, 1)} MB, ` +
+                                `shared-library pages ${fix(bw.rss_file_kb / 1024, 1)} MB), ` +
                                 `${bw.open_polls_min} polls held throughout, CPU ${fix(bw.cpu_s, 3)} s in ${fix(bw.seconds, 0)} s`)] : [];
   return { rows, targets, problems, hold_ms: holdMs };
 }

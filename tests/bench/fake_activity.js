@@ -17,7 +17,8 @@
 //   queue); SendTaskSuccess/Failure close it; answering an unknown or closed
 //   token is TaskDoesNotExist / TaskTimedOut, counted as an error.
 // mode idle: GetActivityTask is held --long-poll-ms (60 s, like the service)
-//   and answered with no task; stats.openPolls says how many are held.
+//   and answered with no task; stats.openPolls says how many are held, and
+//   stats.openByWorker how many per workerName (a trailing -N dropped).
 //
 // Listens on 127.0.0.1 (port 0), prints {"port": N}. Admin (never signed):
 //   GET /__admin/stats -> counters;  POST /__admin/reset -> zero counters.
@@ -154,17 +155,19 @@ function main() {
       return awsError(res, 400, 'InvalidArn', 'Invalid Arn');
     if (args.mode === 'idle') {
       const id = ++seq;
+      const who = String(body.workerName || '').replace(/-\d+$/, '');
       const timer = setTimeout(() => {
         open.delete(id);
         stats.openPolls = open.size;
         stats.emptyPolls++;
         send(res, 200, {});
       }, args.longPollMs);
-      open.set(id, timer);
+      open.set(id, { timer, who });
       stats.openPolls = open.size;
       if (open.size > stats.maxOpenPolls) stats.maxOpenPolls = open.size;
       req.socket.on('close', () => {
-        if (open.delete(id)) clearTimeout(timer);
+        const o = open.get(id);
+        if (o) { clearTimeout(o.timer); open.delete(id); }
         stats.openPolls = open.size;
       });
       return;
@@ -223,7 +226,9 @@ function main() {
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       if (req.url.startsWith('/__admin/')) {
-        const now = stats;
+        const by = {};
+        for (const o of open.values()) by[o.who] = (by[o.who] || 0) + 1;
+        const now = { ...stats, openByWorker: by };
         if (req.url === '/__admin/reset') reset();
         return send(res, 200, now);
       }

@@ -406,7 +406,7 @@ check('IAM: worker policy is least privilege (activity, raw/canonical prefixes, 
   const sts = statements(wp.Properties.PolicyDocument);
   const expected = new Set(['states:GetActivityTask', 'states:SendTaskSuccess', 'states:SendTaskFailure',
     'states:SendTaskHeartbeat', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:GetObject',
-    's3:ListBucket', 'dynamodb:GetItem', 'secretsmanager:GetSecretValue', 'kms:GenerateDataKey', 'kms:Decrypt',
+    's3:ListBucket', 's3:ListBucketMultipartUploads', 'dynamodb:GetItem', 'secretsmanager:GetSecretValue', 'kms:GenerateDataKey', 'kms:Decrypt',
     'lambda:InvokeFunction']);
   const seen = new Set();
   for (const { s, conds } of sts) {
@@ -430,6 +430,8 @@ check('IAM: worker policy is least privilege (activity, raw/canonical prefixes, 
       if (!pre) p.push(`${s.Sid}: ListBucket without an s3:prefix condition`);
       else if (!/raw\/\*/.test(JSON.stringify(pre)) || /backfill_metadata/.test(JSON.stringify(pre))) p.push(`${s.Sid}: s3:prefix condition too wide`);
     }
+    if (acts.includes('s3:ListBucketMultipartUploads') && (acts.length !== 1 || !/^\{"Fn::Sub":"arn:\$\{AWS::Partition\}:s3:::\$\{DataBucket\}"\}$/.test(JSON.stringify(res[0])) || res.length !== 1))
+      p.push(`${s.Sid}: ListBucketMultipartUploads must be alone, on the data bucket only`);
     if (svc.has('dynamodb') && !/:table\/\$\{T\}/.test(rs)) p.push(`${s.Sid}: GetItem not on the tenant table`);
     if (svc.has('secretsmanager') && !/secret:\$\{SecretsPrefix\}\*|secret:\*\/\$\{Environment\}-\?\?\?\?\?\?/.test(rs)) p.push(`${s.Sid}: secrets not limited to the prefix`);
     if (svc.has('lambda')) {

@@ -48,8 +48,8 @@ function startFake(script, args = [], opts = {}) {
   });
 }
 
-function startRunner({ timeScale = 1, s3Dir, pollSeconds = 60, log } = {}) {
-  const args = ['--time-scale', String(timeScale), '--poll-seconds', String(pollSeconds), '--max-seconds', '1800'];
+function startRunner({ timeScale = 1, retryScale = 0, s3Dir, pollSeconds = 60, log } = {}) {
+  const args = ['--time-scale', String(timeScale), '--retry-scale', String(retryScale || timeScale), '--poll-seconds', String(pollSeconds), '--max-seconds', '1800'];
   if (s3Dir) args.push('--s3-bucket', `local=${s3Dir}`);
   if (log) args.push('--log', log);
   return startFake(path.join(TOP, 'tests/sfn-local/server.js'), args);

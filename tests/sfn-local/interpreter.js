@@ -17,8 +17,9 @@
 // Redrive is implemented by replay: every state that completes records its
 // output and variable assignments under its path ("Map[3]/Work"). A redriven
 // execution runs the definition again from the start, and a state with a
-// record is not executed again: its recorded result is used. So successful
-// Tasks and Pass states are not re-run, Choice is re-evaluated, a Fail state
+// record is not executed again: its recorded result is used. Records are
+// per entry (path#n), so a state entered again later in the flow runs anew.
+// So successful Tasks and Pass states are not re-run, Choice is re-evaluated, a Fail state
 // fails again, and an inline Map re-runs only iterations that failed or were
 // aborted -- the semantics FACTS.md lists for AWS.
 'use strict';
@@ -204,12 +205,14 @@ function retryDelayMs(r, attempt, scale) {
 class Execution {
   // hooks: { scheduleActivity(arn, input, opts) -> Promise<result>,
   //          putObject(bucket, key, body), event(type, details), now() }
-  constructor({ def, input, context, hooks, timeScale = 1, memo = new Map() }) {
+  constructor({ def, input, context, hooks, timeScale = 1, retryScale, memo = new Map() }) {
     this.def = def;
     this.input = input;
     this.context = context;     // { Execution: {...}, StateMachine: {...} }
     this.hooks = hooks;
     this.scale = timeScale;
+    this.retryScale = retryScale || timeScale;
+    this.visits = new Map();     // path -> entries during this run
     this.memo = memo;            // path -> { output, assigned, next }
     this.root = new AbortController(); // StopExecution and timeouts
     // Every in-flight state listens on its scope's signal; a Map of 200
@@ -246,14 +249,20 @@ class Execution {
       if (signal.aborted) throw signal.reason;
       const st = machine.States[name];
       const path = `${prefix}${name}`;
-      const rec = this.memo.get(path);
+      // A definition may enter a state more than once (a loop back to
+      // Summarize after a second round); each entry is its own record, so
+      // replay reproduces exactly the entries that completed before.
+      const visit = (this.visits.get(path) || 0) + 1;
+      this.visits.set(path, visit);
+      const key = `${path}#${visit}`;
+      const rec = this.memo.get(key);
       let out;
       if (rec && st.Type !== 'Choice') {
         Object.assign(vars, rec.assigned);
         out = rec;
       } else {
         out = await this.runState(st, name, path, data, vars, mapCtx, signal);
-        if (st.Type !== 'Choice' && st.Type !== 'Fail') this.memo.set(path, out);
+        if (st.Type !== 'Choice' && st.Type !== 'Fail') this.memo.set(key, out);
         Object.assign(vars, out.assigned);
       }
       data = out.output;
@@ -323,7 +332,7 @@ class Execution {
         if (!(err instanceof StatesError) || signal.aborted) throw err;
         const ri = (st.Retry || []).findIndex((r) => errorMatches(r.ErrorEquals, err.error));
         if (ri >= 0 && counts[ri] < (st.Retry[ri].MaxAttempts ?? 3)) {
-          const delay = retryDelayMs(st.Retry[ri], counts[ri], this.scale);
+          const delay = retryDelayMs(st.Retry[ri], counts[ri], this.retryScale);
           counts[ri]++;
           retryCount++;
           this.hooks.event('StateRetry', { name, path, error: err.error, delayMs: Math.round(delay) });

@@ -6,7 +6,7 @@
 // can run the real worker against the real definition without an AWS account.
 //
 //   node server.js [--port 0] [--keys AKID=SECRET,...] [--time-scale N]
-//                  [--poll-seconds 60] [--s3-root DIR] [--s3-bucket B=DIR]
+//                  [--retry-scale N] [--poll-seconds 60] [--s3-root DIR] [--s3-bucket B=DIR]
 //                  [--max-seconds 900] [--watch-stdin] [--log FILE]
 //
 // Speaks the Step Functions JSON 1.0 API on 127.0.0.1 and verifies every
@@ -16,7 +16,9 @@
 // GetActivityTask (long poll), SendTaskSuccess, SendTaskFailure,
 // SendTaskHeartbeat. Definitions run in interpreter.js, which refuses what
 // it does not implement. --time-scale divides retry intervals, heartbeat
-// and task timeouts and the execution timeout (tests use 10 or more).
+// and task timeouts and the execution timeout (tests use 10 or more);
+// --retry-scale N divides only retry intervals (then heartbeat windows stay
+// real, so a real worker's heartbeat cadence of heartbeat_seconds/3 fits).
 // The aws-sdk:s3:putObject integration writes to --s3-bucket B=DIR (object
 // at DIR/KEY) or --s3-root DIR (object at DIR/B/KEY).
 'use strict';
@@ -32,7 +34,7 @@ const ACCOUNT = '123456789012';
 const DEFAULT_KEYS = 'AKIDEXAMPLE=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 
 function parseArgs(argv) {
-  const a = { port: 0, keys: DEFAULT_KEYS, timeScale: 1, pollSeconds: 60, s3Root: null,
+  const a = { port: 0, keys: DEFAULT_KEYS, timeScale: 1, retryScale: 0, pollSeconds: 60, s3Root: null,
               s3Buckets: {}, maxSeconds: 900, watchStdin: false, log: null };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
@@ -40,6 +42,7 @@ function parseArgs(argv) {
     if (k === '--port') a.port = Number(v());
     else if (k === '--keys') a.keys = v();
     else if (k === '--time-scale') a.timeScale = Number(v());
+    else if (k === '--retry-scale') a.retryScale = Number(v());
     else if (k === '--poll-seconds') a.pollSeconds = Number(v());
     else if (k === '--s3-root') a.s3Root = v();
     else if (k === '--s3-bucket') { const [b, d] = v().split('='); a.s3Buckets[b] = d; }
@@ -251,7 +254,8 @@ class Runner {
       StateMachine: { Id: rec.smArn, Name: rec.sm.name },
     };
     const exec = new Execution({
-      def: rec.sm.def, input: rec.parsed, context, timeScale: this.args.timeScale, memo: rec.memo,
+      def: rec.sm.def, input: rec.parsed, context, timeScale: this.args.timeScale,
+      retryScale: this.args.retryScale || this.args.timeScale, memo: rec.memo,
       hooks: {
         scheduleActivity: (arn, input, opts) => this.scheduleActivity(rec, arn, input, opts),
         putObject: (b, k, body) => this.putObject(b, k, body),

@@ -868,6 +868,146 @@ START_TEST(run_chunk_binary)
 }
 END_TEST
 
+/* Lines in a gzip JSON Lines object held in memory. */
+static long gunzip_lines(const unsigned char *p, size_t n)
+{
+    z_stream z;
+    unsigned char out[65536];
+    long lines = 0;
+    int r = Z_OK;
+
+    memset(&z, 0, sizeof(z));
+    ck_assert_int_eq(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
+    z.next_in = (unsigned char *)p;
+    z.avail_in = (uInt)n;
+    while (r != Z_STREAM_END) {
+        size_t i;
+
+        z.next_out = out;
+        z.avail_out = sizeof(out);
+        r = inflate(&z, Z_NO_FLUSH);
+        ck_assert_msg(r == Z_OK || r == Z_STREAM_END, "inflate: %d", r);
+        for (i = 0; i < sizeof(out) - z.avail_out; i++)
+            lines += out[i] == '\n';
+    }
+    inflateEnd(&z);
+    return lines;
+}
+
+/* BACKFILL_OUTPUT=s3://...: the same chunk lands in the fake S3 (SigV4
+ * verified), and BACKFILL_TRANSFORM=lambda hands the transform to the
+ * original Lambda while the raw side stays built in. */
+START_TEST(run_chunk_binary_s3_and_lambda)
+{
+    struct fakesrv aws;
+    const char *aws_args[] = {"--services", "s3,lambda", "--max-seconds", "300", NULL};
+    char vals[3][1100];
+    const char *env[40];
+    struct child_run cr;
+    struct buf b;
+    cJSON *j = NULL, *e = NULL;
+    int nobj = 0, found_raw = 0;
+    const char *input = "{\"tenant_id\":\"acme\",\"service\":\"connectwise\","
+                        "\"table_name\":\"company/contacts\",\"start_date\":\"2025-01-01\","
+                        "\"end_date\":\"2025-01-31\"}";
+    size_t k;
+
+    ck_assert_int_eq(fakesrv_start(&aws, "tests/support/fake/server.js", aws_args), 0);
+    binary_env(vals, env, "100");
+    k = 12;
+    env[1] = "s3://lake/pre";
+    env[k++] = "AWS_ENDPOINT_URL_S3";
+    env[k++] = aws.url;
+    env[k++] = "AWS_ENDPOINT_URL_LAMBDA";
+    env[k++] = aws.url;
+    env[k++] = "AWS_REGION";
+    env[k++] = "us-east-1";
+    env[k++] = "AWS_ACCESS_KEY_ID";
+    env[k++] = "AKIDEXAMPLE";
+    env[k++] = "AWS_SECRET_ACCESS_KEY";
+    env[k++] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    env[k++] = "AWS_EC2_METADATA_DISABLED";
+    env[k++] = "true";
+    env[k] = NULL;
+    run_binary(input, env, &cr);
+    ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0, "%s", cr.out);
+    j = cJSON_Parse(cr.out);
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_ingested")), 1500);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "raw"), "uri")),
+                     "s3://lake/pre/acme/raw/connectwise/company/contacts/backfill/"
+                     "2025-01-01T00-00-00.000Z_2025-01-31T00-00-00.000Z");
+    cJSON_Delete(j);
+
+    buf_init(&b, 0);
+    ck_assert_int_eq(fakesrv_admin(&aws, "GET", "svc/s3/objects?bucket=lake&prefix=pre/acme/",
+                                   NULL, &b), 200);
+    j = cJSON_Parse(b.data);
+    buf_cleanup(&b);
+    cJSON_ArrayForEach(e, j) {
+        const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(e, "key"));
+
+        nobj++;
+        if (strstr(key, "/raw/") != NULL && strstr(key, "part-00000.jsonl.gz") != NULL) {
+            char path[600];
+            struct buf obj;
+
+            snprintf(path, sizeof(path), "svc/s3/object?bucket=lake&key=%s", key);
+            buf_init(&obj, 0);
+            ck_assert_int_eq(fakesrv_admin(&aws, "GET", path, NULL, &obj), 200);
+            ck_assert_int_eq(gunzip_lines((const unsigned char *)obj.data, obj.len), 1500);
+            buf_cleanup(&obj);
+            found_raw = 1;
+        }
+    }
+    /* raw part + manifest, canonical part + rejects + manifest */
+    ck_assert_int_eq(nobj, 5);
+    ck_assert(found_raw);
+    cJSON_Delete(j);
+
+    /* the transform as the original Lambda */
+    ck_assert_int_eq(fakesrv_admin(&aws, "POST", "svc/lambda/functions/avesa-canonical-transform-contacts-dev",
+                                   "{\"responses\":[{\"payload\":{\"statusCode\":200,"
+                                   "\"body\":\"{}\"}}]}", NULL), 200);
+    env[k++] = "BACKFILL_TRANSFORM";
+    env[k++] = "lambda";
+    env[k] = NULL;
+    run_binary(input, env, &cr);
+    ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0, "%s", cr.out);
+    j = cJSON_Parse(cr.out);
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_ingested")), 1500);
+    cJSON_Delete(j);
+    buf_init(&b, 0);
+    ck_assert_int_eq(fakesrv_admin(&aws, "GET", "svc/lambda/functions", NULL, &b), 200);
+    ck_assert_msg(strstr(b.data, "avesa-canonical-transform-contacts-dev") != NULL, "%s", b.data);
+    buf_cleanup(&b);
+    buf_init(&b, 0);
+    ck_assert_int_eq(fakesrv_admin(&aws, "GET", "calls?service=lambda", NULL, &b), 200);
+    j = cJSON_Parse(b.data);
+    ck_assert_int_eq(cJSON_GetArraySize(j), 1);
+    cJSON_Delete(j);
+    buf_cleanup(&b);
+
+    /* the ingest as the original Lambda, the built-in transform reading the
+     * raw chunk (written above) back from S3 through its manifest */
+    ck_assert_int_eq(fakesrv_admin(&aws, "POST", "svc/lambda/functions/avesa-connectwise-ingestion-dev",
+                                   "{\"responses\":[{\"payload\":{\"statusCode\":200,"
+                                   "\"body\":\"{}\"}}]}", NULL), 200);
+    env[k - 1] = "builtin";
+    env[k++] = "BACKFILL_INGEST";
+    env[k++] = "lambda";
+    env[k] = NULL;
+    fakesrv_admin(&g_cw, "POST", "reset", "{}", NULL);
+    run_binary(input, env, &cr);
+    ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0, "%s", cr.out);
+    j = cJSON_Parse(cr.out);
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_transformed")) +
+                     (long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_rejected")), 1500);
+    cJSON_Delete(j);
+    ck_assert_int_eq(count_calls(), 0); /* ConnectWise was not called */
+    fakesrv_stop(&aws);
+}
+END_TEST
+
 /* `n` tickets in one chunk through the binary: peak RSS (the child's
  * ru_maxrss) stays bounded by a page, not by the chunk. */
 static void memory_chunk(long n)
@@ -949,6 +1089,7 @@ Suite *test_suite(void)
     tcase_add_checked_fixture(bin, setup_test, teardown_test);
     tcase_set_timeout(bin, 300);
     tcase_add_test(bin, run_chunk_binary);
+    tcase_add_test(bin, run_chunk_binary_s3_and_lambda);
     tcase_add_test(bin, memory_20k_chunk);
     suite_add_tcase(s, bin);
     if (getenv("BF_CHUNK_BIG") != NULL && strcmp(getenv("BF_CHUNK_BIG"), "1") == 0) {

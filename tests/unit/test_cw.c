@@ -812,6 +812,17 @@ START_TEST(credentials_checked)
     memset(&r, 0, sizeof(r));
     run_source(&c, "service/tickets", 0, 1000, NULL, NULL, 0, NULL, &r);
     ck_assert_int_eq(r.rc, BF_E_CREDENTIALS_INVALID);
+    /* the private key never travels in clear text to a remote host */
+    creds_for(&c, "");
+    strcpy(c.api_base_url, "http://cw.example.com/v4_6_release");
+    memset(&r, 0, sizeof(r));
+    run_source(&c, "service/tickets", 0, 1000, NULL, NULL, 0, NULL, &r);
+    ck_assert_int_eq(r.rc, BF_E_CREDENTIALS_INVALID);
+    ck_assert_ptr_nonnull(strstr(r.err.message, "https"));
+    strcpy(c.api_base_url, "http://127.0.0.1.evil.example");
+    memset(&r, 0, sizeof(r));
+    run_source(&c, "service/tickets", 0, 1000, NULL, NULL, 0, NULL, &r);
+    ck_assert_int_eq(r.rc, BF_E_CREDENTIALS_INVALID);
 }
 END_TEST
 

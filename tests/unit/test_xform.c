@@ -464,6 +464,53 @@ START_TEST(record_hash_is_stable)
 }
 END_TEST
 
+/* The issue's required fields: a record with just those maps; without any
+ * one of them it is rejected, naming the field. */
+START_TEST(required_fields_per_table)
+{
+    static const struct {
+        const char *table, *canonical, *raw_ok, *drop[2], *field[2];
+    } cases[] = {
+        { "service/tickets", "tickets", "{\"id\":1,\"summary\":\"s\"}",
+          { "{\"summary\":\"s\"}", "{\"id\":1}" }, { "id", "summary" } },
+        { "time/entries", "time_entries", "{\"id\":1,\"actualHours\":2}",
+          { "{\"actualHours\":2}", "{\"id\":1}" }, { "id", "actual_hours" } },
+        { "company/companies", "companies", "{\"id\":1,\"name\":\"n\"}",
+          { "{\"name\":\"n\"}", "{\"id\":1}" }, { "id", "company_name" } },
+        { "company/contacts", "contacts", "{\"id\":1,\"firstName\":\"f\"}",
+          { "{\"firstName\":\"f\"}", "{\"id\":1}" }, { "id", "first_name" } },
+    };
+    struct xform_mappings *m = NULL;
+    struct bf_err e;
+    size_t k, d;
+
+    ck_assert_int_eq(xform_mappings_load(NULL, &m, &e), BF_OK);
+    for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        const struct xform_table *t = xform_find(m, "connectwise", cases[k].table);
+        struct xform_ctx ctx = base_ctx;
+        char reason[XFORM_REASON_MAX], want[128];
+        cJSON *raw = cJSON_Parse(cases[k].raw_ok), *out = NULL;
+
+        ck_assert_ptr_nonnull(t);
+        ctx.source_table = cases[k].table;
+        ctx.canonical_table = cases[k].canonical;
+        ck_assert_int_eq(xform_map_record(t, raw, &ctx, &out, reason, NULL, &e), BF_OK);
+        ck_assert_msg(out != NULL, "%s: %s", cases[k].table, reason);
+        cJSON_Delete(out);
+        cJSON_Delete(raw);
+        for (d = 0; d < 2; d++) {
+            raw = cJSON_Parse(cases[k].drop[d]);
+            ck_assert_int_eq(xform_map_record(t, raw, &ctx, &out, reason, NULL, &e), BF_OK);
+            ck_assert_ptr_null(out);
+            snprintf(want, sizeof(want), "missing required field '%s'", cases[k].field[d]);
+            ck_assert_msg(strncmp(reason, want, strlen(want)) == 0, "%s", reason);
+            cJSON_Delete(raw);
+        }
+    }
+    xform_mappings_free(m);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("xform");
@@ -476,6 +523,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, bad_mapping_is_config_error);
     tcase_add_test(tc, rejects_carry_reason_and_record);
     tcase_add_test(tc, record_hash_is_stable);
+    tcase_add_test(tc, required_fields_per_table);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -183,6 +183,28 @@ const tests = {
     assert.deepStrictEqual(JSON.parse(d2.output).map((x) => x.i), [0, 1, 2, 3]);
   },
 
+  async redriveOfALoopRunsLaterEntriesAnew(url) {
+    // Sum -> Round2 (fails) ; redrive: Round2 succeeds -> Sum entered a
+    // second time must run with the new data, not replay the first entry.
+    let fixed = false;
+    const w = worker(url, () => (fixed ? { success: { ok: true } } : { failure: ['Backfill.SourceAuthFailed', '{}'] }));
+    const arn = await run(url, machine({
+      Start: { Type: 'Pass', Output: { round: 1 }, Next: 'Sum' },
+      Sum: { Type: 'Pass', Output: '{% {"round": $states.input.round, "seen": $states.input.round} %}', Next: 'Check' },
+      Check: { Type: 'Choice', Choices: [{ Condition: '{% $states.input.round = 2 %}', Next: 'Done' }], Default: 'Round2' },
+      Round2: { Type: 'Task', Resource: ARN, Arguments: {}, Output: { round: 2 }, Next: 'Sum' },
+      Done: { Type: 'Succeed' },
+    }, 'Start'), {});
+    const d = await waitForExecution(url, arn);
+    assert.strictEqual(d.status, 'FAILED');
+    fixed = true;
+    await call(url, 'RedriveExecution', { executionArn: arn });
+    const d2 = await waitForExecution(url, arn, 20000);
+    w.stopped = true;
+    assert.strictEqual(d2.status, 'SUCCEEDED');
+    assert.deepStrictEqual(JSON.parse(d2.output), { round: 2, seen: 2 });
+  },
+
   async executionTimeoutWithoutWorkers(url) {
     const arn = await run(url, machine({ T: taskState() }, 'T', { TimeoutSeconds: 20 }), {}); // 1 s scaled
     const d = await waitForExecution(url, arn);
