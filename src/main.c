@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "aws/awsenv.h"
+#include "aws/http.h"
 #include "chunk/chunk.h"
 #include "config/config.h"
 #include "plan/plan.h"
@@ -369,7 +370,16 @@ int main(int argc, char **argv)
     log_setup(c.cfg.log_level, c.cfg.worker_name, STDERR_FILENO);
     if (strcmp(c.cmd, "plan") == 0)
         return cmd_plan(&c);
+    /* libcurl's one-time set-up is not thread-safe: do it here, before
+     * any slot or heartbeat thread exists. */
+    if (http_global_init(&err) != BF_OK) {
+        fprintf(stderr, "backfill-worker: %s\n", err.message);
+        return EXIT_FAILURE;
+    }
     if (strcmp(c.cmd, "run-chunk") == 0)
-        return cmd_run_chunk(&c);
-    return cmd_worker(&c);
+        code = cmd_run_chunk(&c);
+    else
+        code = cmd_worker(&c);
+    http_global_cleanup();
+    return code;
 }

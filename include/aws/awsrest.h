@@ -73,6 +73,13 @@ enum bf_rc awsrest_make_target(const struct endpoint *ep, const char *bucket,
                                struct awsrest_target *t, struct bf_err *err);
 /* Whether `bucket` can be a DNS label under `scheme` ("https"/"http"). */
 int awsrest_bucket_virtual_ok(const char *bucket, const char *scheme);
+/* The text of the first <tag>...</tag> in `xml` after `*pos`, XML entities
+ * decoded, into `out` (cut to `n`). Returns 1 and moves *pos past it, or 0
+ * when there is none. A bounded scan for known element names: S3's answers
+ * (errors, listings, multipart) are flat enough that a full XML parser
+ * would only add attack surface. */
+int awsrest_xml_next(const char *xml, size_t *pos, const char *tag, char *out,
+                     size_t n);
 /* Parse an error answer: S3's XML <Code>/<Message>, else JSON (__type,
  * x-amzn-ErrorType); without either, a code from the status ("NotFound"
  * for a 404 HEAD). */

@@ -84,10 +84,4 @@ enum bf_rc s3_list_uploads(struct s3_client *c, const char *bucket,
                            const char *prefix, char ***keys,
                            char ***upload_ids, size_t *n, struct bf_err *err);
 
-/* Exposed for tests: the text of the first <tag>...</tag> in `xml` after
- * `*pos`, XML entities decoded, into `out` (cut to `n`). Returns 1 and
- * moves *pos past it, or 0 when there is none. */
-int s3_xml_next(const char *xml, size_t *pos, const char *tag, char *out,
-                size_t n);
-
 #endif

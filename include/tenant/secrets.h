@@ -14,8 +14,9 @@
 #include "tenant/tenant.h"
 #include "util/err.h"
 
-/* Read a whole local store file (at most 8 MiB) in one allocation of its
- * size. The caller frees `*data` (wiping it first if it held secrets).
+/* Read a whole local store file (at most 8 MiB), sized up front so no
+ * stray copy of a secret is left in freed memory. The caller frees `*data`
+ * (wiping it first if it held secrets).
  * BF_E_IO names the path; BF_E_LIMIT when the file is too large. */
 enum bf_rc secrets_read_file(const char *path, char **data, size_t *len,
                              struct bf_err *err);

@@ -65,6 +65,12 @@ void bf_err_init(struct bf_err *err);
 enum bf_rc bf_err_set(struct bf_err *err, enum bf_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Give the recorded failure the code `rc`, keeping its message and
+ * details, and return `rc`. For the layer that knows more than its callee
+ * (a tenants file that cannot be read is BF_E_CONFIG, not BF_E_IO), so the
+ * returned code and err->rc never disagree. NULL-safe. */
+enum bf_rc bf_err_reclassify(struct bf_err *err, enum bf_rc rc);
+
 /* Prefix the existing message with context ("GetActivityTask: ..."). */
 void bf_err_prefix(struct bf_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

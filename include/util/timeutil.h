@@ -38,4 +38,8 @@ int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d);
 int64_t time_now_ms(void);
 int64_t time_mono_ms(void);
 
+/* Sleep `ms` milliseconds (nothing for ms <= 0), resuming after a signal
+ * so the whole time passes. This function can't fail. */
+void time_sleep_ms(long ms);
+
 #endif

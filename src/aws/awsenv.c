@@ -7,12 +7,10 @@
  */
 #include "aws/awsenv.h"
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "aws/endpoint.h"
 #include "util/timeutil.h"
@@ -133,12 +131,9 @@ int64_t awsenv_now_ms(const struct awsenv *env)
 void awsenv_sleep_ms(void *ctx, long ms)
 {
     struct awsenv *env = ctx;
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-    if (env != NULL && env->sleep_ms != NULL) {
+    if (env != NULL && env->sleep_ms != NULL)
         env->sleep_ms(env->sleep_ctx, ms);
-        return;
-    }
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    else
+        time_sleep_ms(ms);
 }

@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "aws/awscall.h"
 #include "aws/http.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"
@@ -23,16 +24,11 @@
 #define AWSJSON_DEFAULT_MAX_RESPONSE ((size_t)1 << 20)
 
 struct awsjson_client {
-    struct awsenv *env;               /* reference held */
-    const struct endpoint_service *svc;
-    struct endpoint ep;
-    struct http_client *http;
+    struct awscall_conn conn;
     char target_prefix[64];
     char content_type[40];
     char url[600];
     char path[300];
-    uint64_t rng;                     /* backoff jitter, this client only */
-    int64_t skew_ms;                  /* server clock - ours, once learnt */
 };
 
 /* One call, as the attempt function sees it. */
@@ -64,24 +60,16 @@ enum bf_rc awsjson_client_new(struct awsenv *env,
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return bf_err_set(err, BF_E_NOMEM, "awsjson: out of memory");
-    rc = endpoint_resolve(svc, awsenv_region(env), &c->ep, err);
+    rc = awscall_conn_init(&c->conn, env, svc, "awsjson", err);
     if (rc != BF_OK) {
         free(c);
         return rc;
     }
-    c->http = http_client_new();
-    if (c->http == NULL) {
-        free(c);
-        return bf_err_set(err, BF_E_NOMEM, "awsjson: out of memory");
-    }
-    c->env = awsenv_acquire(env);
-    c->svc = svc;
     snprintf(c->target_prefix, sizeof(c->target_prefix), "%s", target_prefix);
     snprintf(c->content_type, sizeof(c->content_type),
              "application/x-amz-json-%s", json_version);
-    snprintf(c->path, sizeof(c->path), "%s/", c->ep.base_path);
-    snprintf(c->url, sizeof(c->url), "%s/", c->ep.url);
-    retry_rng_seed(&c->rng);
+    snprintf(c->path, sizeof(c->path), "%s/", c->conn.ep.base_path);
+    snprintf(c->url, sizeof(c->url), "%s/", c->conn.ep.url);
     *out = c;
     return BF_OK;
 }
@@ -90,8 +78,7 @@ void awsjson_client_free(struct awsjson_client *c)
 {
     if (c == NULL)
         return;
-    http_client_free(c->http);
-    awsenv_release(c->env);
+    awscall_conn_cleanup(&c->conn);
     free(c);
 }
 
@@ -171,36 +158,21 @@ int awsjson_is_retryable(long status, const char *aws_code)
     return retry_is_retryable(status, aws_code);
 }
 
-/* Fill `err` for an error answer. The service's message is echoed (cut),
- * the request is not. */
+/* Fill the outcome and `err` for an error answer. */
 static enum bf_rc answer_error(struct json_call *k, struct retry_outcome *o,
                                struct bf_err *err)
 {
     char msg[320];
     const struct http_response *r = &k->resp;
-    const char *rid = NULL;
 
     awsjson_parse_error(r->body.data, r->body.len,
                         http_response_header(r, "x-amzn-errortype"),
                         k->code, sizeof(k->code), msg, sizeof(msg));
     if (k->code[0] == '\0')
         snprintf(k->code, sizeof(k->code), "HTTP%ld", r->status);
-    o->status = r->status;
-    o->aws_code = k->code;
-    o->skew_corrected = retry_clock_skew_update(
-        &k->c->skew_ms, awsenv_now_ms(k->c->env),
-        http_response_header(r, "date"), k->code);
-    rid = http_response_header(r, "x-amzn-requestid");
-    /* The request id is what AWS support asks for. */
-    bf_err_set(err, BF_E_AWS, "%s: %s%s%s (HTTP %ld%s%.80s)", k->op, k->code,
-               msg[0] != '\0' ? ": " : "", msg, r->status,
-               rid != NULL ? ", request id " : "", rid != NULL ? rid : "");
-    if (err != NULL) {
-        err->http_status = (int)r->status;
-        snprintf(err->aws_code, sizeof(err->aws_code), "%s", k->code);
-        err->retryable = retry_is_retryable(r->status, k->code);
-    }
-    return BF_E_AWS;
+    return awscall_answer_error(&k->c->conn, k->op, r, k->code, msg,
+                                http_response_header(r, "x-amzn-requestid"),
+                                o, err);
 }
 
 static enum bf_rc sign_and_send(struct json_call *k, struct bf_err *err)
@@ -219,25 +191,20 @@ static enum bf_rc sign_and_send(struct json_call *k, struct bf_err *err)
     memset(&creds, 0, sizeof(creds));
     sigv4_result_init(&sig);
     snprintf(target, sizeof(target), "%s.%s", c->target_prefix, k->op);
-    rc = creds_provider_get(awsenv_creds(c->env), &creds, err);
+    rc = awscall_sign_setup(&c->conn, &creds, &cfg, err);
     if (rc != BF_OK)
         goto out;
-    sh[0] = (struct sigv4_header){ "host", c->ep.host_header };
+    sh[0] = (struct sigv4_header){ "host", c->conn.ep.host_header };
     sh[1] = (struct sigv4_header){ "content-type", c->content_type };
     sh[2] = (struct sigv4_header){ "x-amz-target", target };
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.creds = &creds;
-    cfg.region = awsenv_region(c->env);
-    cfg.service = c->svc->signing_name;
-    cfg.time_s = (awsenv_now_ms(c->env) + c->skew_ms) / 1000;
     rc = sigv4_sign(&cfg, &(struct sigv4_request){
                         .method = "POST", .path = c->path, .query = NULL,
                         .headers = sh, .nheaders = 3, .body = k->body,
                         .body_len = k->body_len },
-                    awsenv_key_cache(c->env), &sig, err);
+                    awsenv_key_cache(c->conn.env), &sig, err);
     if (rc != BF_OK)
         goto out;
-    hh[nh++] = (struct http_header){ "Host", c->ep.host_header };
+    hh[nh++] = (struct http_header){ "Host", c->conn.ep.host_header };
     hh[nh++] = (struct http_header){ "Content-Type", c->content_type };
     hh[nh++] = (struct http_header){ "X-Amz-Target", target };
     hh[nh++] = (struct http_header){ "X-Amz-Date", sig.amz_date };
@@ -254,7 +221,7 @@ static enum bf_rc sign_and_send(struct json_call *k, struct bf_err *err)
     req.body_len = k->body_len;
     req.timeout_ms = k->timeout_ms;
     req.max_response = k->max_response;
-    rc = http_perform(c->http, &req, &k->resp, err);
+    rc = http_perform(c->conn.http, &req, &k->resp, err);
 out:
     creds_wipe(&creds);
     sigv4_result_cleanup(&sig);
@@ -269,18 +236,10 @@ static enum bf_rc json_attempt(void *ud, int n, struct retry_outcome *o,
 
     (void)n;
     rc = sign_and_send(k, err);
-    if (rc == BF_E_TRANSPORT) {
-        o->status = 0;
-        o->timed_out = k->resp.timed_out;
-        bf_err_prefix(err, "%s", k->op);
-        if (err != NULL) {
-            err->http_status = 0;
-            err->retryable = 1;
-        }
-        return rc;
-    }
     if (rc != BF_OK) {
         bf_err_prefix(err, "%s", k->op);
+        if (rc == BF_E_TRANSPORT)
+            awscall_transport_failed(&k->resp, o, err);
         return rc;
     }
     if (k->resp.status < 200 || k->resp.status > 299)
@@ -329,17 +288,11 @@ enum bf_rc awsjson_call(struct awsjson_client *c, const char *op,
     k.max_response = (opts != NULL && opts->max_response > 0)
                          ? opts->max_response : AWSJSON_DEFAULT_MAX_RESPONSE;
     http_response_init(&k.resp);
-    loop.budget = awsenv_retry_budget(c->env);
-    loop.max_attempts = (opts != NULL && opts->max_attempts > 0)
-                            ? opts->max_attempts
-                            : awsenv_max_attempts(c->env);
-    loop.rng = &c->rng;
-    loop.sleep_ms = awsenv_sleep_ms;
-    loop.sleep_ctx = c->env;
-    if (err != NULL) {
+    awscall_retry_loop(&c->conn, opts != NULL ? opts->max_attempts : 0,
+                       &loop);
+    if (err != NULL)
         snprintf(err->endpoint, sizeof(err->endpoint), "%s:%s",
-                 c->svc->signing_name, op);
-    }
+                 c->conn.svc->signing_name, op);
     rc = retry_run(&loop, json_attempt, &k, err);
     if (rc == BF_OK)
         rc = parse_answer(&k, resp, err);

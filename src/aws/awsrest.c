@@ -177,51 +177,55 @@ enum bf_rc awsrest_make_target(const struct endpoint *ep, const char *bucket,
     return BF_OK;
 }
 
-/* Decode one XML entity at *a (before `end`) into *out; 0 if none. */
-static int xml_entity(const char **a, const char *end, char *out)
+/* Decode the XML entity at `a` (before `end`) into *ch and return its
+ * length; a lone '&' is itself (length 1). */
+static size_t xml_entity(const char *a, const char *end, char *ch)
 {
     static const char *const ent[][2] = {
         { "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" },
-        { "&quot;", "\"" }, { "&apos;", "'" } };
-    size_t e;
+        { "&quot;", "\"" }, { "&apos;", "'" }, { "&#34;", "\"" },
+        { "&#39;", "'" }, { "&#xD;", "\r" }, { "&#xA;", "\n" },
+    };
+    size_t i;
 
-    for (e = 0; e < sizeof(ent) / sizeof(ent[0]); e++) {
-        size_t el = strlen(ent[e][0]);
-        if ((size_t)(end - *a) >= el && strncmp(*a, ent[e][0], el) == 0) {
-            *out = ent[e][1][0];
-            *a += el;
-            return 1;
+    for (i = 0; i < sizeof(ent) / sizeof(ent[0]); i++) {
+        size_t el = strlen(ent[i][0]);
+
+        if ((size_t)(end - a) >= el && strncmp(a, ent[i][0], el) == 0) {
+            *ch = ent[i][1][0];
+            return el;
         }
     }
-    return 0;
+    *ch = *a;
+    return 1;
 }
 
-/* Text of the first <tag>...</tag> in an XML body, entities decoded. */
-static void xml_tag(const char *xml, const char *tag, char *out, size_t cap)
+int awsrest_xml_next(const char *xml, size_t *pos, const char *tag, char *out,
+                     size_t n)
 {
-    char open[40];
-    char close[40];
-    const char *a = NULL;
-    const char *b = NULL;
+    char open[64], close[64];
+    const char *a = NULL, *b = NULL;
     size_t j = 0;
 
-    out[0] = '\0';
-    snprintf(open, sizeof(open), "<%s>", tag);
+    if (n == 0 || snprintf(open, sizeof(open), "<%s>", tag) >= (int)sizeof(open))
+        return 0;
     snprintf(close, sizeof(close), "</%s>", tag);
-    a = strstr(xml, open);
+    a = strstr(xml + *pos, open);
     if (a == NULL)
-        return;
+        return 0;
     a += strlen(open);
     b = strstr(a, close);
     if (b == NULL)
-        return;
-    while (a < b && j + 1 < cap) {
-        if (*a == '&' && xml_entity(&a, b, &out[j]))
-            j++;
-        else
-            out[j++] = *a++;
+        return 0;
+    *pos = (size_t)(b - xml) + strlen(close);
+    while (a < b && j + 1 < n) {
+        char ch = *a;
+
+        a += *a == '&' ? xml_entity(a, b, &ch) : 1;
+        out[j++] = ch;
     }
     out[j] = '\0';
+    return 1;
 }
 
 static const char *status_code_name(long status)
@@ -244,15 +248,17 @@ void awsrest_parse_error(const struct http_response *r, char *code,
     const char *p = body;
     const char *named = NULL;
     char raw[128];
+    size_t pos = 0;
 
     code[0] = '\0';
     message[0] = '\0';
     while (isspace((unsigned char)*p))
         p++;
     if (*p == '<') {
-        xml_tag(p, "Code", raw, sizeof(raw));
-        snprintf(code, code_cap, "%s", raw);
-        xml_tag(p, "Message", message, message_cap);
+        if (awsrest_xml_next(p, &pos, "Code", raw, sizeof(raw)))
+            snprintf(code, code_cap, "%s", raw);
+        pos = 0;
+        awsrest_xml_next(p, &pos, "Message", message, message_cap);
     } else {
         awsjson_parse_error(r->body.data, r->body.len,
                             http_response_header(r, "x-amzn-errortype"),

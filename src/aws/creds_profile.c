@@ -10,14 +10,12 @@
  */
 #include "aws/creds.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "util/buf.h"
+#include "util/fileio.h"
 
 #define INI_MAX_BYTES (1024 * 1024)
 
@@ -174,42 +172,15 @@ static enum bf_rc ini_line(struct profile_vals *pv, char *raw, int *in_section,
 }
 
 /* Read a whole file (at most INI_MAX_BYTES). *missing = 1 and BF_OK when
- * it does not exist. */
+ * it does not exist. A file that is there but unreadable or too large is
+ * the operator's mistake: BF_E_CONFIG. */
 static enum bf_rc read_file(const char *path, struct buf *out, int *missing,
                             struct bf_err *err)
 {
-    char chunk[4096];
-    FILE *f = fopen(path, "r");
-    size_t n;
-    enum bf_rc rc = BF_OK;
+    enum bf_rc rc = file_read_all(path, out, missing, err);
 
-    *missing = 0;
-    if (f == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            *missing = 1;
-            return BF_OK;
-        }
-        return bf_err_set(err, BF_E_CONFIG, "%s: %s", path, strerror(errno));
-    }
-    for (;;) {
-        n = fread(chunk, 1, sizeof(chunk), f);
-        if (n == 0)
-            break;
-        rc = buf_append(out, chunk, n);
-        if (rc != BF_OK)
-            break;
-    }
-    if (rc == BF_OK && ferror(f))
-        rc = bf_err_set(err, BF_E_CONFIG, "%s: read error", path);
-    else if (rc == BF_E_LIMIT)
-        rc = bf_err_set(err, BF_E_CONFIG, "%s: larger than %d bytes", path,
-                        INI_MAX_BYTES);
-    else if (rc != BF_OK)
-        rc = bf_err_set(err, rc, "%s: out of memory", path);
-    OPENSSL_cleanse(chunk, sizeof(chunk));
-    fclose(f);
-    if (rc == BF_OK && out->data == NULL)
-        rc = buf_append(out, "", 0);
+    if (rc == BF_E_IO || rc == BF_E_LIMIT)
+        return bf_err_reclassify(err, BF_E_CONFIG);
     return rc;
 }
 

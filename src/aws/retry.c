@@ -8,12 +8,10 @@
  */
 #include "aws/retry.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "util/timeutil.h"
 
@@ -207,14 +205,6 @@ long retry_backoff_ms(int retry, int throttled, uint64_t *rng)
                   (double)ceiling);
 }
 
-static void sleep_real(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static int outcome_retryable(enum bf_rc rc, const struct retry_outcome *o)
 {
     if (rc == BF_E_TRANSPORT || o->skew_corrected)
@@ -262,6 +252,6 @@ enum bf_rc retry_run(const struct retry_loop *loop,
         if (loop->sleep_ms != NULL)
             loop->sleep_ms(loop->sleep_ctx, delay);
         else
-            sleep_real(delay);
+            time_sleep_ms(delay);
     }
 }

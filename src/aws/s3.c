@@ -3,8 +3,7 @@
  * Each call builds method, key and query, hands them to awsrest_call()
  * (which addresses, signs, retries and parses error bodies) and reads the
  * little it needs from the answer: the ETag header or a few XML elements.
- * The XML reading is a bounded scan for known element names; S3's answers
- * here are flat enough that a full parser would only add attack surface.
+ * The XML reading is awsrest_xml_next(), a bounded scan for known names.
  * Errors pass up unchanged; the S3 sink (src/sink/sink.c) reclassifies.
  */
 #include <stdio.h>
@@ -51,55 +50,6 @@ void s3_client_free(struct s3_client *c)
 }
 
 /* ---- XML ---- */
-
-static size_t decode_entity(const char *a, const char *end, char *ch)
-{
-    static const char *const ent[][2] = {
-        { "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" },
-        { "&quot;", "\"" }, { "&apos;", "'" }, { "&#34;", "\"" },
-        { "&#39;", "'" }, { "&#xD;", "\r" }, { "&#xA;", "\n" },
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(ent) / sizeof(ent[0]); i++) {
-        size_t el = strlen(ent[i][0]);
-
-        if ((size_t)(end - a) >= el && strncmp(a, ent[i][0], el) == 0) {
-            *ch = ent[i][1][0];
-            return el;
-        }
-    }
-    *ch = *a;
-    return 1;
-}
-
-int s3_xml_next(const char *xml, size_t *pos, const char *tag, char *out,
-                size_t n)
-{
-    char open[64], close[64];
-    const char *a = NULL, *b = NULL;
-    size_t j = 0;
-
-    if (n == 0 || snprintf(open, sizeof(open), "<%s>", tag) >= (int)sizeof(open))
-        return 0;
-    snprintf(close, sizeof(close), "</%s>", tag);
-    a = strstr(xml + *pos, open);
-    if (a == NULL)
-        return 0;
-    a += strlen(open);
-    b = strstr(a, close);
-    if (b == NULL)
-        return 0;
-    *pos = (size_t)(b - xml) + strlen(close);
-    while (a < b && j + 1 < n) {
-        char ch = *a;
-
-        a += *a == '&' ? decode_entity(a, b, &ch) : 1;
-        out[j++] = ch;
-    }
-    out[j] = '\0';
-    return 1;
-}
 
 /* Escape text for an XML element (the ETag's quotes). */
 static enum bf_rc xml_escape(struct buf *b, const char *s)
@@ -322,7 +272,7 @@ static enum bf_rc list_page_keys(const char *xml, char ***keys, size_t *n,
     char **nk = NULL;
 
     *token = NULL;
-    while (s3_xml_next(xml, &pos, "Key", key, sizeof(key))) {
+    while (awsrest_xml_next(xml, &pos, "Key", key, sizeof(key))) {
         if (*n >= max_keys)
             return bf_err_set(err, BF_E_LIMIT, "more than %zu keys listed",
                               max_keys);
@@ -336,11 +286,11 @@ static enum bf_rc list_page_keys(const char *xml, char ***keys, size_t *n,
         (*n)++;
     }
     pos = 0;
-    if (!s3_xml_next(xml, &pos, "IsTruncated", trunc, sizeof(trunc)) ||
+    if (!awsrest_xml_next(xml, &pos, "IsTruncated", trunc, sizeof(trunc)) ||
         strcmp(trunc, "true") != 0)
         return BF_OK;
     pos = 0;
-    if (!s3_xml_next(xml, &pos, "NextContinuationToken", next, sizeof(next)) ||
+    if (!awsrest_xml_next(xml, &pos, "NextContinuationToken", next, sizeof(next)) ||
         next[0] == '\0')
         return bf_err_set(err, BF_E_AWS, "ListObjectsV2: truncated listing "
                           "without a continuation token");
@@ -427,8 +377,8 @@ enum bf_rc s3_list_uploads(struct s3_client *c, const char *bucket,
                   S3_LIST_MAX_RESPONSE, &resp, "ListMultipartUploads", err);
     /* Each <Upload> holds one <Key> and one <UploadId>, in that order. */
     while (rc == BF_OK && resp.body.data != NULL &&
-           s3_xml_next(resp.body.data, &pos, "Key", key, sizeof(key)) &&
-           s3_xml_next(resp.body.data, &ipos, "UploadId", id, sizeof(id))) {
+           awsrest_xml_next(resp.body.data, &pos, "Key", key, sizeof(key)) &&
+           awsrest_xml_next(resp.body.data, &ipos, "UploadId", id, sizeof(id))) {
         rc = push_str(keys, n, key, err);
         if (rc == BF_OK)
             rc = push_str(upload_ids, &ni, id, err);
@@ -471,7 +421,7 @@ enum bf_rc s3_mpu_create(struct s3_client *c, const char *bucket,
     rc = call(c, "POST", bucket, key, "uploads=", h, nh, NULL, 0,
               S3_SMALL_RESPONSE, &resp, "CreateMultipartUpload", err);
     if (rc == BF_OK && (resp.body.data == NULL ||
-                        !s3_xml_next(resp.body.data, &pos, "UploadId", id,
+                        !awsrest_xml_next(resp.body.data, &pos, "UploadId", id,
                                      sizeof(id)) || id[0] == '\0'))
         rc = bf_err_set(err, BF_E_AWS, "CreateMultipartUpload: no UploadId");
     if (rc == BF_OK) {
@@ -547,7 +497,7 @@ enum bf_rc s3_mpu_complete(struct s3_client *c, const char *bucket,
      * happened after the response started). */
     if (rc == BF_OK && resp.body.data != NULL &&
         strstr(resp.body.data, "<Error>") != NULL) {
-        if (!s3_xml_next(resp.body.data, &pos, "Code", code, sizeof(code)))
+        if (!awsrest_xml_next(resp.body.data, &pos, "Code", code, sizeof(code)))
             snprintf(code, sizeof(code), "InternalError");
         rc = bf_err_set(err, BF_E_AWS, "CompleteMultipartUpload: %s", code);
         if (err != NULL) {

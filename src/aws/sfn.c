@@ -63,10 +63,8 @@ static enum bf_rc call(struct awsjson_client *c, const char *op, char *body,
 
     if (body == NULL)
         return bf_err_set(err, BF_E_NOMEM, "%s: out of memory", op);
-    rc = awsjson_call(c, op, body, opts, resp, err);
+    rc = awsjson_call(c, op, body, opts, resp, err); /* names `op` itself */
     body_free(body);
-    if (rc != BF_OK)
-        bf_err_prefix(err, "%s", op);
     return rc;
 }
 

@@ -19,6 +19,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "util/hex.h"
+
 #define EMPTY_SHA256 \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
@@ -45,26 +47,6 @@ static const char *const unsignable_headers[] = {
     "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id",
     "x-amz-date", "date", NULL
 };
-
-static void hex_encode(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 0x0f];
-    }
-    out[2 * n] = '\0';
-}
-
-static void sha256_hex(const void *p, size_t n, char out[65])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-
-    SHA256(p != NULL ? p : (const void *)"", n, md);
-    hex_encode(md, sizeof(md), out);
-}
 
 /* HMAC-SHA256; returns 0 or -1. */
 static int hmac256(const void *key, size_t klen, const void *msg, size_t mlen,
@@ -487,7 +469,7 @@ static void payload_hash(const struct sigv4_config *cfg,
         strcpy(out, EMPTY_SHA256);
         return;
     }
-    sha256_hex(req->body, req->body_len, out);
+    hex_sha256(req->body, req->body_len, out);
 }
 
 void sigv4_key_cache_init(struct sigv4_key_cache *c)
@@ -674,7 +656,7 @@ enum bf_rc sigv4_sign(const struct sigv4_config *cfg,
     rc = canonical_request(cfg, req, out);
     if (rc != BF_OK)
         return bf_err_set(err, rc, "sigv4: out of memory");
-    sha256_hex(out->canonical_request.data, out->canonical_request.len,
+    hex_sha256(out->canonical_request.data, out->canonical_request.len,
                cr_hash);
     rc = buf_printf(&out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s",
                     out->amz_date, scope, cr_hash);

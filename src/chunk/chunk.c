@@ -78,6 +78,14 @@ static int is_lambda(const char *mode)
 
 /* ---- the runner ---- */
 
+/* Whether the configured output or steps are AWS services (the tenant
+ * store checks its own). */
+static int needs_aws(const struct bf_config *cfg)
+{
+    return strncmp(cfg->output, "s3://", 5) == 0 || is_lambda(cfg->ingest) ||
+           is_lambda(cfg->transform);
+}
+
 enum bf_rc chunk_runner_new(const struct bf_config *cfg, struct awsenv *aws,
                             struct chunk_runner **out, struct bf_err *err)
 {
@@ -85,6 +93,12 @@ enum bf_rc chunk_runner_new(const struct bf_config *cfg, struct awsenv *aws,
     enum bf_rc rc = BF_OK;
 
     *out = NULL;
+    if (aws == NULL && needs_aws(cfg)) {
+        free(r);
+        return bf_err_set(err, BF_E_CONFIG,
+                          "BACKFILL_OUTPUT=s3:// or a Lambda step needs AWS "
+                          "settings (AWS_REGION and credentials)");
+    }
     if (r == NULL)
         return bf_err_set(err, BF_E_NOMEM, "chunk runner: out of memory");
     r->cfg = *cfg;

@@ -17,6 +17,7 @@
 
 #include "sink/chunkout.h"
 #include "util/buf.h"
+#include "util/hex.h"
 
 #define CHUNKOUT_DEFAULT_PART (32u * 1024 * 1024)
 #define CHUNKOUT_ZBUF 65536
@@ -188,7 +189,6 @@ static enum bf_rc part_close(struct chunkout *c, enum chunkout_stream st,
     unsigned int mdlen = 0;
     enum bf_rc rc = drain(c, p, Z_FINISH, err);
     struct sink_object *obj = p->obj;
-    int i;
 
     if (rc != BF_OK)
         return rc;
@@ -210,8 +210,7 @@ static enum bf_rc part_close(struct chunkout *c, enum chunkout_stream st,
     info->st = st;
     info->records = p->records;
     info->bytes = p->bytes;
-    for (i = 0; i < 32; i++)
-        snprintf(info->sha256 + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, sizeof(md), info->sha256);
     return BF_OK;
 }
 

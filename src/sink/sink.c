@@ -21,6 +21,7 @@
 
 #include "aws/s3.h"
 #include "sink/sink.h"
+#include "util/fileio.h"
 
 #define SINK_DEFAULT_PART (8u * 1024 * 1024)
 #define SINK_MIN_PART (5u * 1024 * 1024)
@@ -253,33 +254,17 @@ static enum bf_rc sink_file_get(struct sink *s, const char *key, struct buf *out
                            int *found, struct bf_err *err)
 {
     char path[PATH_MAX];
-    char tmp[65536];
-    FILE *fp = NULL;
     enum bf_rc rc = sink_file_path(s, key, path, sizeof(path), err);
-    size_t n;
+    int missing = 0;
 
     *found = 0;
     if (rc != BF_OK)
         return rc;
-    fp = fopen(path, "rb");
-    if (fp == NULL && errno == ENOENT)
-        return BF_OK;
-    if (fp == NULL)
-        return sink_file_errno(err, "open", path);
-    *found = 1;
-    for (;;) {
-        n = fread(tmp, 1, sizeof(tmp), fp);
-        if (n == 0)
-            break;
-        rc = buf_append(out, tmp, n);
-        if (rc != BF_OK) {
-            bf_err_set(err, rc, "%s: larger than %zu bytes", path, out->limit);
-            break;
-        }
-    }
-    if (rc == BF_OK && ferror(fp))
-        rc = sink_file_errno(err, "read", path);
-    fclose(fp);
+    rc = file_read_all(path, out, &missing, err);
+    /* errno is still the failing call's: it tells denied from unavailable. */
+    if (rc == BF_E_IO)
+        return sink_file_errno(err, "read", path);
+    *found = rc == BF_OK && !missing;
     return rc;
 }
 

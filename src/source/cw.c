@@ -593,68 +593,85 @@ static enum bf_rc perform(struct cw_source *cw, struct bf_err *err)
     return http_perform(cw->http, &req, &cw->resp, err);
 }
 
-/* What to do with one answer: 0 done (200), 1 retry after *wait_ms, or an
- * error code in *rc. */
-static int judge(struct cw_source *cw, enum bf_rc prc, int *n429, int *n5xx,
-                 int64_t *wait_ms, enum bf_rc *rc, struct bf_err *err)
+/* Verdicts of judge(): done, retry after a wait, or give up. */
+enum cw_verdict { CW_DONE = 0, CW_RETRY = 1, CW_FAIL = -1 };
+
+/* A 5xx, 408 or transport failure: back off, within the budget. */
+static enum cw_verdict judge_unavailable(struct cw_source *cw, enum bf_rc prc,
+                                         int *n5xx, int64_t *wait_ms,
+                                         enum bf_rc *rc, struct bf_err *err)
+{
+    char why[BF_ERR_MSG_MAX / 2];
+
+    if (++*n5xx < cw->p.opts.max_attempts_5xx) {
+        *wait_ms = backoff_ms(cw, *n5xx);
+        return CW_RETRY;
+    }
+    snprintf(why, sizeof(why), "%.200s",
+             err != NULL ? err->message : "transport error");
+    if (prc == BF_OK)
+        *rc = bf_err_set(err, BF_E_SOURCE_UNAVAILABLE,
+                         "HTTP %ld after %d attempts", cw->resp.status, *n5xx);
+    else
+        *rc = bf_err_set(err, BF_E_SOURCE_UNAVAILABLE,
+                         "no answer after %d attempts: %s", *n5xx, why);
+    return CW_FAIL;
+}
+
+/* A 429: wait as Retry-After says (else back off), within the budget. */
+static enum cw_verdict judge_429(struct cw_source *cw, int *n429,
+                                 int64_t *wait_ms, enum bf_rc *rc,
+                                 struct bf_err *err)
+{
+    const char *ra = http_response_header(&cw->resp, "retry-after");
+
+    if (++*n429 >= cw->p.opts.max_attempts_429) {
+        *rc = bf_err_set(err, BF_E_SOURCE_RATE_LIMITED,
+                         "HTTP 429 after %d attempts", *n429);
+        return CW_FAIL;
+    }
+    if (ra == NULL || cw_retry_after_ms(ra, time_now_ms(), wait_ms) != 0)
+        *wait_ms = backoff_ms(cw, *n429);
+    if (*wait_ms > cw->p.opts.retry_after_max_ms) {
+        *rc = bf_err_set(err, BF_E_SOURCE_RATE_LIMITED,
+                         "HTTP 429 with Retry-After of %lld ms (over %lld)",
+                         (long long)*wait_ms,
+                         (long long)cw->p.opts.retry_after_max_ms);
+        return CW_FAIL;
+    }
+    return CW_RETRY;
+}
+
+/* What to do with one answer (`prc` is http_perform's code). */
+static enum cw_verdict judge(struct cw_source *cw, enum bf_rc prc, int *n429,
+                             int *n5xx, int64_t *wait_ms, enum bf_rc *rc,
+                             struct bf_err *err)
 {
     long st = cw->resp.status;
-    const char *ra = NULL;
 
     *rc = BF_OK;
     if (prc == BF_E_LIMIT) {
         *rc = bf_err_set(err, BF_E_SOURCE_PROTOCOL,
                          "response larger than %zu bytes",
                          cw->p.opts.max_response);
-        return -1;
+        return CW_FAIL;
     }
-    if (prc == BF_E_TRANSPORT || (prc == BF_OK && (st >= 500 || st == 408))) {
-        if (++*n5xx >= cw->p.opts.max_attempts_5xx) {
-            char why[BF_ERR_MSG_MAX / 2];
-
-            snprintf(why, sizeof(why), "%.200s",
-                     err != NULL ? err->message : "transport error");
-            *rc = prc == BF_OK
-                ? bf_err_set(err, BF_E_SOURCE_UNAVAILABLE,
-                             "HTTP %ld after %d attempts", st, *n5xx)
-                : bf_err_set(err, BF_E_SOURCE_UNAVAILABLE,
-                             "no answer after %d attempts: %s", *n5xx, why);
-            return -1;
-        }
-        *wait_ms = backoff_ms(cw, *n5xx);
-        return 1;
-    }
+    if (prc == BF_E_TRANSPORT || (prc == BF_OK && (st >= 500 || st == 408)))
+        return judge_unavailable(cw, prc, n5xx, wait_ms, rc, err);
     if (prc != BF_OK) {
         *rc = prc;
-        return -1;
+        return CW_FAIL;
     }
     if (st == 200)
-        return 0;
-    if (st == 401 || st == 403) {
+        return CW_DONE;
+    if (st == 429)
+        return judge_429(cw, n429, wait_ms, rc, err);
+    if (st == 401 || st == 403)
         *rc = bf_err_set(err, BF_E_SOURCE_AUTH_FAILED,
                          "ConnectWise refused the credentials (HTTP %ld)", st);
-        return -1;
-    }
-    if (st == 429) {
-        ra = http_response_header(&cw->resp, "retry-after");
-        if (++*n429 >= cw->p.opts.max_attempts_429) {
-            *rc = bf_err_set(err, BF_E_SOURCE_RATE_LIMITED,
-                             "HTTP 429 after %d attempts", *n429);
-            return -1;
-        }
-        if (ra == NULL || cw_retry_after_ms(ra, time_now_ms(), wait_ms) != 0)
-            *wait_ms = backoff_ms(cw, *n429);
-        if (*wait_ms > cw->p.opts.retry_after_max_ms) {
-            *rc = bf_err_set(err, BF_E_SOURCE_RATE_LIMITED,
-                             "HTTP 429 with Retry-After of %lld ms (over %lld)",
-                             (long long)*wait_ms,
-                             (long long)cw->p.opts.retry_after_max_ms);
-            return -1;
-        }
-        return 1;
-    }
-    *rc = bf_err_set(err, BF_E_SOURCE_PROTOCOL, "unexpected HTTP %ld", st);
-    return -1;
+    else
+        *rc = bf_err_set(err, BF_E_SOURCE_PROTOCOL, "unexpected HTTP %ld", st);
+    return CW_FAIL;
 }
 
 /* One GET with retries; BF_OK means a 200 is in cw->resp. */
@@ -665,7 +682,7 @@ static enum bf_rc fetch(struct cw_source *cw, struct bf_err *err)
     for (;;) {
         enum bf_rc rc = BF_OK;
         int64_t wait = 0;
-        int verdict;
+        enum cw_verdict verdict;
 
         if (cw->p.cancel != NULL && task_cancelled(cw->p.cancel))
             return bf_err_set(err, BF_E_CANCELLED, "cancelled between pages");
@@ -676,9 +693,9 @@ static enum bf_rc fetch(struct cw_source *cw, struct bf_err *err)
         verdict = judge(cw, rc, &n429, &n5xx, &wait, &rc, err);
         if (err != NULL)
             err->http_status = (int)cw->resp.status;
-        if (verdict == 0)
+        if (verdict == CW_DONE)
             return BF_OK;
-        if (verdict < 0)
+        if (verdict == CW_FAIL)
             return rc;
         log_msg(LOG_WARN, "source_retry", "%s page %ld: HTTP %ld, retry in %lld ms",
                 cw->p.ep->endpoint, cw->page_no + 1, cw->resp.status,

@@ -8,17 +8,17 @@
  */
 #include "tenant/secrets.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
 #include "aws/sm.h"
+#include "util/buf.h"
+#include "util/fileio.h"
 
 #define STORE_FILE_MAX ((size_t)8 * 1024 * 1024)
 
@@ -44,56 +44,26 @@ void secrets_text_free(char *value, size_t len)
     sm_secret_free(value, len);
 }
 
-/* Read a whole local file, at most STORE_FILE_MAX bytes, into one
- * allocation of the file's size (no reallocation, so no stray copies of a
- * secret are left in freed memory). The caller frees (and wipes, if it held
- * secrets) `*data`. BF_E_IO names the path. */
+/* Read a whole local store file, at most STORE_FILE_MAX bytes, sized up
+ * front (file_read_all) so no stray copies of a secret are left in freed
+ * memory. The caller frees (and wipes, if it held secrets) `*data`. */
 enum bf_rc secrets_read_file(const char *path, char **data, size_t *len,
                             struct bf_err *err)
 {
-    FILE *f = NULL;
-    char *p = NULL;
-    struct stat st;
-    size_t cap = 0, n = 0;
-    enum bf_rc rc = BF_OK;
+    struct buf b;
+    enum bf_rc rc;
 
     *data = NULL;
     *len = 0;
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return bf_err_set(err, BF_E_IO, "%s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = bf_err_set(err, BF_E_IO, "%s: not a regular file", path);
-        goto out;
+    buf_init(&b, STORE_FILE_MAX);
+    rc = file_read_all(path, &b, NULL, err);
+    if (rc != BF_OK) {
+        buf_cleanup_secure(&b);
+        return rc;
     }
-    if ((unsigned long long)st.st_size > STORE_FILE_MAX) {
-        rc = bf_err_set(err, BF_E_LIMIT, "%s: larger than %zu bytes", path,
-                        STORE_FILE_MAX);
-        goto out;
-    }
-    cap = (size_t)st.st_size;
-    p = malloc(cap + 1);
-    if (p == NULL) {
-        rc = bf_err_set(err, BF_E_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    /* A file that grows while read is cut at its size at open time. */
-    n = fread(p, 1, cap, f);
-    if (ferror(f)) {
-        rc = bf_err_set(err, BF_E_IO, "%s: read error", path);
-        goto out;
-    }
-    p[n] = '\0';
-    *data = p;
-    *len = n;
-    p = NULL;
-out:
-    if (p != NULL) {
-        OPENSSL_cleanse(p, cap + 1);
-        free(p);
-    }
-    fclose(f);
-    return rc;
+    *len = b.len;
+    *data = buf_detach(&b);
+    return BF_OK;
 }
 
 struct creds_field {
@@ -208,8 +178,8 @@ enum bf_rc secrets_fetch_file(const char *path, const char *name,
     *vlen = 0;
     rc = secrets_read_file(path, &text, &len, err);
     if (rc != BF_OK) {
-        bf_err_prefix(err, "secrets file: ");
-        return rc == BF_E_IO ? BF_E_CONFIG : rc;
+        bf_err_prefix(err, "secrets file");
+        return rc == BF_E_IO ? bf_err_reclassify(err, BF_E_CONFIG) : rc;
     }
     root = cJSON_ParseWithLength(text, len);
     if (!cJSON_IsObject(root)) {

@@ -304,8 +304,8 @@ static enum bf_rc fetch_tenant_file(struct tenant_store *s, const char *tenant_i
     *found = 0;
     rc = secrets_read_file(s->tenants_loc, &text, &len, err);
     if (rc != BF_OK) {
-        bf_err_prefix(err, "tenants file: ");
-        return rc == BF_E_IO ? BF_E_CONFIG : rc;
+        bf_err_prefix(err, "tenants file");
+        return rc == BF_E_IO ? bf_err_reclassify(err, BF_E_CONFIG) : rc;
     }
     root = cJSON_ParseWithLength(text, len);
     if (!cJSON_IsArray(root)) {
@@ -358,7 +358,7 @@ static enum bf_rc fetch_tenant_ddb(struct tenant_store *s, const char *tenant_id
         goto out;
     rc = ddb_get_item(c, s->tenants_loc, key, 1, &item, err);
     if (rc != BF_OK) {
-        bf_err_prefix(err, "tenant store %s: ", s->tenants_loc);
+        bf_err_prefix(err, "tenant store %s", s->tenants_loc);
         if (err != NULL && err->endpoint[0] == '\0')
             snprintf(err->endpoint, sizeof(err->endpoint), "dynamodb:GetItem");
         goto out;

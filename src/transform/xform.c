@@ -32,10 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "transform/xform.h"
 #include "util/buf.h"
+#include "util/fileio.h"
+#include "util/hex.h"
 #include "util/timeutil.h"
 
 /* The generated table (src/transform/module.mk). */
@@ -330,29 +330,13 @@ out:
     return rc;
 }
 
+/* A mapping file that cannot be read is a deployment mistake: BF_E_CONFIG. */
 static enum bf_rc read_file(const char *path, struct buf *b, struct bf_err *err)
 {
-    FILE *fp = fopen(path, "rb");
-    char tmp[8192];
-    size_t n;
-    enum bf_rc rc = BF_OK;
+    enum bf_rc rc = file_read_all(path, b, NULL, err);
 
-    if (fp == NULL)
-        return bf_err_set(err, BF_E_CONFIG, "cannot open %s: %s", path,
-                          strerror(errno));
-    for (;;) {
-        n = fread(tmp, 1, sizeof(tmp), fp);
-        if (n == 0)
-            break;
-        rc = buf_append(b, tmp, n);
-        if (rc != BF_OK) {
-            rc = bf_err_set(err, BF_E_CONFIG, "%s: too large or no memory", path);
-            break;
-        }
-    }
-    if (rc == BF_OK && ferror(fp))
-        rc = bf_err_set(err, BF_E_CONFIG, "cannot read %s", path);
-    fclose(fp);
+    if (rc == BF_E_IO || rc == BF_E_LIMIT)
+        return bf_err_reclassify(err, BF_E_CONFIG);
     return rc;
 }
 
@@ -893,20 +877,14 @@ static enum bf_rc put_value(struct buf *b, const cJSON *v, int top, int depth)
 enum bf_rc xform_record_hash(const cJSON *rec, char out[65], struct bf_err *err)
 {
     struct buf b;
-    unsigned char md[32];
-    unsigned int mdlen = 0;
     enum bf_rc rc;
-    int i;
 
     buf_init(&b, 0);
     rc = put_value(&b, rec, 1, 0);
-    if (rc == BF_OK &&
-        EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL) != 1)
-        rc = BF_E_INTERNAL;
+    if (rc == BF_OK)
+        hex_sha256(b.data, b.len, out);
     buf_cleanup(&b);
     if (rc != BF_OK)
         return bf_err_set(err, rc, "cannot hash a record");
-    for (i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
     return BF_OK;
 }

@@ -45,6 +45,13 @@ enum bf_rc bf_err_set(struct bf_err *err, enum bf_rc rc, const char *fmt, ...)
     return rc;
 }
 
+enum bf_rc bf_err_reclassify(struct bf_err *err, enum bf_rc rc)
+{
+    if (err != NULL)
+        err->rc = rc;
+    return rc;
+}
+
 void bf_err_prefix(struct bf_err *err, const char *fmt, ...)
 {
     char prefix[256];

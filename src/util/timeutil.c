@@ -2,6 +2,7 @@
  * $toMillis/$fromMillis for the forms the state machine produces. */
 #include "util/timeutil.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -206,4 +207,17 @@ int64_t time_mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void time_sleep_ms(long ms)
+{
+    struct timespec ts;
+
+    if (ms <= 0)
+        return;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    /* nanosleep leaves the time still to sleep in `ts` when interrupted. */
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        continue;
 }

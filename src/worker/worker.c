@@ -557,8 +557,9 @@ static int coordinate(struct worker *w, struct awsjson_client *c)
         if (!draining && stopping(w)) {
             draining = 1;
             deadline = now + drain_ms;
-            log_msg(LOG_INFO, "shutdown_started",
-                    "no new polls; running tasks get %d s", w->o->drain_seconds);
+            log_msg(LOG_INFO, "shutdown_started", "%s; no new polls; running tasks get %d s",
+                    atomic_load(&w->fatal) != 0 ? "fatal error" : "signal",
+                    w->o->drain_seconds);
         }
         if (draining && !shortened && atomic_load(w->stop) >= 2) {
             shortened = 1;
@@ -628,7 +629,7 @@ static enum bf_rc worker_result(struct worker *w, struct bf_err *err)
     *err = w->fatal_err;
     if (w->fatal_err.rc == BF_E_AWS)
         bf_err_prefix(err, "activity %s unusable (check --activity-arn, region and "
-                      "IAM permissions): ", w->o->activity_arn);
+                      "IAM permissions)", w->o->activity_arn);
     return (enum bf_rc)fatal;
 }
 

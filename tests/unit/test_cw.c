@@ -164,6 +164,87 @@ START_TEST(split_page)
 }
 END_TEST
 
+/* Random mutations of a valid page: the scanner never reads out of bounds
+ * (ASan builds check that), and whatever it accepts cJSON accepts too, as
+ * an array of exactly that many objects. */
+START_TEST(split_page_mutations)
+{
+    const char *seed_page = "[{\"id\":1,\"summary\":\"a \\\"b\\\" \\u00e9\",\"n\":-1.5e3,"
+                            "\"o\":{\"x\":[true,false,null,{}]}},{\"id\":2,\"s\":\"\"}]";
+    size_t len = strlen(seed_page);
+    char *buf = malloc(len + 8);
+    unsigned int st = 12345;
+    int iter, accepted = 0;
+
+    for (iter = 0; iter < 20000; iter++) {
+        struct source_record *recs = NULL;
+        size_t cap = 0, n = 0, blen = len, k;
+        int muts = 1 + (int)(rand_r(&st) % 3);
+        struct bf_err err;
+
+        memcpy(buf, seed_page, len);
+        for (k = 0; k < (size_t)muts; k++) {
+            size_t at = (size_t)rand_r(&st) % blen;
+            int op = rand_r(&st) % 3;
+
+            if (op == 0)
+                buf[at] = (char)(rand_r(&st) % 256);
+            else if (op == 1 && blen > 1)
+                blen = at + 1; /* truncate */
+            else
+                buf[at] = "{}[],:\"\\ 0-eE.tfn"[rand_r(&st) % 18];
+        }
+        bf_err_init(&err);
+        if (cw_split_page(buf, blen, 8, &recs, &cap, &n, &err) == BF_OK) {
+            cJSON *j = cJSON_ParseWithLength(buf, blen);
+            size_t i;
+
+            accepted++;
+            ck_assert_msg(j != NULL, "accepted what cJSON rejects: %.*s", (int)blen, buf);
+            ck_assert(cJSON_IsArray(j));
+            ck_assert_int_eq((size_t)cJSON_GetArraySize(j), n);
+            for (i = 0; i < n; i++) {
+                cJSON *r = cJSON_ParseWithLength(recs[i].json, recs[i].len);
+
+                ck_assert(cJSON_IsObject(r));
+                cJSON_Delete(r);
+            }
+            cJSON_Delete(j);
+        } else {
+            ck_assert_int_eq(err.rc, BF_E_SOURCE_PROTOCOL);
+        }
+        free(recs);
+    }
+    ck_assert_int_gt(accepted, 100); /* the mutations do not all break it */
+    free(buf);
+}
+END_TEST
+
+/* The header parsers on random bytes: no crash, sane answers. */
+START_TEST(header_parsers_random)
+{
+    unsigned int st = 777;
+    char in[64], out[32];
+    int iter;
+
+    for (iter = 0; iter < 20000; iter++) {
+        size_t n = (size_t)(rand_r(&st) % (sizeof(in) - 1)), i;
+        int64_t ms = 0;
+        int r;
+
+        for (i = 0; i < n; i++)
+            in[i] = "<>;,= \"relnxtRE0123456789:/aGMTSun"[rand_r(&st) % 33];
+        in[n] = '\0';
+        r = cw_link_next(in, out, sizeof(out));
+        ck_assert(r >= -1 && r <= 1);
+        if (r == 1)
+            ck_assert(strlen(out) > 0 && strlen(out) < sizeof(out));
+        if (cw_retry_after_ms(in, 0, &ms) == 0)
+            ck_assert_int_ge(ms, 0);
+    }
+}
+END_TEST
+
 START_TEST(endpoint_table)
 {
     const struct source_endpoint *e = source_endpoint_find("connectwise", "service/tickets");
@@ -915,6 +996,8 @@ Suite *test_suite(void)
     tcase_add_test(pure, link_header);
     tcase_add_test(pure, retry_after_forms);
     tcase_add_test(pure, split_page);
+    tcase_add_test(pure, split_page_mutations);
+    tcase_add_test(pure, header_parsers_random);
     tcase_add_test(pure, endpoint_table);
     suite_add_tcase(s, pure);
 

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "aws/awsenv.h"
+#include "aws/awsrest.h"
 #include "aws/creds.h"
 #include "aws/s3.h"
 #include "sink/chunkout.h"
@@ -496,17 +497,17 @@ START_TEST(xml_reader)
     char out[32];
     size_t pos = 0;
 
-    ck_assert_int_eq(s3_xml_next(x, &pos, "Key", out, sizeof(out)), 1);
+    ck_assert_int_eq(awsrest_xml_next(x, &pos, "Key", out, sizeof(out)), 1);
     ck_assert_str_eq(out, "one & two");
-    ck_assert_int_eq(s3_xml_next(x, &pos, "Key", out, sizeof(out)), 1);
+    ck_assert_int_eq(awsrest_xml_next(x, &pos, "Key", out, sizeof(out)), 1);
     ck_assert_str_eq(out, "<3>");
-    ck_assert_int_eq(s3_xml_next(x, &pos, "Key", out, sizeof(out)), 1);
+    ck_assert_int_eq(awsrest_xml_next(x, &pos, "Key", out, sizeof(out)), 1);
     ck_assert_str_eq(out, "");
-    ck_assert_int_eq(s3_xml_next(x, &pos, "Key", out, sizeof(out)), 0);
+    ck_assert_int_eq(awsrest_xml_next(x, &pos, "Key", out, sizeof(out)), 0);
     pos = 0;
-    ck_assert_int_eq(s3_xml_next("<Key>unterminated", &pos, "Key", out, sizeof(out)), 0);
+    ck_assert_int_eq(awsrest_xml_next("<Key>unterminated", &pos, "Key", out, sizeof(out)), 0);
     pos = 0;
-    ck_assert_int_eq(s3_xml_next("<Key>abcdefghij</Key>", &pos, "Key", out, 4), 1);
+    ck_assert_int_eq(awsrest_xml_next("<Key>abcdefghij</Key>", &pos, "Key", out, 4), 1);
     ck_assert_str_eq(out, "abc");
 }
 END_TEST
