@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/awscall.h"
 #include "aws/awsjson.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"
@@ -21,13 +22,8 @@
 #define AWSREST_MAX_HEADERS 32
 
 struct awsrest_client {
-    struct awsenv *env;               /* reference held */
-    const struct endpoint_service *svc;
-    struct endpoint ep;
-    struct http_client *http;
+    struct awscall_conn conn;
     int s3;                           /* S3 signing rules */
-    uint64_t rng;                     /* backoff jitter, this client only */
-    int64_t skew_ms;                  /* server clock - ours, once learnt */
 };
 
 struct rest_call {
@@ -50,20 +46,12 @@ enum bf_rc awsrest_client_new(struct awsenv *env,
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return bf_err_set(err, BF_E_NOMEM, "awsrest: out of memory");
-    rc = endpoint_resolve(svc, awsenv_region(env), &c->ep, err);
+    rc = awscall_conn_init(&c->conn, env, svc, "awsrest", err);
     if (rc != BF_OK) {
         free(c);
         return rc;
     }
-    c->http = http_client_new();
-    if (c->http == NULL) {
-        free(c);
-        return bf_err_set(err, BF_E_NOMEM, "awsrest: out of memory");
-    }
-    c->env = awsenv_acquire(env);
-    c->svc = svc;
     c->s3 = strcmp(svc->signing_name, "s3") == 0;
-    retry_rng_seed(&c->rng);
     *out = c;
     return BF_OK;
 }
@@ -72,8 +60,7 @@ void awsrest_client_free(struct awsrest_client *c)
 {
     if (c == NULL)
         return;
-    http_client_free(c->http);
-    awsenv_release(c->env);
+    awscall_conn_cleanup(&c->conn);
     free(c);
 }
 
@@ -321,7 +308,7 @@ static enum bf_rc send_signed(struct rest_call *k, const struct creds *creds,
                                         : AWSREST_DEFAULT_TIMEOUT_MS;
     hr.max_response = req->max_response > 0 ? req->max_response
                                             : AWSREST_DEFAULT_MAX_RESPONSE;
-    return http_perform(k->c->http, &hr, k->resp, err);
+    return http_perform(k->c->conn.http, &hr, k->resp, err);
 }
 
 static enum bf_rc sign_and_send(struct rest_call *k, struct bf_err *err)
@@ -341,14 +328,9 @@ static enum bf_rc sign_and_send(struct rest_call *k, struct bf_err *err)
                         "(%zu)", req->nheaders);
         goto out;
     }
-    rc = creds_provider_get(awsenv_creds(c->env), &creds, err);
+    rc = awscall_sign_setup(&c->conn, &creds, &cfg, err);
     if (rc != BF_OK)
         goto out;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.creds = &creds;
-    cfg.region = awsenv_region(c->env);
-    cfg.service = c->svc->signing_name;
-    cfg.time_s = (awsenv_now_ms(c->env) + c->skew_ms) / 1000;
     cfg.s3_rules = c->s3;
     cfg.unsigned_payload = c->s3 && req->unsigned_payload;
     rc = sigv4_sign(&cfg, &(struct sigv4_request){
@@ -357,7 +339,7 @@ static enum bf_rc sign_and_send(struct rest_call *k, struct bf_err *err)
                         .headers = sh,
                         .nheaders = collect_sign_headers(k, sh),
                         .body = req->body, .body_len = req->body_len },
-                    awsenv_key_cache(c->env), &sig, err);
+                    awsenv_key_cache(c->conn.env), &sig, err);
     if (rc == BF_OK)
         rc = send_signed(k, &creds, &sig, err);
 out:
@@ -370,27 +352,14 @@ static enum bf_rc answer_error(struct rest_call *k, struct retry_outcome *o,
                                struct bf_err *err)
 {
     char msg[320];
-    long status = k->resp->status;
     const char *rid = NULL;
 
     awsrest_parse_error(k->resp, k->code, sizeof(k->code), msg, sizeof(msg));
-    o->status = status;
-    o->aws_code = k->code;
-    o->skew_corrected = retry_clock_skew_update(
-        &k->c->skew_ms, awsenv_now_ms(k->c->env),
-        http_response_header(k->resp, "date"), k->code);
     rid = http_response_header(k->resp, "x-amz-request-id");
     if (rid == NULL)
         rid = http_response_header(k->resp, "x-amzn-requestid");
-    bf_err_set(err, BF_E_AWS, "%s: %s%s%s (HTTP %ld%s%.80s)", k->op, k->code,
-               msg[0] != '\0' ? ": " : "", msg, status,
-               rid != NULL ? ", request id " : "", rid != NULL ? rid : "");
-    if (err != NULL) {
-        err->http_status = (int)status;
-        snprintf(err->aws_code, sizeof(err->aws_code), "%s", k->code);
-        err->retryable = retry_is_retryable(status, k->code);
-    }
-    return BF_E_AWS;
+    return awscall_answer_error(&k->c->conn, k->op, k->resp, k->code, msg,
+                                rid, o, err);
 }
 
 static enum bf_rc rest_attempt(void *ud, int n, struct retry_outcome *o,
@@ -401,15 +370,8 @@ static enum bf_rc rest_attempt(void *ud, int n, struct retry_outcome *o,
 
     (void)n;
     rc = sign_and_send(k, err);
-    if (rc == BF_E_TRANSPORT) {
-        o->status = 0;
-        o->timed_out = k->resp->timed_out;
-        if (err != NULL) {
-            err->http_status = 0;
-            err->retryable = 1;
-        }
-        return rc;
-    }
+    if (rc == BF_E_TRANSPORT)
+        awscall_transport_failed(k->resp, o, err);
     if (rc != BF_OK)
         return rc;
     if (k->resp->status < 200 || k->resp->status > 299)
@@ -430,20 +392,16 @@ enum bf_rc awsrest_call(struct awsrest_client *c,
     k.c = c;
     k.req = req;
     k.resp = resp;
-    snprintf(k.op, sizeof(k.op), "%s %s", req->method, c->svc->signing_name);
+    snprintf(k.op, sizeof(k.op), "%s %s", req->method,
+             c->conn.svc->signing_name);
     awsrest_target_init(&k.target);
     /* err->endpoint is left to the caller, which knows the operation
      * name ("s3:PutObject"). */
-    rc = awsrest_make_target(&c->ep, req->bucket, req->path, req->query,
+    rc = awsrest_make_target(&c->conn.ep, req->bucket, req->path, req->query,
                              &k.target, err);
     if (rc != BF_OK)
         goto out;
-    loop.budget = awsenv_retry_budget(c->env);
-    loop.max_attempts = req->max_attempts > 0 ? req->max_attempts
-                                              : awsenv_max_attempts(c->env);
-    loop.rng = &c->rng;
-    loop.sleep_ms = awsenv_sleep_ms;
-    loop.sleep_ctx = c->env;
+    awscall_retry_loop(&c->conn, req->max_attempts, &loop);
     rc = retry_run(&loop, rest_attempt, &k, err);
 out:
     awsrest_target_cleanup(&k.target);
