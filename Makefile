@@ -130,12 +130,15 @@ check-unit: $(UNIT_BINS)
 	    BF_BIN=$(abspath $(BIN)) BF_TOP=$(CURDIR) $$t || fail=1; \
 	done; exit $$fail
 
+# Every step runs even when an earlier one failed, so one red suite does not
+# hide another; the failed steps are listed at the end.
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory check-unit
-	@fail=0; for t in $(CHECK_TARGETS); do \
-	    $(MAKE) --no-print-directory $$t || fail=1; \
-	done; exit $$fail
+	@failed=""; for t in check-unit $(CHECK_TARGETS); do \
+	    $(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make check: FAILED:$$failed"; exit 1; fi; \
+	echo "make check: all steps passed"
 
 bench: deps
 	@fail=0; for t in $(BENCH_TARGETS); do \

@@ -71,6 +71,10 @@ void awsrest_target_cleanup(struct awsrest_target *t);
 enum bf_rc awsrest_make_target(const struct endpoint *ep, const char *bucket,
                                const char *path, const char *query,
                                struct awsrest_target *t, struct bf_err *err);
+/* Whether `bucket` is a name S3 could have (1-255 of [A-Za-z0-9._-]): what
+ * awsrest_make_target() accepts, for callers that check configuration
+ * before the first request. */
+int awsrest_bucket_valid(const char *bucket);
 /* Whether `bucket` can be a DNS label under `scheme` ("https"/"http"). */
 int awsrest_bucket_virtual_ok(const char *bucket, const char *scheme);
 /* The text of the first <tag>...</tag> in `xml` after `*pos`, XML entities

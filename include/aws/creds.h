@@ -48,6 +48,12 @@ struct creds_seams {
     void *clock_ctx;
 };
 
+/* For constructors: set up the base of a new provider, holding one
+ * reference. `name` must be static. This function can't fail. */
+void creds_provider_init(struct creds_provider *p,
+                         const struct creds_provider_vtable *vtable,
+                         const char *name, void *impl);
+
 enum bf_rc creds_provider_get(struct creds_provider *p, struct creds *out,
                               struct bf_err *err);
 struct creds_provider *creds_provider_acquire(struct creds_provider *p);

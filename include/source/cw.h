@@ -29,6 +29,9 @@ struct cw_options {
     int max_depth;              /* 64 levels of JSON nesting */
     int page_size;              /* 0: the endpoint's */
     int force_page_mode;        /* 1: never ask for forward-only paging */
+    int no_prefetch;            /* 1: fetch a page only when asked (by
+                                   default the next page is fetched while
+                                   the caller works on the current one) */
 };
 
 struct cw_params {

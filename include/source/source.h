@@ -63,7 +63,9 @@ struct source_record {
     size_t len;
 };
 
-/* One page. Valid until the next source_next_page() or source_close(). */
+/* One page. Valid until the next source_next_page() or source_close().
+ * Implementations may fetch ahead (cw.c does, one page), so a request can
+ * still be under way when the caller sees the cancellation flag. */
 struct source_page {
     long number;                         /* 1-based */
     size_t count;

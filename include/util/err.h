@@ -89,9 +89,11 @@ enum bf_rc bf_rc_from_error_name(const char *name);
 /* Whether the state machine retries this error class by default. */
 int bf_rc_default_retryable(enum bf_rc rc);
 
-/* The SendTaskFailure cause: a JSON object as a string, at most `max` bytes
- * (32768 for Step Functions), with message, http_status, endpoint, page and
- * retryable. Returns a malloc'd string the caller frees, or NULL on OOM. */
+/* The SendTaskFailure cause: a JSON object as a string, shorter than `max`
+ * bytes (32768 for Step Functions), with message, http_status, endpoint,
+ * page and retryable; the message is cut to fit. Returns a malloc'd string
+ * the caller frees, or NULL on OOM or when `max` cannot hold even an empty
+ * message (max < 64 always). */
 char *bf_err_cause_json(const struct bf_err *err, size_t max);
 
 #endif

@@ -44,7 +44,8 @@ void log_str(struct log_line *l, const char *key, const char *value);
 void log_int(struct log_line *l, const char *key, int64_t value);
 void log_dbl(struct log_line *l, const char *key, double value);
 void log_bool(struct log_line *l, const char *key, int value);
-/* Append a pre-serialized JSON value (object, array, number). */
+/* Append a pre-serialized JSON value (object, array, number); NULL is
+ * written as null. */
 void log_raw(struct log_line *l, const char *key, const char *json);
 void log_end(struct log_line *l);
 

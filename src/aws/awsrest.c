@@ -98,7 +98,7 @@ int awsrest_bucket_virtual_ok(const char *bucket, const char *scheme)
     return strstr(bucket, "..") == NULL;
 }
 
-static int bucket_valid(const char *b)
+int awsrest_bucket_valid(const char *b)
 {
     size_t n = strlen(b);
     size_t i;
@@ -141,7 +141,7 @@ enum bf_rc awsrest_make_target(const struct endpoint *ep, const char *bucket,
     buf_reset(&t->path);
     buf_reset(&t->url);
     t->virtual_host = 0;
-    if (bucket != NULL && !bucket_valid(bucket))
+    if (bucket != NULL && !awsrest_bucket_valid(bucket))
         return bf_err_set(err, BF_E_INVALID_INPUT, "bad S3 bucket name "
                           "\"%.80s\"", bucket);
     t->virtual_host = bucket != NULL && !ep->path_style &&

@@ -16,6 +16,16 @@ void creds_wipe(struct creds *c)
         OPENSSL_cleanse(c, sizeof(*c));
 }
 
+void creds_provider_init(struct creds_provider *p,
+                         const struct creds_provider_vtable *vtable,
+                         const char *name, void *impl)
+{
+    p->vtable = vtable;
+    p->name = name;
+    p->impl = impl;
+    p->refcount = 1;
+}
+
 enum bf_rc creds_provider_get(struct creds_provider *p, struct creds *out,
                               struct bf_err *err)
 {

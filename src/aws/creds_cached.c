@@ -151,9 +151,6 @@ creds_provider_new_cached(struct creds_provider *inner, int64_t refresh_ms,
         c->seams = *seams;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->done, NULL);
-    c->base.vtable = &cached_vtable;
-    c->base.name = "cached";
-    c->base.impl = c;
-    c->base.refcount = 1;
+    creds_provider_init(&c->base, &cached_vtable, "cached", c);
     return &c->base;
 }

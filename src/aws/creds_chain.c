@@ -83,9 +83,6 @@ struct creds_provider *creds_provider_new_chain(struct creds_provider **list,
     for (i = 0; i < n; i++)
         c->list[i] = creds_provider_acquire(list[i]);
     c->n = n;
-    c->base.vtable = &chain_vtable;
-    c->base.name = "chain";
-    c->base.impl = c;
-    c->base.refcount = 1;
+    creds_provider_init(&c->base, &chain_vtable, "chain", c);
     return &c->base;
 }

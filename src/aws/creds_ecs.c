@@ -16,6 +16,8 @@
 #include <openssl/crypto.h>
 
 #include "aws/creds_http.h"
+#include "util/buf.h"
+#include "util/fileio.h"
 
 #define ECS_HOST "http://169.254.170.2"
 #define ECS_TIMEOUT_MS 2000L
@@ -92,35 +94,49 @@ static enum bf_rc ecs_url(char *url, size_t n, struct bf_err *err)
     return BF_OK;
 }
 
+/* The token file as one header value: trailing line breaks and spaces cut.
+ * One longer than `n - 1` is refused, never cut short: a truncated token
+ * would only earn a 401 that hides the real cause. */
+static enum bf_rc ecs_token_file(const char *file, char *tok, size_t n,
+                                 struct bf_err *err)
+{
+    struct buf b;
+    size_t len;
+    enum bf_rc rc;
+
+    buf_init(&b, n - 1);
+    rc = file_read_all(file, &b, NULL, err);
+    if (rc == BF_OK) {
+        len = b.len;
+        while (len > 0 && (b.data[len - 1] == '\n' || b.data[len - 1] == '\r' ||
+                           b.data[len - 1] == ' '))
+            len--;
+        memcpy(tok, b.data, len);
+        tok[len] = '\0';
+    }
+    buf_cleanup_secure(&b);
+    if (rc == BF_E_IO || rc == BF_E_LIMIT) {
+        bf_err_prefix(err, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+        return bf_err_reclassify(err, BF_E_CONFIG);
+    }
+    return rc;
+}
+
 /* Read the authorization token, file first. `tok` is empty when none. */
 static enum bf_rc ecs_token(char *tok, size_t n, struct bf_err *err)
 {
     const char *file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     const char *env = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-    FILE *f = NULL;
-    size_t len;
 
     tok[0] = '\0';
-    if (file == NULL || file[0] == '\0') {
-        if (env == NULL)
-            return BF_OK;
-        if (strlen(env) >= n)
-            return bf_err_set(err, BF_E_CONFIG,
-                              "AWS_CONTAINER_AUTHORIZATION_TOKEN too long");
-        strcpy(tok, env);
+    if (file != NULL && file[0] != '\0')
+        return ecs_token_file(file, tok, n, err);
+    if (env == NULL)
         return BF_OK;
-    }
-    f = fopen(file, "r");
-    if (f == NULL)
+    if (strlen(env) >= n)
         return bf_err_set(err, BF_E_CONFIG,
-                          "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: cannot "
-                          "open", file);
-    len = fread(tok, 1, n - 1, f);
-    tok[len] = '\0';
-    fclose(f);
-    while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' ||
-                       tok[len - 1] == ' '))
-        tok[--len] = '\0';
+                          "AWS_CONTAINER_AUTHORIZATION_TOKEN too long");
+    strcpy(tok, env);
     return BF_OK;
 }
 
@@ -180,9 +196,6 @@ struct creds_provider *creds_provider_new_ecs(const struct creds_seams *seams)
         return NULL;
     if (seams != NULL)
         e->seams = *seams;
-    e->base.vtable = &ecs_vtable;
-    e->base.name = "container";
-    e->base.impl = e;
-    e->base.refcount = 1;
+    creds_provider_init(&e->base, &ecs_vtable, "container", e);
     return &e->base;
 }

@@ -69,9 +69,6 @@ struct creds_provider *creds_provider_new_env(void)
 
     if (p == NULL)
         return NULL;
-    p->vtable = &env_vtable;
-    p->name = "environment";
-    p->impl = NULL;
-    p->refcount = 1;
+    creds_provider_init(p, &env_vtable, "environment", NULL);
     return p;
 }

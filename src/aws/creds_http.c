@@ -21,6 +21,17 @@ struct sink {
     int over;
 };
 
+/* The list held the ECS authorization token or the IMDS session token:
+ * wipe it before curl frees it. */
+static void headers_free(struct curl_slist *list)
+{
+    struct curl_slist *p = NULL;
+
+    for (p = list; p != NULL; p = p->next)
+        OPENSSL_cleanse(p->data, strlen(p->data));
+    curl_slist_free_all(list);
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     struct sink *s = ud;
@@ -84,7 +95,7 @@ enum bf_rc creds_http_call(const char *method, const char *url,
         buf_append(out, "", 0);
     rc = BF_OK;
 out:
-    curl_slist_free_all(hl);
+    headers_free(hl);
     if (h != NULL)
         curl_easy_cleanup(h);
     return rc;

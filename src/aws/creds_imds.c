@@ -143,9 +143,6 @@ struct creds_provider *creds_provider_new_imds(const struct creds_seams *seams)
         return NULL;
     if (seams != NULL)
         m->seams = *seams;
-    m->base.vtable = &imds_vtable;
-    m->base.name = "instance-metadata";
-    m->base.impl = m;
-    m->base.refcount = 1;
+    creds_provider_init(&m->base, &imds_vtable, "instance-metadata", m);
     return &m->base;
 }

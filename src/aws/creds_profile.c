@@ -353,9 +353,6 @@ struct creds_provider *creds_provider_new_profile(const char *profile)
             return NULL;
         }
     }
-    impl->base.vtable = &profile_vtable;
-    impl->base.name = "profile";
-    impl->base.impl = impl;
-    impl->base.refcount = 1;
+    creds_provider_init(&impl->base, &profile_vtable, "profile", impl);
     return &impl->base;
 }

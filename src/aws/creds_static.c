@@ -44,9 +44,6 @@ struct creds_provider *creds_provider_new_static(const struct creds *c)
     if (s == NULL)
         return NULL;
     s->creds = *c;
-    s->base.vtable = &static_vtable;
-    s->base.name = "static";
-    s->base.impl = s;
-    s->base.refcount = 1;
+    creds_provider_init(&s->base, &static_vtable, "static", s);
     return &s->base;
 }

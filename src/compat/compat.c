@@ -208,8 +208,12 @@ static enum bf_rc judge_status_code(const char *function, const cJSON *root,
 
     if (sc == NULL)
         return BF_OK;
-    if (!cJSON_IsNumber(sc))
-        return lambda_failed(err, 0, 0, function, "statusCode is not a number");
+    /* The payload is the function's to write: check the range before the
+     * cast (a huge double in an int is undefined), and 200.5 is not 200. */
+    if (!cJSON_IsNumber(sc) || sc->valuedouble < 100 ||
+        sc->valuedouble > 599 || floor(sc->valuedouble) != sc->valuedouble)
+        return lambda_failed(err, 0, 0, function,
+                             "statusCode is not an HTTP status code");
     status = (int)sc->valuedouble;
     if (status == 200)
         return BF_OK;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aws/awsrest.h"
 #include "aws/s3.h"
 #include "sink/sink.h"
 #include "util/fileio.h"
@@ -139,8 +140,8 @@ static enum bf_rc mkdir_p(const char *dir, struct bf_err *err)
     return BF_OK;
 }
 
-static enum bf_rc sink_file_path(const struct sink *s, const char *key, char *out,
-                            size_t n, struct bf_err *err)
+static enum bf_rc sink_file_path(const struct sink *s, const char *key,
+                                 char *out, size_t n, struct bf_err *err)
 {
     if (snprintf(out, n, "%s/%s", s->root, key) >= (int)n)
         return bf_err_set(err, BF_E_CONFIG, "path too long for key %s", key);
@@ -173,7 +174,7 @@ static enum bf_rc fsync_parent(const char *path, struct bf_err *err)
 }
 
 static enum bf_rc sink_file_begin(struct sink *s, const char *key,
-                             struct sink_object *o, struct bf_err *err)
+                                  struct sink_object *o, struct bf_err *err)
 {
     char dir[PATH_MAX];
     char *slash = NULL;
@@ -204,8 +205,8 @@ static enum bf_rc sink_file_begin(struct sink *s, const char *key,
     return BF_OK;
 }
 
-static enum bf_rc sink_file_write(struct sink_object *o, const void *p, size_t n,
-                             struct bf_err *err)
+static enum bf_rc sink_file_write(struct sink_object *o, const void *p,
+                                  size_t n, struct bf_err *err)
 {
     const char *c = p;
 
@@ -250,8 +251,9 @@ static enum bf_rc sink_file_commit(struct sink_object *o, struct bf_err *err)
     return rc;
 }
 
-static enum bf_rc sink_file_get(struct sink *s, const char *key, struct buf *out,
-                           int *found, struct bf_err *err)
+static enum bf_rc sink_file_get(struct sink *s, const char *key,
+                                struct buf *out, int *found,
+                                struct bf_err *err)
 {
     char path[PATH_MAX];
     enum bf_rc rc = sink_file_path(s, key, path, sizeof(path), err);
@@ -268,7 +270,8 @@ static enum bf_rc sink_file_get(struct sink *s, const char *key, struct buf *out
     return rc;
 }
 
-static enum bf_rc sink_file_del(struct sink *s, const char *key, struct bf_err *err)
+static enum bf_rc sink_file_del(struct sink *s, const char *key,
+                                struct bf_err *err)
 {
     char path[PATH_MAX];
     enum bf_rc rc = sink_file_path(s, key, path, sizeof(path), err);
@@ -300,8 +303,8 @@ static enum bf_rc names_push(char ***names, size_t *n, const char *name,
     return BF_OK;
 }
 
-static enum bf_rc sink_file_list(struct sink *s, const char *dir, char ***names,
-                            size_t *n, struct bf_err *err)
+static enum bf_rc sink_file_list(struct sink *s, const char *dir,
+                                 char ***names, size_t *n, struct bf_err *err)
 {
     char path[PATH_MAX];
     DIR *d = NULL;
@@ -333,7 +336,7 @@ static const struct sink_ops sink_file_ops = {
 };
 
 static enum bf_rc sink_file_open(struct sink *s, const char *path,
-                            struct bf_err *err)
+                                 struct bf_err *err)
 {
     char abs[PATH_MAX];
     size_t n;
@@ -363,8 +366,8 @@ static enum bf_rc sink_file_open(struct sink *s, const char *path,
 
 /* Reclassify an S3 failure for the task: 403 is the operator's to fix,
  * everything else (throttling, 5xx, network) is worth a retry. */
-static enum bf_rc sink_s3_fail(enum bf_rc rc, struct bf_err *err, const char *op,
-                          const char *key)
+static enum bf_rc sink_s3_fail(enum bf_rc rc, struct bf_err *err,
+                               const char *op, const char *key)
 {
     enum bf_rc out = BF_E_SINK_UNAVAILABLE;
 
@@ -386,8 +389,8 @@ static enum bf_rc sink_s3_fail(enum bf_rc rc, struct bf_err *err, const char *op
     return out;
 }
 
-static enum bf_rc sink_s3_full_key(const struct sink *s, const char *key, char *out,
-                              size_t n, struct bf_err *err)
+static enum bf_rc sink_s3_full_key(const struct sink *s, const char *key,
+                                   char *out, size_t n, struct bf_err *err)
 {
     int w = s->root[0] ? snprintf(out, n, "%s/%s", s->root, key)
                        : snprintf(out, n, "%s", key);
@@ -404,7 +407,7 @@ static void sink_s3_put_opts(const struct sink *s, struct s3_put_options *po)
 }
 
 static enum bf_rc sink_s3_begin(struct sink *s, const char *key,
-                           struct sink_object *o, struct bf_err *err)
+                                struct sink_object *o, struct bf_err *err)
 {
     buf_init(&o->pending, s->part_size);
     return sink_s3_full_key(s, key, o->key, sizeof(o->key), err);
@@ -440,7 +443,7 @@ static enum bf_rc sink_s3_flush_part(struct sink_object *o, struct bf_err *err)
 }
 
 static enum bf_rc sink_s3_write(struct sink_object *o, const void *p, size_t n,
-                           struct bf_err *err)
+                                struct bf_err *err)
 {
     const char *c = p;
     enum bf_rc rc = BF_OK;
@@ -507,7 +510,7 @@ static enum bf_rc sink_s3_commit(struct sink_object *o, struct bf_err *err)
 }
 
 static enum bf_rc sink_s3_get(struct sink *s, const char *key, struct buf *out,
-                         int *found, struct bf_err *err)
+                              int *found, struct bf_err *err)
 {
     char full[PATH_MAX];
     enum bf_rc rc = sink_s3_full_key(s, key, full, sizeof(full), err);
@@ -519,7 +522,8 @@ static enum bf_rc sink_s3_get(struct sink *s, const char *key, struct buf *out,
     return rc;
 }
 
-static enum bf_rc sink_s3_del(struct sink *s, const char *key, struct bf_err *err)
+static enum bf_rc sink_s3_del(struct sink *s, const char *key,
+                              struct bf_err *err)
 {
     char full[PATH_MAX];
     enum bf_rc rc = sink_s3_full_key(s, key, full, sizeof(full), err);
@@ -532,7 +536,7 @@ static enum bf_rc sink_s3_del(struct sink *s, const char *key, struct bf_err *er
 }
 
 static enum bf_rc sink_s3_list(struct sink *s, const char *dir, char ***names,
-                          size_t *n, struct bf_err *err)
+                               size_t *n, struct bf_err *err)
 {
     char prefix[PATH_MAX];
     char **keys = NULL;
@@ -563,8 +567,8 @@ static const struct sink_ops sink_s3_ops = {
     sink_s3_get, sink_s3_del, sink_s3_list,
 };
 
-static enum bf_rc sink_s3_open(struct sink *s, const char *rest, struct awsenv *aws,
-                          struct bf_err *err)
+static enum bf_rc sink_s3_open(struct sink *s, const char *rest,
+                               struct awsenv *aws, struct bf_err *err)
 {
     size_t blen = strcspn(rest, "/");
     size_t n;
@@ -575,6 +579,11 @@ static enum bf_rc sink_s3_open(struct sink *s, const char *rest, struct awsenv *
         return bf_err_set(err, BF_E_CONFIG, "s3:// output: bad bucket name");
     memcpy(s->bucket, rest, blen);
     s->bucket[blen] = '\0';
+    /* Refused here, once, as configuration: found at the first upload it
+     * would look like an unavailable sink and be retried forever. */
+    if (!awsrest_bucket_valid(s->bucket))
+        return bf_err_set(err, BF_E_CONFIG, "s3:// output: bad bucket name "
+                          "\"%s\"", s->bucket);
     rest += blen;
     while (*rest == '/')
         rest++;
@@ -879,7 +888,11 @@ enum bf_rc sink_abort_incomplete(struct sink *s, const char *dir,
     if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
         rc = sink_s3_fail(rc, err, "ListMultipartUploads", prefix);
     for (i = 0; rc == BF_OK && i < n; i++) {
-        if (strchr(keys[i] + plen, '/') != NULL)
+        /* Only uploads directly in `dir`: the listing comes from the
+         * network, so a key outside the prefix (or shorter than it) is
+         * never ours to abort. */
+        if (strncmp(keys[i], prefix, plen) != 0 ||
+            strchr(keys[i] + plen, '/') != NULL)
             continue;
         rc = s3_mpu_abort(s->s3, s->bucket, keys[i], ids[i], err);
         /* Gone already (completed or aborted meanwhile) is fine. */

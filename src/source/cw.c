@@ -6,9 +6,12 @@
  * 5xx and transport errors, and the checks on what comes back (size, depth,
  * records per page, endless Link loops). The page body is validated and split
  * into records by a small bounded JSON scanner, so records keep the exact
- * bytes the API sent. Credentials are copied in and wiped on close.
+ * bytes the API sent. A prefetch thread fetches page n+1 into a second
+ * slot while the caller writes page n (network and CPU overlap; memory is
+ * two pages). Credentials are copied in and wiped on close.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,20 @@
 
 #define CW_URL_MAX 4096
 #define CW_AUTH_MAX 1024
+
+enum cw_slot_state { SLOT_FREE = 0, SLOT_READY };
+
+/* One fetched page and what became of it. */
+struct cw_slot {
+    struct http_response resp;
+    struct source_record *recs;
+    size_t recs_cap;
+    struct source_page page;
+    enum cw_slot_state state;
+    enum bf_rc rc;                 /* the fetch's outcome */
+    struct bf_err err;             /* its error, handed to the caller */
+    int last;                      /* no page: the window is done */
+};
 
 struct cw_source {
     struct source base;
@@ -42,10 +59,18 @@ struct cw_source {
     size_t nseen;
     size_t seen_cap;
     unsigned int rand_state;
-    struct http_response resp;
-    struct source_record *recs;
-    size_t recs_cap;
-    struct source_page page;
+    struct cw_slot *fill;          /* the slot being fetched into */
+    /* Prefetch: a thread fetches page n+1 while the caller works on page
+     * n, into the other of two slots (so memory stays at two pages). */
+    struct cw_slot slots[2];
+    int prefetch;
+    int started;                   /* the thread runs */
+    int stop;                      /* close() asks the thread to end */
+    int take;                      /* the slot the caller takes next */
+    int returned;                  /* the slot the caller holds, or -1 */
+    pthread_t thread;
+    pthread_mutex_t mu;            /* guards slot states, stop */
+    pthread_cond_t cv;
 };
 
 /* ---- pure helpers (exposed for tests) ---- */
@@ -590,7 +615,7 @@ static enum bf_rc perform(struct cw_source *cw, struct bf_err *err)
     req.nheaders = cw->p.opts.force_page_mode ? 3 : 4;
     req.timeout_ms = cw->p.opts.timeout_ms;
     req.max_response = cw->p.opts.max_response;
-    return http_perform(cw->http, &req, &cw->resp, err);
+    return http_perform(cw->http, &req, &cw->fill->resp, err);
 }
 
 /* Verdicts of judge(): done, retry after a wait, or give up. */
@@ -611,7 +636,7 @@ static enum cw_verdict judge_unavailable(struct cw_source *cw, enum bf_rc prc,
              err != NULL ? err->message : "transport error");
     if (prc == BF_OK)
         *rc = bf_err_set(err, BF_E_SOURCE_UNAVAILABLE,
-                         "HTTP %ld after %d attempts", cw->resp.status, *n5xx);
+                         "HTTP %ld after %d attempts", cw->fill->resp.status, *n5xx);
     else
         *rc = bf_err_set(err, BF_E_SOURCE_UNAVAILABLE,
                          "no answer after %d attempts: %s", *n5xx, why);
@@ -623,7 +648,7 @@ static enum cw_verdict judge_429(struct cw_source *cw, int *n429,
                                  int64_t *wait_ms, enum bf_rc *rc,
                                  struct bf_err *err)
 {
-    const char *ra = http_response_header(&cw->resp, "retry-after");
+    const char *ra = http_response_header(&cw->fill->resp, "retry-after");
 
     if (++*n429 >= cw->p.opts.max_attempts_429) {
         *rc = bf_err_set(err, BF_E_SOURCE_RATE_LIMITED,
@@ -647,7 +672,7 @@ static enum cw_verdict judge(struct cw_source *cw, enum bf_rc prc, int *n429,
                              int *n5xx, int64_t *wait_ms, enum bf_rc *rc,
                              struct bf_err *err)
 {
-    long st = cw->resp.status;
+    long st = cw->fill->resp.status;
 
     *rc = BF_OK;
     if (prc == BF_E_LIMIT) {
@@ -674,7 +699,7 @@ static enum cw_verdict judge(struct cw_source *cw, enum bf_rc prc, int *n429,
     return CW_FAIL;
 }
 
-/* One GET with retries; BF_OK means a 200 is in cw->resp. */
+/* One GET with retries; BF_OK means a 200 is in cw->fill->resp. */
 static enum bf_rc fetch(struct cw_source *cw, struct bf_err *err)
 {
     int n429 = 0, n5xx = 0;
@@ -692,13 +717,13 @@ static enum bf_rc fetch(struct cw_source *cw, struct bf_err *err)
         rc = perform(cw, err);
         verdict = judge(cw, rc, &n429, &n5xx, &wait, &rc, err);
         if (err != NULL)
-            err->http_status = (int)cw->resp.status;
+            err->http_status = (int)cw->fill->resp.status;
         if (verdict == CW_DONE)
             return BF_OK;
         if (verdict == CW_FAIL)
             return rc;
         log_msg(LOG_WARN, "source_retry", "%s page %ld: HTTP %ld, retry in %lld ms",
-                cw->p.ep->endpoint, cw->page_no + 1, cw->resp.status,
+                cw->p.ep->endpoint, cw->page_no + 1, cw->fill->resp.status,
                 (long long)wait);
         rc = source_sleep(wait, cw->p.cancel, err);
         if (rc != BF_OK)
@@ -741,7 +766,7 @@ static enum bf_rc set_next_page_param(struct cw_source *cw, struct bf_err *err)
 {
     char *q = NULL;
 
-    if (cw->page.count < (size_t)cw->p.opts.page_size) {
+    if (cw->fill->page.count < (size_t)cw->p.opts.page_size) {
         cw->done = 1;
         return BF_OK;
     }
@@ -770,18 +795,18 @@ static enum bf_rc next_page_inner(struct cw_source *cw,
     if (rc != BF_OK)
         return rc;
     cw->page_no++;
-    rc = cw_split_page(cw->resp.body.data, cw->resp.body.len,
-                       cw->p.opts.max_depth, &cw->recs, &cw->recs_cap,
-                       &cw->page.count, err);
+    rc = cw_split_page(cw->fill->resp.body.data, cw->fill->resp.body.len,
+                       cw->p.opts.max_depth, &cw->fill->recs, &cw->fill->recs_cap,
+                       &cw->fill->page.count, err);
     if (rc != BF_OK)
         return rc;
-    if (cw->page.count > (size_t)cw->p.opts.page_size)
+    if (cw->fill->page.count > (size_t)cw->p.opts.page_size)
         return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
-                          "%zu records on a page of %d", cw->page.count,
+                          "%zu records on a page of %d", cw->fill->page.count,
                           cw->p.opts.page_size);
-    cw->page.number = cw->page_no;
-    cw->page.records = cw->recs;
-    link = http_response_header(&cw->resp, "link");
+    cw->fill->page.number = cw->page_no;
+    cw->fill->page.records = cw->fill->recs;
+    link = http_response_header(&cw->fill->resp, "link");
     if (cw->page_no == 1)
         cw->link_mode = link != NULL;
     if (cw->link_mode)
@@ -790,24 +815,111 @@ static enum bf_rc next_page_inner(struct cw_source *cw,
         rc = set_next_page_param(cw, err);
     if (rc != BF_OK)
         return rc;
-    *out = &cw->page;
+    *out = &cw->fill->page;
     return BF_OK;
+}
+
+/* Fetch the next page into cw->fill: sets its rc, err and last. */
+static void produce(struct cw_source *cw)
+{
+    struct cw_slot *sl = cw->fill;
+    const struct source_page *pg = NULL;
+
+    bf_err_init(&sl->err);
+    sl->last = 0;
+    if (cw->done) {
+        sl->rc = BF_OK;
+        sl->last = 1;
+        return;
+    }
+    sl->rc = next_page_inner(cw, &pg, &sl->err);
+    if (sl->rc != BF_OK) {
+        snprintf(sl->err.endpoint, sizeof(sl->err.endpoint), "%s",
+                 cw->p.ep->endpoint);
+        sl->err.page = cw->inflight;
+    }
+}
+
+/* The prefetch thread: fill free slots in turn until the window ends, an
+ * error happens or close() says stop. */
+static void *prefetch_main(void *arg)
+{
+    struct cw_source *cw = arg;
+    int i = 0;
+
+    pthread_mutex_lock(&cw->mu);
+    for (;;) {
+        while (!cw->stop && cw->slots[i].state != SLOT_FREE)
+            pthread_cond_wait(&cw->cv, &cw->mu);
+        if (cw->stop)
+            break;
+        cw->fill = &cw->slots[i];
+        pthread_mutex_unlock(&cw->mu);
+        produce(cw);
+        pthread_mutex_lock(&cw->mu);
+        cw->slots[i].state = SLOT_READY;
+        pthread_cond_broadcast(&cw->cv);
+        if (cw->slots[i].rc != BF_OK || cw->slots[i].last)
+            break;
+        i ^= 1;
+    }
+    pthread_mutex_unlock(&cw->mu);
+    return NULL;
+}
+
+/* Hand the caller slot `sl`: its page, end of window, or its error. */
+static enum bf_rc deliver(struct cw_slot *sl, const struct source_page **out,
+                          struct bf_err *err)
+{
+    if (sl->rc != BF_OK) {
+        if (err != NULL)
+            *err = sl->err;
+        return sl->rc;
+    }
+    *out = sl->last ? NULL : &sl->page;
+    return BF_OK;
+}
+
+static enum bf_rc next_page_sync(struct cw_source *cw,
+                                 const struct source_page **out,
+                                 struct bf_err *err)
+{
+    produce(cw);
+    return deliver(cw->fill, out, err);
 }
 
 static enum bf_rc cw_next_page(struct source *s, const struct source_page **out,
                                struct bf_err *err)
 {
     struct cw_source *cw = (struct cw_source *)s;
+    struct cw_slot *sl = NULL;
     enum bf_rc rc = BF_OK;
 
     *out = NULL;
-    if (cw->done)
-        return BF_OK;
-    rc = next_page_inner(cw, out, err);
-    if (rc != BF_OK && err != NULL) {
-        snprintf(err->endpoint, sizeof(err->endpoint), "%s", cw->p.ep->endpoint);
-        err->page = cw->inflight;
-        *out = NULL;
+    if (!cw->prefetch)
+        return next_page_sync(cw, out, err);
+    pthread_mutex_lock(&cw->mu);
+    if (!cw->started) {
+        if (pthread_create(&cw->thread, NULL, prefetch_main, cw) != 0) {
+            pthread_mutex_unlock(&cw->mu);
+            return bf_err_set(err, BF_E_INTERNAL, "cannot start a thread");
+        }
+        cw->started = 1;
+    }
+    /* The page handed out last time is no longer in use: refill it. */
+    if (cw->returned >= 0) {
+        cw->slots[cw->returned].state = SLOT_FREE;
+        cw->returned = -1;
+        pthread_cond_broadcast(&cw->cv);
+    }
+    sl = &cw->slots[cw->take];
+    while (sl->state != SLOT_READY)
+        pthread_cond_wait(&cw->cv, &cw->mu);
+    pthread_mutex_unlock(&cw->mu);
+    rc = deliver(sl, out, err);
+    if (rc == BF_OK && *out != NULL) {
+        cw->returned = cw->take;
+        cw->take ^= 1;
     }
     return rc;
 }
@@ -815,10 +927,23 @@ static enum bf_rc cw_next_page(struct source *s, const struct source_page **out,
 static void cw_close(struct source *s)
 {
     struct cw_source *cw = (struct cw_source *)s;
+    int i;
 
+    if (cw->started) {
+        /* An in-flight request finishes first (bounded by its timeout). */
+        pthread_mutex_lock(&cw->mu);
+        cw->stop = 1;
+        pthread_cond_broadcast(&cw->cv);
+        pthread_mutex_unlock(&cw->mu);
+        pthread_join(cw->thread, NULL);
+    }
+    pthread_cond_destroy(&cw->cv);
+    pthread_mutex_destroy(&cw->mu);
     http_client_free(cw->http);
-    http_response_cleanup(&cw->resp);
-    free(cw->recs);
+    for (i = 0; i < 2; i++) {
+        http_response_cleanup(&cw->slots[i].resp);
+        free(cw->slots[i].recs);
+    }
     free(cw->seen);
     tenant_source_creds_wipe(&cw->creds);
     OPENSSL_cleanse(cw->auth, sizeof(cw->auth));
@@ -931,7 +1056,13 @@ enum bf_rc cw_open(const struct cw_params *p, struct source **out,
     cw->creds = *p->creds;
     cw->p.creds = &cw->creds;
     apply_defaults(&cw->p.opts, p->ep);
-    http_response_init(&cw->resp);
+    pthread_mutex_init(&cw->mu, NULL);
+    pthread_cond_init(&cw->cv, NULL);
+    http_response_init(&cw->slots[0].resp);
+    http_response_init(&cw->slots[1].resp);
+    cw->fill = &cw->slots[0];
+    cw->returned = -1;
+    cw->prefetch = !cw->p.opts.no_prefetch;
     cw->rand_state = (unsigned)time_mono_ms() ^ (unsigned)(uintptr_t)cw;
     if (cw_api_root(cw->creds.api_base_url, source_codebase(p->ep->service),
                     cw->root, sizeof(cw->root)) != 0) {

@@ -3,9 +3,10 @@
  * Owns the tenant store (file://tenants.json or dynamodb://TenantServices-
  * {env}), the secrets store (file://secrets.json or secretsmanager:) and a
  * small TTL cache for each, behind one mutex. Network and file reads happen
- * outside the lock; fetching and checking secret text is secrets.c's. Secret text lives only in cache entries and stack
- * copies, all wiped with OPENSSL_cleanse when dropped. Messages name fields
- * and secret names, never values (issue 5, DESIGN.md section 3).
+ * outside the lock; fetching and checking secret text is secrets.c's.
+ * Secret text lives only in cache entries and stack copies, all wiped with
+ * OPENSSL_cleanse when dropped. Messages name fields and secret names,
+ * never values (issue 5, DESIGN.md section 3).
  */
 #include "tenant/tenant.h"
 

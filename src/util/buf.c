@@ -1,4 +1,10 @@
-/* buf.c -- growable, size-limited byte buffer (see buf.h). */
+/* buf.c -- growable, size-limited byte buffer (see buf.h).
+ *
+ * Owns the growth policy (doubling from 256 bytes, overflow-checked against
+ * both SIZE_MAX and the caller's limit) and the NUL terminator every buffer
+ * keeps. Everything read from the network goes through here, so the limit
+ * check comes before any allocation. No knowledge of what the bytes mean.
+ */
 #include "util/buf.h"
 
 #include <stdint.h>

@@ -176,49 +176,61 @@ int bf_rc_default_retryable(enum bf_rc rc)
     return 0;
 }
 
+/* The cause object for `err`, with `msg` and `endpoint` in place of its
+ * own (so the caller can shorten them). NULL when out of memory. */
+static char *cause_print(const struct bf_err *err, const char *msg,
+                         const char *endpoint)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *s = NULL;
+
+    if (o == NULL)
+        return NULL;
+    cJSON_AddStringToObject(o, "message", msg);
+    if (err->http_status > 0)
+        cJSON_AddNumberToObject(o, "http_status", err->http_status);
+    else
+        cJSON_AddNullToObject(o, "http_status");
+    if (endpoint[0] != '\0')
+        cJSON_AddStringToObject(o, "endpoint", endpoint);
+    else
+        cJSON_AddNullToObject(o, "endpoint");
+    if (err->page >= 0)
+        cJSON_AddNumberToObject(o, "page", (double)err->page);
+    else
+        cJSON_AddNullToObject(o, "page");
+    cJSON_AddBoolToObject(o, "retryable", err->retryable >= 0
+                                              ? err->retryable
+                                              : bf_rc_default_retryable(err->rc));
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
 char *bf_err_cause_json(const struct bf_err *err, size_t max)
 {
-    cJSON *o = NULL;
-    char *s = NULL;
     char msg[BF_ERR_MSG_MAX];
+    char endpoint[sizeof(err->endpoint)];
+    char *s = NULL;
     size_t cut;
 
     if (err == NULL || max < 64)
         return NULL;
-    memcpy(msg, err->message, sizeof(msg));
-    msg[sizeof(msg) - 1] = '\0';
-    /* Shorten the message until the serialized object fits: the other
-     * fields are bounded and small, so a few rounds always suffice. */
-    for (cut = strlen(msg);; cut = cut / 2) {
+    snprintf(msg, sizeof(msg), "%s", err->message);
+    snprintf(endpoint, sizeof(endpoint), "%s", err->endpoint);
+    /* Halve the message until the object fits: the other fields are small
+     * and bounded, so a few rounds suffice. Only a `max` too small even for
+     * an empty message costs the endpoint, then the whole answer. */
+    for (cut = strlen(msg);; cut /= 2) {
         msg[cut] = '\0';
-        cJSON_Delete(o);
+        s = cause_print(err, msg, endpoint);
+        if (s == NULL || strlen(s) < max)
+            return s;
         free(s);
-        s = NULL;
-        o = cJSON_CreateObject();
-        if (o == NULL)
+        if (cut > 0)
+            continue;
+        if (endpoint[0] == '\0')
             return NULL;
-        cJSON_AddStringToObject(o, "message", msg);
-        if (err->http_status > 0)
-            cJSON_AddNumberToObject(o, "http_status", err->http_status);
-        else
-            cJSON_AddNullToObject(o, "http_status");
-        if (err->endpoint[0] != '\0')
-            cJSON_AddStringToObject(o, "endpoint", err->endpoint);
-        else
-            cJSON_AddNullToObject(o, "endpoint");
-        if (err->page >= 0)
-            cJSON_AddNumberToObject(o, "page", (double)err->page);
-        else
-            cJSON_AddNullToObject(o, "page");
-        if (err->retryable >= 0)
-            cJSON_AddBoolToObject(o, "retryable", err->retryable);
-        else
-            cJSON_AddBoolToObject(o, "retryable",
-                                  bf_rc_default_retryable(err->rc));
-        s = cJSON_PrintUnformatted(o);
-        if (s == NULL || strlen(s) < max || cut == 0)
-            break;
+        endpoint[0] = '\0';
     }
-    cJSON_Delete(o);
-    return s;
 }

@@ -1,4 +1,10 @@
-/* log.c -- JSON Lines logger on stderr (see log.h for the rules). */
+/* log.c -- JSON Lines logger on stderr (see log.h for the rules).
+ *
+ * Owns the line format (time, level, event, worker, then the caller's
+ * fields), JSON string escaping and the all-or-nothing field rule that
+ * keeps a truncated line valid JSON. A line is built on the caller's stack
+ * and written with one write(2), so there is no lock and no interleaving.
+ */
 #include "util/log.h"
 
 #include <stdarg.h>
@@ -178,7 +184,10 @@ void log_raw(struct log_line *l, const char *key, const char *json)
     int start = l->len;
 
     put_key(l, key);
-    put_bytes(l, json, strlen(json));
+    if (json == NULL)
+        put_bytes(l, "null", 4);
+    else
+        put_bytes(l, json, strlen(json));
     field_done(l, start);
 }
 

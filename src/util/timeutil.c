@@ -1,5 +1,11 @@
 /* timeutil.c -- ISO 8601 <-> epoch milliseconds, matching JSONata's
- * $toMillis/$fromMillis for the forms the state machine produces. */
+ * $toMillis/$fromMillis for the forms the state machine produces.
+ *
+ * Owns the civil-calendar arithmetic (no time zone database, no locale),
+ * the strict parser the task input goes through (DESIGN.md section 4) and
+ * the process's two clocks and its one sleep, so callers never touch
+ * clock_gettime or nanosleep themselves.
+ */
 #include "util/timeutil.h"
 
 #include <errno.h>
@@ -102,57 +108,85 @@ static int parse_offset(const char **p, int *minutes)
     return 0;
 }
 
+/* ".fff..." after the seconds: keep three digits and truncate the rest, as
+ * $toMillis does. Returns NULL or what is wrong. */
+static const char *parse_fraction(const char **p, int *ms)
+{
+    int digits;
+
+    *ms = 0;
+    if (**p != '.' && **p != ',')
+        return NULL;
+    (*p)++;
+    for (digits = 0; **p >= '0' && **p <= '9'; (*p)++, digits++) {
+        if (digits < 3)
+            *ms = *ms * 10 + (**p - '0');
+    }
+    if (digits == 0)
+        return "empty fraction of a second";
+    for (; digits < 3; digits++)
+        *ms *= 10;
+    return NULL;
+}
+
+/* "HH:MM[:SS[.fff]]" after the 'T'. Returns NULL or what is wrong. */
+static const char *parse_clock(const char **p, int *hh, int *mi, int *ss,
+                               int *ms)
+{
+    *hh = read_digits(p, 2);
+    if (*hh < 0 || *hh > 23 || **p != ':')
+        return "hour must be 00 to 23";
+    (*p)++;
+    *mi = read_digits(p, 2);
+    if (*mi < 0 || *mi > 59)
+        return "minute must be 00 to 59";
+    if (**p != ':')
+        return NULL;
+    (*p)++;
+    *ss = read_digits(p, 2);
+    if (*ss < 0 || *ss > 59)
+        return "second must be 00 to 59";
+    return parse_fraction(p, ms);
+}
+
+/* "YYYY-MM-DD". Returns NULL or what is wrong. */
+static const char *parse_date(const char **p, int *y, int *mo, int *d)
+{
+    *y = read_digits(p, 4);
+    if (*y < 0 || **p != '-')
+        return "expected YYYY-MM-DD";
+    (*p)++;
+    *mo = read_digits(p, 2);
+    if (*mo < 1 || *mo > 12 || **p != '-')
+        return "month must be 01 to 12";
+    (*p)++;
+    *d = read_digits(p, 2);
+    if (*d < 1 || (unsigned)*d > days_in_month(*y, (unsigned)*mo))
+        return "no such day in that month";
+    return NULL;
+}
+
 enum bf_rc time_parse_iso8601(const char *s, int64_t *ms_out,
                               struct bf_err *err)
 {
     const char *p = s;
-    int y, mo, d, hh = 0, mi = 0, ss = 0, ms = 0, digits, off;
+    const char *why = NULL;
+    int y = 0, mo = 0, d = 0, hh = 0, mi = 0, ss = 0, ms = 0, off = 0;
     int64_t days;
 
     if (s == NULL)
         return bf_err_set(err, BF_E_INVALID_INPUT, "timestamp is missing");
-    y = read_digits(&p, 4);
-    if (y < 0 || *p++ != '-')
-        return bad(err, s, "expected YYYY-MM-DD");
-    mo = read_digits(&p, 2);
-    if (mo < 1 || mo > 12 || *p++ != '-')
-        return bad(err, s, "month must be 01 to 12");
-    d = read_digits(&p, 2);
-    if (d < 1 || (unsigned)d > days_in_month(y, (unsigned)mo))
-        return bad(err, s, "no such day in that month");
-    if (*p == 'T' || *p == 't') {
+    why = parse_date(&p, &y, &mo, &d);
+    if (why == NULL && (*p == 'T' || *p == 't')) {
         p++;
-        hh = read_digits(&p, 2);
-        if (hh < 0 || hh > 23 || *p++ != ':')
-            return bad(err, s, "hour must be 00 to 23");
-        mi = read_digits(&p, 2);
-        if (mi < 0 || mi > 59)
-            return bad(err, s, "minute must be 00 to 59");
-        if (*p == ':') {
-            p++;
-            ss = read_digits(&p, 2);
-            if (ss < 0 || ss > 59)
-                return bad(err, s, "second must be 00 to 59");
-            if (*p == '.' || *p == ',') {
-                p++;
-                /* Keep three digits, truncate the rest ($toMillis does). */
-                for (digits = 0; *p >= '0' && *p <= '9'; p++, digits++) {
-                    if (digits < 3)
-                        ms = ms * 10 + (*p - '0');
-                }
-                if (digits == 0)
-                    return bad(err, s, "empty fraction of a second");
-                for (; digits < 3; digits++)
-                    ms *= 10;
-            }
-        }
-        if (parse_offset(&p, &off) != 0)
-            return bad(err, s, "bad time zone offset");
-    } else {
-        off = 0;
+        why = parse_clock(&p, &hh, &mi, &ss, &ms);
+        if (why == NULL && parse_offset(&p, &off) != 0)
+            why = "bad time zone offset";
     }
-    if (*p != '\0')
-        return bad(err, s, "unexpected characters at the end");
+    if (why == NULL && *p != '\0')
+        why = "unexpected characters at the end";
+    if (why != NULL)
+        return bad(err, s, why);
     days = time_days_from_civil(y, (unsigned)mo, (unsigned)d);
     *ms_out = ((days * 86400 + hh * 3600 + mi * 60 + ss) - (int64_t)off * 60)
               * 1000 + ms;

@@ -6,7 +6,9 @@
  * config text, then credentials text) is written to two memfd files whose
  * /proc/self/fd paths the variables name; nothing touches the disk. The
  * profile name is "fuzz" or "default" by the input's length. Drives
- * creds_provider_get() and creds_profile_region(). Properties: the result
+ * creds_provider_get() and creds_profile_region(); the config text also
+ * goes to creds_parse_json(), the parser of the ECS / IMDS credential
+ * documents (AccessKeyId, SecretAccessKey, Token, Expiration). Properties: the result
  * is BF_OK (then both keys are non-empty and NUL-terminated), BF_E_CONFIG,
  * or BF_E_CREDENTIALS_*; never a crash or a leak.
  */
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "aws/creds.h"
+#include "aws/creds_http.h"
 #include "fuzz.h"
 
 static int cfg_fd = -1, cred_fd = -1;
@@ -47,6 +50,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cred_fd = make_file("fuzz-credentials", "AWS_SHARED_CREDENTIALS_FILE");
     unsetenv("AWS_PROFILE");
     return 0;
+}
+
+/* The metadata services' credential document. */
+static void json_doc(const uint8_t *data, size_t n)
+{
+    char *doc = fuzz_str(data, n);
+    struct creds c;
+    struct bf_err err;
+
+    memset(&c, 0, sizeof(c));
+    bf_err_init(&err);
+    if (creds_parse_json(doc, "fuzz", &c, &err) == BF_OK &&
+        (c.access_key_id[0] == '\0' || c.secret_access_key[0] == '\0'))
+        abort();
+    creds_wipe(&c);
+    free(doc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -81,5 +100,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = creds_profile_region(profile, region, &err);
     if (rc == BF_OK && memchr(region, '\0', sizeof(region)) == NULL)
         abort();
+    json_doc(data, n1);
     return 0;
 }

@@ -350,6 +350,40 @@ START_TEST(status_code_in_payload)
 }
 END_TEST
 
+/* statusCode is the function's to write: anything that is not a whole
+ * HTTP status (a fraction, a number far out of range) is a failed step,
+ * never read as 200 nor cast out of range. */
+START_TEST(status_code_not_a_status)
+{
+    struct awsenv *aws = test_aws();
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+
+    reset_fake();
+    script("avesa-connectwise-ingestion-dev",
+           "[{\"payload\":{\"statusCode\":200.5,\"records_ingested\":3}},"
+           "{\"payload\":{\"statusCode\":1e300,\"records_ingested\":3}},"
+           "{\"payload\":{\"statusCode\":\"200\",\"records_ingested\":3}}]");
+    make_input(&in, "time/entries");
+    task_result_init(&r);
+    bf_err_init(&err);
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err),
+                     BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(err.retryable, 0);
+    ck_assert_ptr_nonnull(strstr(err.message, "statusCode"));
+    bf_err_init(&err);
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err),
+                     BF_E_LAMBDA_FAILED);
+    ck_assert_ptr_nonnull(strstr(err.message, "statusCode"));
+    bf_err_init(&err);
+    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err),
+                     BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(err.retryable, 0);
+    awsenv_release(aws);
+}
+END_TEST
+
 START_TEST(missing_function)
 {
     struct awsenv *aws = test_aws();
@@ -439,6 +473,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, success_counts_absent_are_null);
     tcase_add_test(tc, function_error);
     tcase_add_test(tc, status_code_in_payload);
+    tcase_add_test(tc, status_code_not_a_status);
     tcase_add_test(tc, missing_function);
     tcase_add_test(tc, event_invocation);
     tcase_add_test(tc, timeout);

@@ -317,10 +317,7 @@ static void mock_init(struct mock *m, const char *name, enum bf_rc rc,
                       const char *akid)
 {
     memset(m, 0, sizeof(*m));
-    m->base.vtable = &mock_vtable;
-    m->base.name = name;
-    m->base.impl = m;
-    m->base.refcount = 1;
+    creds_provider_init(&m->base, &mock_vtable, name, m);
     m->rc = rc;
     m->akid = akid;
     pthread_mutex_init(&m->lock, NULL);
@@ -624,6 +621,19 @@ START_TEST(ecs_full_uri_with_token)
     ck_assert_int_eq(fakesrv_admin(&s, "GET", "calls", NULL, &resp), 200);
     ck_assert_ptr_nonnull(strstr(resp.data, "\"auth\":\"Bearer pod-token\""));
     buf_cleanup(&resp);
+    /* A token file too long for the header is refused, not cut short. */
+    {
+        static char big[5001];
+
+        memset(big, 'a', sizeof(big) - 1);
+        setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+               write_file("token", big), 1);
+        ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
+        ck_assert_ptr_nonnull(strstr(e.message,
+                                     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
+        setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+               write_file("token", "Bearer pod-token\n"), 1);
+    }
     /* Bad answers are errors, not credentials. */
     ck_assert_int_eq(fakesrv_admin(&s, "POST", "faults",
         "{\"faults\":[{\"path\":\"^/v1\",\"status\":200,\"body\":\"{}\"},"

@@ -785,6 +785,23 @@ START_TEST(protocol_errors)
 }
 END_TEST
 
+/* More records than the pageSize asked for is a broken server. */
+START_TEST(records_per_page_cap)
+{
+    struct run r = {0};
+    struct cw_options o = {0};
+
+    reset_fake();
+    faults("{\"faults\":[{\"status\":200,\"body\":\"[{\\\"id\\\":1},{\\\"id\\\":2},"
+           "{\\\"id\\\":3}]\"}]}");
+    o.page_size = 2;
+    run_small(&o, &r);
+    ck_assert_int_eq(r.rc, BF_E_SOURCE_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(r.err.message, "3 records on a page of 2"));
+    free(r.ids.v);
+}
+END_TEST
+
 START_TEST(protocol_error_names_page)
 {
     struct run r = {0};
@@ -869,11 +886,26 @@ START_TEST(cancel_between_pages)
     task_cancel_init(&cancel);
     creds_for(&c, "");
     o.page_size = 100;
+    o.no_prefetch = 1;
     run_source(&c, "service/tickets", ms_of(DS_START), ms_of("2025-01-31T00:00:00Z"),
                &o, &cancel, 2, NULL, &r);
     ck_assert_int_eq(r.rc, BF_E_CANCELLED);
     ck_assert_int_eq(r.pages, 2);
     ck_assert_int_eq(ncalls(), 2); /* no request after the flag */
+    free(r.ids.v);
+
+    /* With prefetch, the request already under way may complete: at most
+     * one more page, and no request after that. */
+    memset(&r, 0, sizeof(r));
+    reset_fake();
+    task_cancel_init(&cancel);
+    o.no_prefetch = 0;
+    run_source(&c, "service/tickets", ms_of(DS_START), ms_of("2025-01-31T00:00:00Z"),
+               &o, &cancel, 2, NULL, &r);
+    ck_assert_int_eq(r.rc, BF_E_CANCELLED);
+    ck_assert_int_ge(r.pages, 2);
+    ck_assert_int_le(r.pages, 3);
+    ck_assert_int_le(ncalls(), 3);
     free(r.ids.v);
 }
 END_TEST
@@ -1016,6 +1048,7 @@ Suite *test_suite(void)
     tcase_add_test(fake, auth_failed_not_retried);
     tcase_add_test(fake, protocol_errors);
     tcase_add_test(fake, protocol_error_names_page);
+    tcase_add_test(fake, records_per_page_cap);
     tcase_add_test(fake, endless_link_loop);
     tcase_add_test(fake, response_size_cap);
     tcase_add_test(fake, slow_page_ok);

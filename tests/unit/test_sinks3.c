@@ -491,6 +491,63 @@ START_TEST(idempotent_on_s3)
 }
 END_TEST
 
+/* The upload listing comes from the network: an answer that names keys
+ * outside the directory (a short one, and a long one with no '/' after the
+ * prefix length) must not make the sink abort uploads that are not its
+ * own, nor read past the end of a short key. */
+START_TEST(abort_incomplete_ignores_foreign_uploads)
+{
+    struct sink *s = open_s3(0, NULL);
+    struct bf_err e;
+    const char *fault =
+        "{\"faults\":[{\"service\":\"s3\",\"op\":\"ListMultipartUploads\","
+        "\"status\":200,\"headers\":{\"content-type\":\"application/xml\"},"
+        "\"body\":\"<ListMultipartUploadsResult>"
+        "<Upload><Key>x</Key><UploadId>u1</UploadId></Upload>"
+        "<Upload><Key>zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz</Key>"
+        "<UploadId>u2</UploadId></Upload>"
+        "<Upload><Key>data/prefix/mine/part-1</Key><UploadId>u3</UploadId>"
+        "</Upload></ListMultipartUploadsResult>\"}]}";
+    cJSON *calls = NULL, *c = NULL;
+    int aborts = 0;
+
+    ck_assert_int_eq(fakesrv_admin(&fake, "POST", "faults", fault, NULL), 200);
+    bf_err_init(&e);
+    /* u3 is ours but unknown to the fake: its 404 counts as "gone". */
+    ck_assert_int_eq(sink_abort_incomplete(s, "mine", &e), BF_OK);
+    calls = admin_json("calls?service=s3");
+    cJSON_ArrayForEach(c, calls) {
+        const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(c, "op"));
+        const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(c, "query"));
+
+        if (op == NULL || strcmp(op, "AbortMultipartUpload") != 0)
+            continue;
+        aborts++;
+        ck_assert_msg(q != NULL && strstr(q, "u3") != NULL,
+                      "aborted a foreign upload: %s", q ? q : "?");
+    }
+    ck_assert_int_eq(aborts, 1);
+    cJSON_Delete(calls);
+    sink_free(s);
+}
+END_TEST
+
+/* A bucket name S3 cannot have is a configuration error at open, not an
+ * "unavailable" sink that the state machine would retry. */
+START_TEST(bad_bucket_is_config)
+{
+    struct sink *s = NULL;
+    struct bf_err e;
+
+    bf_err_init(&e);
+    ck_assert_int_eq(sink_open("s3://bad bucket!/p", env, NULL, &s, &e),
+                     BF_E_CONFIG);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(e.message, "bucket"));
+    ck_assert_int_eq(count_calls(NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(xml_reader)
 {
     const char *x = "<a><Key>one &amp; two</Key><Key>&lt;3&gt;</Key><Key></Key></a>";
@@ -529,6 +586,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, unreachable_is_unavailable);
     tcase_add_test(tc, forbidden_is_access_denied);
     tcase_add_test(tc, idempotent_on_s3);
+    tcase_add_test(tc, abort_incomplete_ignores_foreign_uploads);
+    tcase_add_test(tc, bad_bucket_is_config);
     tcase_add_test(tx, xml_reader);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, tx);

@@ -422,6 +422,36 @@ static void assert_creds(const struct tenant_source_creds *c, const char *priv)
     ck_assert_str_eq(c->client_id, CLIENT);
 }
 
+/* A store file that cannot be read is a configuration error: the code
+ * returned and the one in `err` (which the cause's "retryable" is read
+ * from) must agree, and the message reads as one line of context. */
+START_TEST(unreadable_store_files_are_config_errors)
+{
+    struct tenant_store *s = NULL;
+    struct tenant_info t;
+    struct tenant_source_creds c;
+    struct bf_err err;
+
+    unlink(tenants_path);
+    unlink(secrets_path);
+    s = file_store();
+    bf_err_init(&err);
+    ck_assert_int_eq(tenant_lookup(s, "acme", "connectwise", &t, &err),
+                     BF_E_CONFIG);
+    ck_assert_int_eq(err.rc, BF_E_CONFIG);
+    ck_assert_msg(strncmp(err.message, "tenants file: ", 14) == 0 &&
+                  strstr(err.message, ": :") == NULL, "%s", err.message);
+    ck_assert_ptr_nonnull(strstr(err.message, "tenants.json"));
+    bf_err_init(&err);
+    info_for(&t, "acme/test");
+    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_E_CONFIG);
+    ck_assert_int_eq(err.rc, BF_E_CONFIG);
+    ck_assert_msg(strncmp(err.message, "secrets file: ", 14) == 0 &&
+                  strstr(err.message, ": :") == NULL, "%s", err.message);
+    tenant_store_free(s);
+}
+END_TEST
+
 START_TEST(file_secret_both_forms)
 {
     struct tenant_store *s = NULL;
@@ -841,6 +871,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, file_item_found);
     tcase_add_test(tc, file_item_missing_and_disabled);
     tcase_add_test(tc, file_tenants_broken);
+    tcase_add_test(tc, unreadable_store_files_are_config_errors);
     tcase_add_test(tc, bad_urls_rejected);
     tcase_add_test(tc, ddb_item_found);
     tcase_add_test(tc, ddb_item_missing_and_disabled);

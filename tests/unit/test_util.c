@@ -8,6 +8,8 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/fileio.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -62,6 +64,14 @@ START_TEST(err_cause_is_bounded_json)
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "retryable")));
     cJSON_Delete(o);
     free(s);
+    /* A long endpoint in a small budget: still within it, or nothing. */
+    memset(e.endpoint, 'e', sizeof(e.endpoint) - 1);
+    e.endpoint[sizeof(e.endpoint) - 1] = '\0';
+    s = bf_err_cause_json(&e, 120);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_lt(strlen(s), 120);
+    free(s);
+    ck_assert_ptr_null(bf_err_cause_json(&e, 64));
 }
 END_TEST
 
@@ -175,6 +185,69 @@ START_TEST(log_lines_are_json)
 }
 END_TEST
 
+START_TEST(hex_known_answers)
+{
+    char out[HEX_SHA256_LEN];
+    char tag[13];
+
+    hex_encode("\x00\x01\xab\xff", 4, out);
+    ck_assert_str_eq(out, "0001abff");
+    hex_encode("", 0, out);
+    ck_assert_str_eq(out, "");
+    /* FIPS 180-2 test vectors. */
+    hex_sha256("abc", 3, out);
+    ck_assert_str_eq(out, "ba7816bf8f01cfea414140de5dae2223"
+                          "b00361a396177a9cb410ff61f20015ad");
+    hex_sha256(NULL, 0, out);
+    ck_assert_str_eq(out, "e3b0c44298fc1c149afbf4c8996fb924"
+                          "27ae41e4649b934ca495991b7852b855");
+    log_token_hash("abc", tag);
+    ck_assert_str_eq(tag, "ba7816bf8f01");
+}
+END_TEST
+
+START_TEST(file_read_all_bounds_and_missing)
+{
+    char path[] = "/tmp/bf-util-XXXXXX";
+    struct buf b;
+    struct bf_err e;
+    int missing = -1;
+    int fd = mkstemp(path);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "0123456789", 10), 10);
+    close(fd);
+    buf_init(&b, 10);
+    ck_assert_int_eq(file_read_all(path, &b, &missing, &e), BF_OK);
+    ck_assert_int_eq(missing, 0);
+    ck_assert_str_eq(b.data, "0123456789");
+    buf_cleanup(&b);
+    /* One byte over the limit is refused before it is read. */
+    buf_init(&b, 9);
+    bf_err_init(&e);
+    ck_assert_int_eq(file_read_all(path, &b, NULL, &e), BF_E_LIMIT);
+    ck_assert_ptr_nonnull(strstr(e.message, path));
+    buf_cleanup(&b);
+    unlink(path);
+    /* Missing: an answer when asked for, an error naming the path if not. */
+    buf_init(&b, 0);
+    ck_assert_int_eq(file_read_all(path, &b, &missing, &e), BF_OK);
+    ck_assert_int_eq(missing, 1);
+    bf_err_init(&e);
+    ck_assert_int_eq(file_read_all(path, &b, NULL, &e), BF_E_IO);
+    ck_assert_int_eq(e.rc, BF_E_IO);
+    ck_assert_ptr_nonnull(strstr(e.message, "No such file"));
+    /* An empty file reads as "", never NULL. */
+    ck_assert_int_eq(file_read_all("/dev/null", &b, NULL, &e), BF_OK);
+    ck_assert_ptr_nonnull(b.data);
+    ck_assert_uint_eq(b.len, 0);
+    buf_cleanup(&b);
+    ck_assert_int_eq(bf_err_reclassify(&e, BF_E_CONFIG), BF_E_CONFIG);
+    ck_assert_int_eq(e.rc, BF_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(e.message, "No such file"));
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("util");
@@ -187,6 +260,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, time_parse_forms);
     tcase_add_test(tc, time_parse_rejects);
     tcase_add_test(tc, log_lines_are_json);
+    tcase_add_test(tc, hex_known_answers);
+    tcase_add_test(tc, file_read_all_bounds_and_missing);
     suite_add_tcase(s, tc);
     return s;
 }
