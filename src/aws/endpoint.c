@@ -128,6 +128,9 @@ static enum bf_rc parse_authority(const char *url, const char *a, size_t n,
             return bf_err_set(err, BF_E_CONFIG, "bad endpoint URL \"%.200s\": "
                               "unterminated IPv6 address", url);
         hlen = (size_t)(close - a) - 1;
+        if (hlen >= sizeof(out->host))
+            return bf_err_set(err, BF_E_CONFIG, "bad endpoint URL \"%.200s\": "
+                              "IPv6 address too long", url);
         for (i = 1; i <= hlen; i++) {
             if (!isxdigit((unsigned char)a[i]) && a[i] != ':' && a[i] != '.')
                 return bf_err_set(err, BF_E_CONFIG, "bad endpoint URL "

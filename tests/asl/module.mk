@@ -8,15 +8,11 @@
 CHECK_TARGETS += check-asl
 
 ASL_ORACLE := $(BUILD)/tests/asl_plan_oracle
-# Only the plan, the task contract, the endpoint table and util: the oracle
-# does not wait for (or break with) the rest of the library.
-ASL_ORACLE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,src/plan/plan.c \
-    src/task/task.c src/source/source.c src/util/err.c src/util/timeutil.c \
-    src/util/buf.c src/util/log.c) $(BUILD)/gen/source_endpoints_data.o
-
-$(ASL_ORACLE): tests/asl/plan_oracle.c $(ASL_ORACLE_OBJS)
+# Linked against the library archive: the linker takes only the objects the
+# plan, the task contract and the endpoint table need.
+$(ASL_ORACLE): tests/asl/plan_oracle.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(ASL_ORACLE_OBJS) $(LDLIBS_BF)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_BF)
 
 check-asl: $(ASL_ORACLE)
 	@echo "== statemachine (tests/asl)"

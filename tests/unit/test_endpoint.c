@@ -178,9 +178,18 @@ START_TEST(parse_rejects)
         "https://bad..com", "ftp://x.com", "https://x.com:", NULL };
     struct endpoint ep;
     struct bf_err e;
+    char longv6[400];
     int i;
 
     clear_env();
+    /* An IPv6 literal longer than the host buffer (found by fuzz_endpoint:
+     * it used to be copied without a bound). */
+    memset(longv6, ':', sizeof(longv6));
+    memcpy(longv6, "http://[", 8);
+    memcpy(longv6 + sizeof(longv6) - 3, "]/", 3);
+    bf_err_init(&e);
+    ck_assert_int_eq(endpoint_parse_url(longv6, &ep, &e), BF_E_CONFIG);
+    one_line(&e);
     for (i = 0; bad[i] != NULL; i++) {
         bf_err_init(&e);
         ck_assert_msg(endpoint_parse_url(bad[i], &ep, &e) == BF_E_CONFIG,
