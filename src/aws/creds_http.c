@@ -43,27 +43,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-enum bf_rc creds_http_call(const char *method, const char *url,
-                           const char *const *headers, long timeout_ms,
-                           struct buf *out, long *status, struct bf_err *err)
+static void set_options(CURL *h, const char *method, const char *url,
+                        struct curl_slist *hl, long timeout_ms,
+                        struct sink *sink)
 {
-    struct curl_slist *hl = NULL, *tmp;
-    struct sink sink = { out, 0 };
-    CURL *h = NULL;
-    CURLcode cc;
-    enum bf_rc rc = BF_E_NOMEM;
-
-    *status = 0;
-    out->limit = CREDS_HTTP_MAX_BODY;
-    h = curl_easy_init();
-    if (h == NULL)
-        goto out;
-    for (; headers != NULL && *headers != NULL; headers++) {
-        tmp = curl_slist_append(hl, *headers);
-        if (tmp == NULL)
-            goto out;
-        hl = tmp;
-    }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "PUT") == 0) {
@@ -78,26 +61,52 @@ enum bf_rc creds_http_call(const char *method, const char *url,
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+}
+
+enum bf_rc creds_http_call(const char *method, const char *url,
+                           const char *const *headers, long timeout_ms,
+                           struct buf *out, long *status, struct bf_err *err)
+{
+    struct curl_slist *hl = NULL, *tmp;
+    struct sink sink = { out, 0 };
+    CURL *h = NULL;
+    CURLcode cc;
+    enum bf_rc rc;
+
+    *status = 0;
+    out->limit = CREDS_HTTP_MAX_BODY;
+    /* The answer holds a secret key: allocate for the largest one up front
+     * (64 KiB, once per refresh) so that growing never leaves a copy of it
+     * in freed memory, out of reach of the caller's secure cleanup. */
+    rc = out->len < out->limit ? buf_reserve(out, out->limit - out->len)
+                               : BF_OK;
+    if (rc == BF_OK)
+        rc = buf_append(out, "", 0); /* NUL-terminated even when empty */
+    h = rc == BF_OK ? curl_easy_init() : NULL;
+    if (h == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "%s: out of memory", url);
+    for (; headers != NULL && *headers != NULL; headers++) {
+        tmp = curl_slist_append(hl, *headers);
+        if (tmp == NULL) {
+            rc = bf_err_set(err, BF_E_NOMEM, "%s: out of memory", url);
+            goto out;
+        }
+        hl = tmp;
+    }
+    set_options(h, method, url, hl, timeout_ms, &sink);
     cc = curl_easy_perform(h);
-    if (sink.over) {
+    if (sink.over)
         rc = bf_err_set(err, BF_E_LIMIT, "%s: answer larger than %d bytes",
                         url, CREDS_HTTP_MAX_BODY);
-        goto out;
-    }
-    if (cc != CURLE_OK) {
+    else if (cc != CURLE_OK)
         rc = bf_err_set(err, BF_E_TRANSPORT, "%s %s: %s", method, url,
                         curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    if (out->data == NULL)
-        buf_append(out, "", 0);
-    rc = BF_OK;
+    else
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 out:
     headers_free(hl);
-    if (h != NULL)
-        curl_easy_cleanup(h);
+    curl_easy_cleanup(h);
     return rc;
 }
 

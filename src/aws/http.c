@@ -31,6 +31,7 @@ struct http_client {
 struct transfer {
     struct http_response *resp;
     int over_limit;
+    int head;          /* a HEAD request: Content-Length declares no body */
 };
 
 enum bf_rc http_global_init(struct bf_err *err)
@@ -152,6 +153,26 @@ static char *dup_trimmed(const char *p, size_t n)
     return s;
 }
 
+/* Size the body buffer from a declared Content-Length within the cap, so
+ * the body lands without reallocations: faster for large objects, and an
+ * answer holding a secret (GetSecretValue) leaves no copy of itself in
+ * freed memory for the caller's secure cleanup to miss. A failure here is
+ * not fatal: the body then grows as it comes. */
+static void reserve_for_length(struct http_response *r, const char *name,
+                               const char *value)
+{
+    char *end = NULL;
+    unsigned long long n;
+
+    if (strcmp(name, "content-length") != 0 || value[0] < '0' ||
+        value[0] > '9')
+        return;
+    n = strtoull(value, &end, 10);
+    if (*end != '\0' || n == 0 || n > r->body.limit - r->body.len)
+        return;
+    buf_reserve(&r->body, (size_t)n);
+}
+
 /* Keep up to HTTP_MAX_RESPONSE_HEADERS headers of the final response;
  * a new status line (after a 1xx or a redirect) starts over. Oversized
  * lines are skipped, not fatal: they are never ones we read. */
@@ -182,6 +203,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     }
     for (i = 0; name[i] != '\0'; i++)
         name[i] = (char)tolower((unsigned char)name[i]);
+    if (!t->head)
+        reserve_for_length(r, name, value);
     r->header_names[r->nheaders] = name;
     r->header_values[r->nheaders] = value;
     r->nheaders++;
@@ -347,7 +370,7 @@ enum bf_rc http_perform(struct http_client *c, const struct http_request *req,
                         struct http_response *resp, struct bf_err *err)
 {
     struct curl_slist *headers = NULL;
-    struct transfer t = { resp, 0 };
+    struct transfer t = { resp, 0, 0 };
     CURLcode cc;
     enum bf_rc rc;
 
@@ -357,6 +380,7 @@ enum bf_rc http_perform(struct http_client *c, const struct http_request *req,
                                              : HTTP_DEFAULT_MAX_RESPONSE;
     resp->status = 0;
     resp->timed_out = 0;
+    t.head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
     rc = build_headers(req, &headers, err);
     if (rc != BF_OK)
         return rc;

@@ -352,6 +352,31 @@ static enum bf_rc push_str(char ***arr, size_t *n, const char *v,
     return na[(*n)++] ? BF_OK : bf_err_set(err, BF_E_NOMEM, "out of memory");
 }
 
+/* The Key and UploadId of the next <Upload> element at or after *pos, both
+ * from inside that one element: an element missing either is skipped, so a
+ * malformed listing can never pair one upload's key with another's id.
+ * Returns 1, or 0 when there is no further complete element. */
+static int next_upload(const char *xml, size_t *pos, char *key, size_t kn,
+                       char *id, size_t idn)
+{
+    for (;;) {
+        const char *a = strstr(xml + *pos, "<Upload>");
+        const char *b = a != NULL ? strstr(a, "</Upload>") : NULL;
+        size_t end, kp, ip;
+        int ok;
+
+        if (b == NULL)
+            return 0;
+        end = (size_t)(b - xml);
+        kp = ip = (size_t)(a - xml);
+        ok = awsrest_xml_next(xml, &kp, "Key", key, kn) && kp <= end &&
+             awsrest_xml_next(xml, &ip, "UploadId", id, idn) && ip <= end;
+        *pos = end + strlen("</Upload>");
+        if (ok)
+            return 1;
+    }
+}
+
 enum bf_rc s3_list_uploads(struct s3_client *c, const char *bucket,
                            const char *prefix, char ***keys,
                            char ***upload_ids, size_t *n, struct bf_err *err)
@@ -359,7 +384,7 @@ enum bf_rc s3_list_uploads(struct s3_client *c, const char *bucket,
     struct http_response resp;
     struct buf q;
     char key[1100], id[1100];
-    size_t pos = 0, ipos = 0, ni = 0;
+    size_t pos = 0, ni = 0;
     enum bf_rc rc;
 
     *keys = NULL;
@@ -375,10 +400,9 @@ enum bf_rc s3_list_uploads(struct s3_client *c, const char *bucket,
     if (rc == BF_OK)
         rc = call(c, "GET", bucket, "", q.data, NULL, 0, NULL, 0,
                   S3_LIST_MAX_RESPONSE, &resp, "ListMultipartUploads", err);
-    /* Each <Upload> holds one <Key> and one <UploadId>, in that order. */
     while (rc == BF_OK && resp.body.data != NULL &&
-           awsrest_xml_next(resp.body.data, &pos, "Key", key, sizeof(key)) &&
-           awsrest_xml_next(resp.body.data, &ipos, "UploadId", id, sizeof(id))) {
+           next_upload(resp.body.data, &pos, key, sizeof(key), id,
+                       sizeof(id))) {
         rc = push_str(keys, n, key, err);
         if (rc == BF_OK)
             rc = push_str(upload_ids, &ni, id, err);

@@ -534,6 +534,28 @@ END_TEST
 
 /* A bucket name S3 cannot have is a configuration error at open, not an
  * "unavailable" sink that the state machine would retry. */
+/* An <Upload> without an <UploadId> must not lend its key to the next
+ * upload's id: that would abort another directory's upload. */
+START_TEST(abort_incomplete_pairs_within_one_upload)
+{
+    struct sink *s = open_s3(0, NULL);
+    struct bf_err e;
+    const char *fault =
+        "{\"faults\":[{\"service\":\"s3\",\"op\":\"ListMultipartUploads\","
+        "\"status\":200,\"headers\":{\"content-type\":\"application/xml\"},"
+        "\"body\":\"<ListMultipartUploadsResult>"
+        "<Upload><Key>data/prefix/mine/part-1</Key></Upload>"
+        "<Upload><Key>data/prefix/other/part-1</Key><UploadId>u9</UploadId>"
+        "</Upload></ListMultipartUploadsResult>\"}]}";
+
+    ck_assert_int_eq(fakesrv_admin(&fake, "POST", "faults", fault, NULL), 200);
+    bf_err_init(&e);
+    ck_assert_int_eq(sink_abort_incomplete(s, "mine", &e), BF_OK);
+    ck_assert_int_eq(count_calls("AbortMultipartUpload", NULL), 0);
+    sink_free(s);
+}
+END_TEST
+
 START_TEST(bad_bucket_is_config)
 {
     struct sink *s = NULL;
@@ -587,6 +609,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, forbidden_is_access_denied);
     tcase_add_test(tc, idempotent_on_s3);
     tcase_add_test(tc, abort_incomplete_ignores_foreign_uploads);
+    tcase_add_test(tc, abort_incomplete_pairs_within_one_upload);
     tcase_add_test(tc, bad_bucket_is_config);
     tcase_add_test(tx, xml_reader);
     suite_add_tcase(s, tc);
