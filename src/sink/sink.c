@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "aws/s3.h"
 #include "sink/sink.h"
 #include "util/fileio.h"
+#include "util/timeutil.h"
 
 #define SINK_DEFAULT_PART (8u * 1024 * 1024)
 #define SINK_MIN_PART (5u * 1024 * 1024)
@@ -178,6 +180,7 @@ static enum bf_rc sink_file_begin(struct sink *s, const char *key,
 {
     char dir[PATH_MAX];
     char *slash = NULL;
+    uint64_t nonce = 0;
     enum bf_rc rc = sink_file_path(s, key, o->final_path, sizeof(o->final_path), err);
 
     if (rc != BF_OK)
@@ -191,10 +194,14 @@ static enum bf_rc sink_file_begin(struct sink *s, const char *key,
     /* A dot name in the same directory: same file system (rename is atomic)
      * and never matched by readers looking for part-* or _manifest.json. */
     /* pid, sink and counter make the name unique even when two tasks in
-     * one process write the same chunk; O_EXCL makes sure of it. */
-    if (snprintf(o->tmp_path, sizeof(o->tmp_path), "%s/.%s.tmp-%ld-%lx-%lu",
+     * one process write the same chunk; O_EXCL makes sure of it. The random
+     * part keeps a retry from colliding with debris that a crashed earlier
+     * process left under the same pid (pid 1 in every container). */
+    if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+        nonce = (uint64_t)time_mono_ms();
+    if (snprintf(o->tmp_path, sizeof(o->tmp_path), "%s/.%s.tmp-%ld-%lx-%lu-%016llx",
                  dir, slash + 1, (long)getpid(), (unsigned long)(uintptr_t)s,
-                 ++s->tmp_counter) >= (int)sizeof(o->tmp_path))
+                 ++s->tmp_counter, (unsigned long long)nonce) >= (int)sizeof(o->tmp_path))
         return bf_err_set(err, BF_E_CONFIG, "path too long for key %s", key);
     o->fd = open(o->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (o->fd < 0) {
