@@ -53,6 +53,7 @@ struct cw_source {
     char auth[CW_AUTH_MAX];        /* "Basic ..." (secret, wiped) */
     int done;
     int link_mode;                 /* the first page had a Link header */
+    uint64_t prev_first_hash;      /* page mode: first record of last page */
     long page_no;                  /* pages received */
     long inflight;                 /* the page being asked for, for errors */
     uint64_t *seen;                /* hashes of URLs requested, for loops */
@@ -551,14 +552,21 @@ static enum bf_rc first_url(struct cw_source *cw, struct bf_err *err)
     return BF_OK;
 }
 
-/* 64-bit FNV-1a: a fingerprint to spot a Link that comes round again. */
-static uint64_t fnv1a(const char *s)
+/* 64-bit FNV-1a: a fingerprint to spot a Link, or a page, that comes
+ * round again. */
+static uint64_t fnv1a_n(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
+    size_t i;
 
-    for (; *s != '\0'; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
     return h;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    return fnv1a_n(s, strlen(s));
 }
 
 static enum bf_rc remember_url(struct cw_source *cw, const char *url,
@@ -612,7 +620,11 @@ static enum bf_rc perform(struct cw_source *cw, struct bf_err *err)
     req.method = "GET";
     req.url = cw->next_url;
     req.headers = h;
-    req.nheaders = cw->p.opts.force_page_mode ? 3 : 4;
+    /* Page mode (the first page came without a Link) must not ask for
+     * forward-only paging again: such a server ignores page= and would
+     * serve the first page for ever. */
+    req.nheaders = cw->p.opts.force_page_mode ||
+                   (cw->page_no >= 1 && !cw->link_mode) ? 3 : 4;
     req.timeout_ms = cw->p.opts.timeout_ms;
     req.max_response = cw->p.opts.max_response;
     return http_perform(cw->http, &req, &cw->fill->resp, err);
@@ -780,6 +792,25 @@ static enum bf_rc set_next_page_param(struct cw_source *cw, struct bf_err *err)
     return BF_OK;
 }
 
+/* Page mode: with orderBy=id asc every page starts after the last one, so
+ * a page whose first record is the previous page's first record means the
+ * server ignores page=; without this check a chunk of exactly one full page
+ * would be asked for again until the page cap. */
+static enum bf_rc check_page_advanced(struct cw_source *cw, struct bf_err *err)
+{
+    uint64_t h;
+
+    if (cw->fill->page.count == 0)
+        return BF_OK;
+    h = fnv1a_n(cw->fill->recs[0].json, cw->fill->recs[0].len);
+    if (cw->page_no > 1 && h == cw->prev_first_hash)
+        return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
+                          "page %ld repeats page %ld: the server ignores page=",
+                          cw->page_no, cw->page_no - 1);
+    cw->prev_first_hash = h;
+    return BF_OK;
+}
+
 static enum bf_rc next_page_inner(struct cw_source *cw,
                                   const struct source_page **out,
                                   struct bf_err *err)
@@ -809,10 +840,13 @@ static enum bf_rc next_page_inner(struct cw_source *cw,
     link = http_response_header(&cw->fill->resp, "link");
     if (cw->page_no == 1)
         cw->link_mode = link != NULL;
-    if (cw->link_mode)
+    if (cw->link_mode) {
         rc = set_next_from_link(cw, link != NULL ? link : "", err);
-    else
-        rc = set_next_page_param(cw, err);
+    } else {
+        rc = check_page_advanced(cw, err);
+        if (rc == BF_OK)
+            rc = set_next_page_param(cw, err);
+    }
     if (rc != BF_OK)
         return rc;
     *out = &cw->fill->page;

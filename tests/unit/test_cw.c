@@ -578,6 +578,68 @@ START_TEST(paging_page_fallback)
 }
 END_TEST
 
+static int ncalls(void)
+{
+    cJSON *calls = fake_calls();
+    int n = cJSON_GetArraySize(calls);
+
+    cJSON_Delete(calls);
+    return n;
+}
+
+/* A window holding exactly one full page: the first page has no Link (no
+ * more data), so the source falls back to page=2, which must come back
+ * empty instead of repeating page 1 (found by the pipeline benchmark). */
+static void run_exactly_one_page(const char *mode, struct run *r, size_t *want_n)
+{
+    struct tenant_source_creds c;
+    struct ids want = {0};
+    struct cw_options o = {0};
+    char body[64];
+
+    snprintf(body, sizeof(body), "{\"mode\":\"%s\"}", mode);
+    reset_fake();
+    ck_assert_int_eq(fakesrv_admin(&g_cw, "POST", "mode", body, NULL), 200);
+    creds_for(&c, "");
+    expected_ids("service/tickets", "2025-01-03T00:00:00Z", "2025-01-05T00:00:00Z", &want);
+    ck_assert_uint_gt(want.n, 0);
+    ck_assert_uint_le(want.n, 1000);
+    o.page_size = (int)want.n;
+    run_source(&c, "service/tickets", ms_of("2025-01-03T00:00:00Z"),
+               ms_of("2025-01-05T00:00:00Z"), &o, NULL, 0, NULL, r);
+    *want_n = want.n;
+    free(want.v);
+}
+
+START_TEST(exactly_one_full_page_ends)
+{
+    struct run r = {0};
+    size_t want_n = 0;
+
+    run_exactly_one_page("auto", &r, &want_n);
+    ck_assert_msg(r.rc == BF_OK, "%s", r.err.message);
+    ck_assert_uint_eq(r.ids.n, want_n);
+    ck_assert_int_le(r.pages, 2);
+    ck_assert_int_le(ncalls(), 2);
+    free(r.ids.v);
+}
+END_TEST
+
+START_TEST(page_param_ignored_is_protocol_error)
+{
+    struct run r = {0};
+    size_t want_n = 0;
+
+    /* A server that always pages forward-only and ignores page=: the same
+     * page again is a protocol error at once, not a loop to the page cap. */
+    run_exactly_one_page("forward", &r, &want_n);
+    ck_assert_int_eq(r.rc, BF_E_SOURCE_PROTOCOL);
+    ck_assert_ptr_nonnull(strstr(r.err.message, "repeats page"));
+    ck_assert_int_le(ncalls(), 2);
+    free(r.ids.v);
+}
+END_TEST
+
 START_TEST(base_url_forms)
 {
     static const char *const suffixes[] = {"", "/", "/v4_6_release",
@@ -605,14 +667,6 @@ START_TEST(base_url_forms)
 }
 END_TEST
 
-static int ncalls(void)
-{
-    cJSON *calls = fake_calls();
-    int n = cJSON_GetArraySize(calls);
-
-    cJSON_Delete(calls);
-    return n;
-}
 
 static void run_small(const struct cw_options *o, struct run *r)
 {
@@ -1040,6 +1094,8 @@ Suite *test_suite(void)
     tcase_add_test(fake, paging_forward_only);
     tcase_add_test(fake, paging_navigable_links);
     tcase_add_test(fake, paging_page_fallback);
+    tcase_add_test(fake, exactly_one_full_page_ends);
+    tcase_add_test(fake, page_param_ignored_is_protocol_error);
     tcase_add_test(fake, base_url_forms);
     tcase_add_test(fake, retry_429_retry_after_seconds);
     tcase_add_test(fake, retry_429_retry_after_date);
