@@ -4,8 +4,9 @@
 # @aws-sdk/client-sfn workers, pipeline throughput against a plain Python
 # script and the parse+serialize+gzip limit (limit.c), run-chunk's peak RSS
 # at 10k/100k/1M records, and the idle footprint of 16 open polls. Results:
-# $(BUILD)/bench/results/*.json. BENCH_QUICK=1 runs every benchmark at tiny
-# sizes (a check of the harness; its figures mean nothing). BENCH=dispatch
+# $(BUILD)/bench/results/*.json (results-quick/ with BENCH_QUICK=1).
+# BENCH_QUICK=1 runs every benchmark at tiny sizes (a check of the harness;
+# its figures mean nothing). BENCH=dispatch
 # (or pipeline, memory, idle; space-separated) runs a subset.
 # Measure an optimised build without sanitizers: `make bench` uses build/
 # (OPT=-O2 by default); the figures in the README came from
@@ -18,7 +19,7 @@
 BENCH_TARGETS += bench-all
 
 BENCH_LIMIT   := $(BUILD)/bench/limit
-BENCH_OUT     := $(BUILD)/bench/results
+BENCH_OUT     = $(BUILD)/bench/results$(if $(BENCH_QUICK),-quick)
 BENCH_NODE_MOD := tests/bench/node_modules/@aws-sdk/client-sfn/package.json
 
 $(BENCH_LIMIT): tests/bench/limit.c
