@@ -124,7 +124,7 @@ deps:
 # Each unit binary prints Check's own summary line; any failure fails the
 # target, but every suite runs first so one red suite does not hide others.
 # T=name runs one suite (make check-unit T=sigv4).
-check-unit: $(UNIT_BINS)
+check-unit: $(BIN) $(UNIT_BINS)
 	@fail=0; for t in $(if $(T),$(BUILD)/tests/test_$(T),$(UNIT_BINS)); do \
 	    echo "== $$t"; \
 	    BF_BIN=$(abspath $(BIN)) BF_TOP=$(CURDIR) $$t || fail=1; \

@@ -5,7 +5,7 @@ The comparison for backfill-worker's pipeline: urllib for the ConnectWise
 pages (Basic auth, clientId, forward-only paging by Link rel="next"), json to
 parse, the same mapping file (src/transform/mappings/tickets.json: path
 alternatives, types, required fields), a record_hash over the canonical
-record, and gzip JSON Lines (level 6, the worker's level; Python's own
+record, and gzip JSON Lines (level 3, the worker's level; Python's own
 default is 9, which would be slower) for raw and canonical, plus a small
 manifest each. Standard library only.
 
@@ -146,9 +146,9 @@ def main():
     os.makedirs(can_dir, exist_ok=True)
     n = ok = rejected = pages = 0
     with gzip.open(os.path.join(raw_dir, "part-00000.jsonl.gz"), "wt", encoding="utf-8",
-                   compresslevel=6) as raw, \
+                   compresslevel=3) as raw, \
          gzip.open(os.path.join(can_dir, "part-00000.jsonl.gz"), "wt", encoding="utf-8",
-                   compresslevel=6) as can:
+                   compresslevel=3) as can:
         while url:
             with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
                                         timeout=120) as resp:
