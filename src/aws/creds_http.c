@@ -116,7 +116,8 @@ static enum bf_rc copy_field(const cJSON *doc, const char *name, char *dst,
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, name);
 
-    if (!cJSON_IsString(v) || v->valuestring == NULL) {
+    if (!cJSON_IsString(v) || v->valuestring == NULL ||
+        (required && v->valuestring[0] == '\0')) { /* "" is no key */
         if (!required)
             return BF_OK;
         return bf_err_set(err, BF_E_HTTP, "%s: answer has no %s", what, name);

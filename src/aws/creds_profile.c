@@ -89,7 +89,7 @@ static enum bf_rc store(struct profile_vals *pv, char *dst, size_t n,
                           pv->path, pv->line, key);
     strcpy(dst, value);
     if (flag != NULL)
-        *flag = 1;
+        *flag = value[0] != '\0'; /* an empty key is no key */
     return BF_OK;
 }
 

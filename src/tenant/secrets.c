@@ -84,6 +84,16 @@ static const struct creds_field creds_fields[] = {
     CREDS_FIELD(api_base_url),
 };
 
+/* CR/LF in a value would split an HTTP header (libcurl sends custom
+ * headers verbatim); no credential field needs any control character. */
+static int has_ctl(const char *v)
+{
+    for (; *v != '\0'; v++)
+        if ((unsigned char)*v < 0x20 || *v == 0x7f)
+            return 1;
+    return 0;
+}
+
 /* The object that holds the fields: the service's member (per-service
  * form, as the original AVESA secrets), else the top level (flat form). */
 static const cJSON *creds_object(const cJSON *root, const char *service)
@@ -118,6 +128,12 @@ enum bf_rc secrets_parse_creds(const char *text, size_t len,
             rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
                             "secret %s (%s): missing field %s",
                             t->secret_name, t->service, f->name);
+            goto out;
+        }
+        if (has_ctl(v)) {
+            rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                            "secret %s (%s): field %s holds a control "
+                            "character", t->secret_name, t->service, f->name);
             goto out;
         }
         if (copy_str((char *)out + f->offset, f->cap, v) != 0) {

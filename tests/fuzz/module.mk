@@ -11,6 +11,10 @@
 #   make fuzz [FUZZ_SECONDS=60]   longer runs; new inputs are kept in
 #                                 $(FUZZ_BUILD)/corpus/<name>/ across runs
 #   make fuzz-build               just build $(FUZZ_BUILD)/bin/fuzz_*
+#   make fuzz-coverage            line coverage of the functions each target
+#                                 exercises, replaying the committed seeds and
+#                                 the last check-fuzz/fuzz corpora (a clang
+#                                 source-coverage build in $(FUZZ_BUILD)/cov)
 # A crash leaves its input in $(FUZZ_BUILD)/work/<name>/crash-*; replay it
 # with `$(FUZZ_BUILD)/bin/fuzz_<name> <file>`.
 CHECK_TARGETS += check-fuzz
@@ -23,14 +27,15 @@ FUZZ_CHECK_SECONDS ?= 20
 FUZZ_JOBS     ?= 2
 FUZZ_TARGETS  := $(sort $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 
-.PHONY: fuzz fuzz-build fuzz-bins check-fuzz
+.PHONY: fuzz fuzz-build fuzz-bins check-fuzz fuzz-coverage
+FUZZ_LINK_SAN ?= fuzzer,address,undefined
 
 # The inner make: BUILD is the fuzz tree, so $(LIB) is the fuzz library.
 fuzz-bins: $(patsubst %,$(BUILD)/bin/%,$(FUZZ_TARGETS))
 
 $(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined $(LDFLAGS) \
+	$(CC) $(ALL_CFLAGS) -fsanitize=$(FUZZ_LINK_SAN) $(LDFLAGS) \
 	    -o $@ $< $(LIB) $(LDLIBS_BF)
 
 fuzz-build:
@@ -47,3 +52,15 @@ fuzz: fuzz-build
 	@tests/fuzz/run.sh --bin $(FUZZ_BUILD)/bin --work $(FUZZ_BUILD)/work \
 	    --keep $(FUZZ_BUILD)/corpus --seconds $(FUZZ_SECONDS) \
 	    --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+# Source-based coverage: the same targets built without sanitizers but with
+# -fprofile-instr-generate, each run once over its corpora (-runs=0).
+FUZZ_COV_FLAGS := -O1 -g -fprofile-instr-generate -fcoverage-mapping
+
+fuzz-coverage:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD)/cov CC=$(FUZZ_CC) \
+	    SANITIZE=fuzzer-no-link FUZZ_LINK_SAN=fuzzer \
+	    CFLAGS="$(FUZZ_COV_FLAGS)" LDFLAGS="-fprofile-instr-generate" fuzz-bins
+	@tests/fuzz/coverage.sh --bin $(FUZZ_BUILD)/cov/bin \
+	    --work $(FUZZ_BUILD)/cov/prof --corpora $(FUZZ_BUILD)/work,$(FUZZ_BUILD)/corpus \
+	    $(FUZZ_TARGETS)

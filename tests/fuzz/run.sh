@@ -12,7 +12,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin= work= keep= seconds=20 jobs=2 seed=
+bin='' work='' keep='' seconds=20 jobs=2 seed=''
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,10 +25,10 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ -n "$bin" ] && [ -n "$work" ] && [ ${#targets[@]} -gt 0 ] || {
+if [ -z "$bin" ] || [ -z "$work" ] || [ ${#targets[@]} -eq 0 ]; then
   echo "usage: run.sh --bin DIR --work DIR [--keep DIR] [--seconds N] [--jobs N] [--seed N] target..." >&2
   exit 2
-}
+fi
 
 # One target; writes $work/<t>/log and $work/<t>/status.
 run_one() {

@@ -26,6 +26,14 @@ const { TOP, BIN, KEYS, startFake } = require('../e2e/harness');
 const ARN = 'arn:aws:states:us-east-1:123456789012:activity:backfill-faults';
 const INPUT = { tenant_id: 'acme', service: 'connectwise', table_name: 'service/tickets',
                 start_date: '2025-01-01', end_date: '2025-01-11', backfill_id: 'faults-1' };
+// The valgrind wrapper's settings (tests/hardening/vg-wrap.sh as BF_BIN)
+// survive the clean environments the runs below use.
+function passThrough() {
+  const out = {};
+  for (const k of ['VG_LOG_DIR', 'VG_REAL_BIN']) if (process.env[k]) out[k] = process.env[k];
+  return out;
+}
+
 let passed = 0;
 let failed = 0;
 
@@ -155,7 +163,8 @@ async function sinkFailureScenario(label, dir, ulimitKb, fix) {
   const env = { PATH: process.env.PATH, HOME: os.tmpdir(), AWS_EC2_METADATA_DISABLED: 'true',
                 BACKFILL_TENANTS: `file://${work}/tenants.json`,
                 BACKFILL_SECRETS: `file://${work}/secrets.json`,
-                BACKFILL_OUTPUT: `file://${dir}/lake`, BACKFILL_SOURCE_RPS: '100' };
+                BACKFILL_OUTPUT: `file://${dir}/lake`, BACKFILL_SOURCE_RPS: '100',
+                ...passThrough() };
   const run = () => {
     const cmd = ulimitKb
       ? ['bash', ['-c', `trap '' XFSZ; ulimit -f ${ulimitKb}; exec "$0" run-chunk --input -`, BIN]]

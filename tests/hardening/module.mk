@@ -9,9 +9,15 @@
 #                         oversized GetActivityTask answers, a full disk
 #                         (tmpfs, when root can mount) and a file size limit
 #                         under the file sink
+#   make check-header-injection  reproducer: CR/LF in a secret's client_id
+#                         must not inject headers (fails until fixed; add it
+#                         to CHECK_TARGETS then)
 #   make check-sanitize   every unit suite under ASan+UBSan, then the threaded
 #                         suites under TSan (own build trees, not in check)
-#   make check-valgrind   every unit binary under valgrind memcheck (slow)
+#   make check-valgrind   every unit binary under valgrind memcheck (slow),
+#                         then check-valgrind-bin
+#   make check-valgrind-bin  secret_hygiene.js and faults.js with the real
+#                         binary under memcheck (tests/hardening/vg-wrap.sh)
 #   make check-tsan       just the TSan part
 # Trees: $(HARD_PREFIX)-asan, -tsan (build/hard-* by default).
 CHECK_TARGETS += check-secrets check-faults
@@ -22,7 +28,8 @@ HARD_PREFIX ?= $(if $(filter build,$(BUILD)),build/hard,$(BUILD)/hard)
 HARD_TSAN_SUITES ?= worker creds retry awsjson cw tenant chunk
 HARD_VALGRIND_SUITES ?=
 
-.PHONY: check-secrets check-faults check-sanitize check-tsan check-asan check-valgrind
+.PHONY: check-secrets check-faults check-sanitize check-tsan check-asan check-valgrind \
+        check-valgrind-bin check-header-injection
 
 check-secrets: $(BIN)
 	@echo "== secret hygiene (tests/hardening/secret_hygiene.sh)"
@@ -31,6 +38,10 @@ check-secrets: $(BIN)
 check-faults: $(BIN)
 	@echo "== fault injection (tests/hardening/faults.js)"
 	@BF_TOP=$(CURDIR) BF_BIN=$(abspath $(BIN)) node tests/hardening/faults.js
+
+check-header-injection: $(BIN)
+	@echo "== header injection through a secret (tests/hardening/header_injection.js)"
+	@BF_TOP=$(CURDIR) BF_BIN=$(abspath $(BIN)) node tests/hardening/header_injection.js
 
 check-asan:
 	@echo "== ASan+UBSan: every unit suite ($(HARD_PREFIX)-asan)"
@@ -56,5 +67,19 @@ check-sanitize:
 
 check-valgrind: $(BIN) $(UNIT_BINS)
 	@echo "== valgrind memcheck: unit suites"
-	@BF_TOP=$(CURDIR) BF_BIN=$(abspath $(BIN)) \
-	    tests/hardening/valgrind.sh $(if $(HARD_VALGRIND_SUITES),$(patsubst %,$(BUILD)/tests/test_%,$(HARD_VALGRIND_SUITES)),$(UNIT_BINS))
+	@fail=0; BF_TOP=$(CURDIR) BF_BIN=$(abspath $(BIN)) \
+	    tests/hardening/valgrind.sh $(if $(HARD_VALGRIND_SUITES),$(patsubst %,$(BUILD)/tests/test_%,$(HARD_VALGRIND_SUITES)),$(UNIT_BINS)) || fail=1; \
+	$(MAKE) --no-print-directory check-valgrind-bin || fail=1; exit $$fail
+
+# The integration runs drive BF_BIN; the wrapper runs the real binary under
+# memcheck and vg-summary.sh fails on any process with errors or leaks.
+check-valgrind-bin: $(BIN)
+	@echo "== valgrind memcheck: the binary through secret_hygiene.js and faults.js"
+	@set -o pipefail; d=$$(mktemp -d $${TMPDIR:-/tmp}/bf-vgbin.XXXXXX); fail=0; \
+	for t in secret_hygiene faults; do \
+	    BF_TOP=$(CURDIR) BF_BIN=$(CURDIR)/tests/hardening/vg-wrap.sh \
+	    VG_REAL_BIN=$(abspath $(BIN)) VG_LOG_DIR=$$d \
+	    node tests/hardening/$$t.js | tail -1 || fail=1; \
+	done; \
+	tests/hardening/vg-summary.sh $$d || fail=1; \
+	[ $$fail -eq 0 ] && rm -rf $$d; exit $$fail

@@ -30,6 +30,14 @@ const BASIC = Buffer.from(`acme+pubkey:${PRIVATE_KEY}`).toString('base64');
 const SECRETS = [PRIVATE_KEY, AWS_SECRET, AWS_TOKEN, WRONG_AWS_SECRET, ROTATED_KEY, BASIC];
 const BUCKET = 'hygiene-bucket';
 
+// The valgrind wrapper's settings (tests/hardening/vg-wrap.sh as BF_BIN)
+// survive the clean environments the runs below use.
+function passThrough() {
+  const out = {};
+  for (const k of ['VG_LOG_DIR', 'VG_REAL_BIN']) if (process.env[k]) out[k] = process.env[k];
+  return out;
+}
+
 let passed = 0;
 let failed = 0;
 function check(name, ok, detail) {
@@ -74,7 +82,7 @@ function runChunk(env, input) {
     input: JSON.stringify(input), encoding: 'latin1', timeout: 120000,
     env: { PATH: process.env.PATH, HOME: os.tmpdir(), AWS_EC2_METADATA_DISABLED: 'true',
            AWS_REGION: 'us-east-1', BACKFILL_LOG_LEVEL: 'debug', BACKFILL_WORKER_NAME: 'hygiene',
-           ...env },
+           ...passThrough(), ...env },
   });
   return { status: r.status, stdout: r.stdout || '', stderr: r.stderr || '', error: r.error };
 }

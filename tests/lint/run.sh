@@ -17,8 +17,8 @@ mkdir -p "$out"
 pass=0 fail=0
 
 mapfile -t srcs < <(find src -name '*.c' | sort)
-cflags=(-std=c11 -D_GNU_SOURCE -Iinclude -DBF_VERSION='"lint"' -pthread
-        $(pkg-config --cflags libcurl libcjson openssl zlib 2>/dev/null))
+read -ra pkgflags <<<"$(pkg-config --cflags libcurl libcjson openssl zlib 2>/dev/null)"
+cflags=(-std=c11 -D_GNU_SOURCE -Iinclude -DBF_VERSION='"lint"' -pthread "${pkgflags[@]}")
 
 echo "-- cppcheck $(cppcheck --version | sed 's/Cppcheck //') on ${#srcs[@]} files"
 if cppcheck --enable=warning,style,performance,portability --std=c11 \
@@ -36,6 +36,7 @@ fi
 
 echo "-- clang-tidy $(clang-tidy --version | sed -n 's/.*LLVM version //p') on ${#srcs[@]} files"
 rm -f "$out"/tidy.*.log
+# shellcheck disable=SC2016 # the inner sh expands $0/$1/$@, not this one
 printf '%s\n' "${srcs[@]}" | xargs -P "$jobs" -I{} sh -c \
   'clang-tidy --quiet "$1" -- "$@" >"$0/tidy.$(echo "$1" | tr / _).log" 2>&1' \
   "$out" {} "${cflags[@]}" 2>/dev/null
@@ -47,7 +48,7 @@ cat "$out"/tidy.*.log 2>/dev/null |
 while IFS= read -r line; do
   file=${line%%:*}
   check=$(sed -E 's/.*\[([a-z0-9.,-]+)\]$/\1/' <<<"$line")
-  if ! grep -qE "^$file[[:space:]]+$check([[:space:]]|$)" tests/lint/tidy-baseline.txt; then
+  if ! grep -qE "^${file}[[:space:]]+${check}([[:space:]]|$)" tests/lint/tidy-baseline.txt; then
     echo "$line" >>"$out/tidy.new"
   fi
 done <"$out/tidy.all"
