@@ -222,6 +222,18 @@ static int has_header(const struct http_request *req, const char *name)
     return 0;
 }
 
+/* libcurl sends custom headers verbatim: a CR or LF in a name or value
+ * (from a secret, a config file, a server's Link) would add a header of the
+ * attacker's choosing. Refuse any control character but tab. */
+static int header_text_ok(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
 /* Build the header list. "Expect:" stops curl's 100-continue round trip
  * (AWS answers fine without it and it costs a second per large PUT on some
  * proxies); an empty "Content-Type:" stops curl inventing a form type. */
@@ -234,6 +246,14 @@ static enum bf_rc build_headers(const struct http_request *req,
     size_t i;
     enum bf_rc rc = BF_OK;
 
+    for (i = 0; i < req->nheaders; i++) {
+        if (!header_text_ok(req->headers[i].name) ||
+            !header_text_ok(req->headers[i].value))
+            return bf_err_set(err, BF_E_CONFIG, "request header %.64s holds a "
+                              "control character (refused, never sent)",
+                              header_text_ok(req->headers[i].name)
+                                  ? req->headers[i].name : "(name)");
+    }
     buf_init(&line, 0);
     for (i = 0; i < req->nheaders && rc == BF_OK; i++) {
         buf_reset(&line);

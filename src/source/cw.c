@@ -228,7 +228,7 @@ static int parse_http_date(const char *s, int64_t *ms)
                       mon, &y, &hh, &mm, &ss, tz, &used) == 8 &&
                s[used] == '\0') {
         y += y < 70 ? 2000 : 1900;
-    } else if (sscanf(s, "%15[A-Za-z] %3s %d %2d:%2d:%2d %4d%n", wd, mon, &d,
+    } else if (sscanf(s, "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &d,
                       &hh, &mm, &ss, &y, &used) == 7 && s[used] == '\0') {
         strcpy(tz, "GMT");
     } else {

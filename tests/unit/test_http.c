@@ -132,6 +132,30 @@ START_TEST(no_expect_no_invented_content_type)
 }
 END_TEST
 
+START_TEST(header_injection_refused)
+{
+    struct http_client *c = http_client_new();
+    struct http_response r;
+    const struct http_header bad[] = { { "clientId", "abc\r\nX-Injected: 1" } };
+    struct http_request get = { .method = "GET", .url = url, .headers = bad,
+                                .nheaders = 1 };
+    struct bf_err e;
+    cJSON *arr = NULL;
+
+    fakesrv_admin(&fake, "POST", "reset", "{}", NULL);
+    http_response_init(&r);
+    bf_err_init(&e);
+    ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(e.message, "clientId"));
+    ck_assert_ptr_null(strstr(e.message, "Injected"));
+    arr = calls();
+    ck_assert_int_eq(cJSON_GetArraySize(arr), 0); /* nothing was sent */
+    cJSON_Delete(arr);
+    http_response_cleanup(&r);
+    http_client_free(c);
+}
+END_TEST
+
 START_TEST(response_cap)
 {
     struct http_client *c = http_client_new();
@@ -294,6 +318,7 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, put_get_headers_keepalive);
     tcase_add_test(tc, no_expect_no_invented_content_type);
+    tcase_add_test(tc, header_injection_refused);
     tcase_add_test(tc, response_cap);
     tcase_add_test(tc, timeouts);
     tcase_add_test(tc, reset_and_refused);
