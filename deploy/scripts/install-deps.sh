@@ -24,6 +24,10 @@ declare -A probe=(
   [npm]=npm
   [shellcheck]=shellcheck
   [procps]=ps
+  # tests/fuzz (libFuzzer needs clang and its runtime) and tests/lint
+  [clang]=clang
+  [cppcheck]=cppcheck
+  [clang-tidy]=clang-tidy
 )
 
 present() {
@@ -38,6 +42,12 @@ curl_present() {
   compgen -G "/usr/include/*/curl/curl.h" >/dev/null || [ -e /usr/include/curl/curl.h ]
 }
 
+# The libFuzzer runtime ships apart from clang (libclang-rt-NN-dev; the
+# unversioned libclang-rt-dev depends on Debian's default one).
+fuzzer_present() {
+  compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null
+}
+
 missing=()
 for pkg in "${!probe[@]}"; do
   if [ "$pkg" = libcurl4-openssl-dev ]; then
@@ -46,6 +56,7 @@ for pkg in "${!probe[@]}"; do
     missing+=("$pkg")
   fi
 done
+fuzzer_present || missing+=(libclang-rt-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   IFS=$'\n' mapfile -t missing < <(sort <<<"${missing[*]}")
