@@ -8,6 +8,7 @@
  * except in the timeout cases.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,16 +24,17 @@ static const struct endpoint_service svc_generic = {
 
 static struct fakesrv fake;
 
+/* Atomic: threads_share_env retries from several threads at once. */
 static struct sleeps {
-    long total_ms;
-    int n;
+    atomic_long total_ms;
+    atomic_int n;
 } slept;
 
 static void record_sleep(void *ctx, long ms)
 {
     (void)ctx;
-    slept.total_ms += ms;
-    slept.n++;
+    atomic_fetch_add(&slept.total_ms, ms);
+    atomic_fetch_add(&slept.n, 1);
 }
 
 static void start_fake(void)
@@ -57,7 +59,8 @@ static void stop_fake(void)
 static void reset_fake(void)
 {
     ck_assert_int_eq(fakesrv_admin(&fake, "POST", "reset", "{}", NULL), 200);
-    memset(&slept, 0, sizeof(slept));
+    atomic_store(&slept.total_ms, 0);
+    atomic_store(&slept.n, 0);
 }
 
 static void add_faults(const char *json)
@@ -223,9 +226,9 @@ START_TEST(throttle_then_success)
     ck_assert_int_eq(awsjson_call(c, "Poll", "{}", NULL, &out, &e), BF_OK);
     cJSON_Delete(out);
     ck_assert_int_eq(calls_all_ok(), 3);
-    ck_assert_int_eq(slept.n, 2);
+    ck_assert_int_eq(atomic_load(&slept.n), 2);
     /* Throttling backoff: base 500 ms, so < 500 + 1000. */
-    ck_assert_int_lt(slept.total_ms, 1500);
+    ck_assert_int_lt(atomic_load(&slept.total_ms), 1500);
     awsjson_client_free(c);
     awsenv_release(env);
 }
