@@ -927,7 +927,10 @@ check('Dockerfile: the build stage\'s COPY set and make/make install command bui
     const makeRun = build.filter((i) => i.op === 'RUN' && /\bmake\b/.test(i.arg)).map((i) => i.arg);
     if (makeRun.length !== 1) return ['expected one RUN with make in the build stage'];
     const cmd = makeRun[0].replace(/\/staging/g, `${tmp}/staging`);
-    const r = await runAsync('bash', ['-c', `set -e; ${cmd}`], { cwd: tmp });
+    // A clean environment, as in `docker build`: no make variables
+    // (SANITIZE, BUILD, CI...) inherited from the `make check` running us.
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME || '/root' };
+    const r = await runAsync('bash', ['-c', `set -e; ${cmd}`], { cwd: tmp, env });
     if (r.status !== 0) return [`build stage command failed (exit ${r.status}): ${(r.err || r.out).trim().split('\n').slice(-5).join(' | ')}`];
     const bin = path.join(tmp, 'staging/usr/local/bin/backfill-worker');
     const needed = spawnSync('objdump', ['-p', bin], { encoding: 'utf8' }).stdout.split('\n')
