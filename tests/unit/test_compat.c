@@ -15,6 +15,7 @@
 #include "aws/awsenv.h"
 #include "aws/creds.h"
 #include "compat/compat.h"
+#include "awstest.h"
 #include "fakesrv.h"
 #include "task/task.h"
 #include "testsuite.h"
@@ -43,22 +44,6 @@ static void setup_env(void)
 static void teardown_env(void)
 {
     fakesrv_stop(&fake);
-}
-
-static struct awsenv *test_aws(void)
-{
-    struct creds_provider *p = creds_provider_new_env();
-    struct awsenv_options o;
-    struct awsenv *env = NULL;
-    struct bf_err err;
-
-    memset(&o, 0, sizeof(o));
-    o.region = "us-east-1";
-    o.creds = p;
-    bf_err_init(&err);
-    ck_assert_msg(awsenv_new(&o, &env, &err) == BF_OK, "%s", err.message);
-    creds_provider_release(p);
-    return env;
 }
 
 static void make_input(struct task_input *in, const char *table)
@@ -174,7 +159,7 @@ static void check_transform_body(const char *body, const char *table)
 
 START_TEST(four_tables_names_and_payloads)
 {
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct task_input in;
     struct task_result r;
     struct bf_err err;
@@ -226,7 +211,7 @@ END_TEST
 
 START_TEST(success_counts_present)
 {
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct task_input in;
     struct task_result r;
     struct bf_err err;
@@ -256,7 +241,7 @@ END_TEST
 
 START_TEST(success_counts_absent_are_null)
 {
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct task_input in;
     struct task_result r;
     struct bf_err err;
@@ -290,7 +275,7 @@ END_TEST
 
 START_TEST(function_error)
 {
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct task_input in;
     struct task_result r;
     struct bf_err err;
@@ -321,7 +306,7 @@ END_TEST
 
 START_TEST(status_code_in_payload)
 {
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct task_input in;
     struct task_result r;
     struct bf_err err;
@@ -355,7 +340,7 @@ END_TEST
  * never read as 200 nor cast out of range. */
 START_TEST(status_code_not_a_status)
 {
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct task_input in;
     struct task_result r;
     struct bf_err err;
@@ -386,7 +371,7 @@ END_TEST
 
 START_TEST(missing_function)
 {
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct task_input in;
     struct task_result r;
     struct bf_err err;
@@ -406,7 +391,7 @@ END_TEST
 
 START_TEST(event_invocation)
 {
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct task_input in;
     struct task_result r;
     struct bf_err err;
@@ -434,7 +419,7 @@ END_TEST
 
 START_TEST(timeout)
 {
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct task_input in;
     struct task_result r;
     struct bf_err err;

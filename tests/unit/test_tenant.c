@@ -19,6 +19,7 @@
 #include "aws/awsenv.h"
 #include "aws/creds.h"
 #include "config/config.h"
+#include "awstest.h"
 #include "fakesrv.h"
 #include "tenant/tenant.h"
 #include "testsuite.h"
@@ -99,22 +100,6 @@ static void reset_fake(void)
     ck_assert_int_eq(fakesrv_admin(&fake, "POST", "reset", NULL, NULL), 200);
 }
 
-static struct awsenv *test_aws(void)
-{
-    struct creds_provider *p = creds_provider_new_env();
-    struct awsenv_options o;
-    struct awsenv *env = NULL;
-    struct bf_err err;
-
-    memset(&o, 0, sizeof(o));
-    o.region = "us-east-1";
-    o.creds = p;
-    bf_err_init(&err);
-    ck_assert_msg(awsenv_new(&o, &env, &err) == BF_OK, "%s", err.message);
-    creds_provider_release(p);
-    return env;
-}
-
 /* A clock the tests move by hand. */
 static int64_t fake_now;
 
@@ -129,7 +114,7 @@ static struct tenant_store *new_store(const char *tenants, const char *secrets)
     struct bf_config cfg;
     struct tenant_store_options o;
     struct tenant_store *s = NULL;
-    struct awsenv *aws = test_aws();
+    struct awsenv *aws = awstest_env();
     struct bf_err err;
 
     config_defaults(&cfg);
