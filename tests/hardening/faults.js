@@ -22,43 +22,14 @@ const os = require('os');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 const { TOP, BIN, KEYS, startFake } = require('../e2e/harness');
+const { tally, adminJson: admin, passThrough, walk } = require('./lib');
 
 const ARN = 'arn:aws:states:us-east-1:123456789012:activity:backfill-faults';
 const INPUT = { tenant_id: 'acme', service: 'connectwise', table_name: 'service/tickets',
                 start_date: '2025-01-01', end_date: '2025-01-11', backfill_id: 'faults-1' };
-// The valgrind wrapper's settings (tests/hardening/vg-wrap.sh as BF_BIN)
-// survive the clean environments the runs below use.
-function passThrough() {
-  const out = {};
-  for (const k of ['VG_LOG_DIR', 'VG_REAL_BIN']) if (process.env[k]) out[k] = process.env[k];
-  return out;
-}
-
-let passed = 0;
-let failed = 0;
-
-function check(name, ok, detail) {
-  if (ok) passed++; else failed++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || !detail ? '' : `: ${detail}`}`);
-}
-
-async function admin(url, method, sub, body) {
-  const r = await fetch(`${url}/__admin/${sub}`, {
-    method, headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`admin ${method} ${sub}: ${r.status} ${text.slice(0, 200)}`);
-  return text ? JSON.parse(text) : null;
-}
+const { check, finish } = tally();
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function walk(dir) {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
-}
 
 const scenarios = {
   async sfnBadPollAnswers() {
@@ -208,11 +179,4 @@ async function main() {
   }
 }
 
-main().then(() => {
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-}, (e) => {
-  console.log(`FAIL ${e.stack || e}`);
-  console.log(`${passed} passed, ${failed + 1} failed`);
-  process.exit(1);
-});
+main().then(() => finish(), (e) => finish(e));

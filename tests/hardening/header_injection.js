@@ -13,6 +13,9 @@ const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const { TOP, BIN, startFake } = require('../e2e/harness');
+const { tally } = require('./lib');
+
+const { check, finish } = tally();
 
 async function main() {
   const cw = await startFake(path.join(TOP, 'tests/support/fake/connectwise.js'),
@@ -34,12 +37,6 @@ async function main() {
   });
   const calls = await (await fetch(`${cw.url}/__admin/calls`)).json();
   const injected = calls.filter((c) => c.headers && 'x-injected' in c.headers).length;
-  let passed = 0;
-  let failed = 0;
-  const check = (name, ok, detail) => {
-    if (ok) passed++; else failed++;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok ? '' : `: ${detail}`}`);
-  };
   check('no request carries an injected header', injected === 0,
         `${injected} of ${calls.length} requests had X-Injected`);
   check('the secret is refused as Backfill.CredentialsInvalid',
@@ -47,7 +44,5 @@ async function main() {
         `exit ${r.status}: ${r.stdout.slice(0, 200)}`);
   fs.rmSync(work, { recursive: true, force: true });
   cw.proc.stdin.end();
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
 }
-main().catch((e) => { console.log(`FAIL ${e.stack}`); console.log('0 passed, 1 failed'); process.exit(1); });
+main().then(() => finish(), (e) => finish(e));

@@ -19,6 +19,7 @@ const path = require('path');
 const zlib = require('zlib');
 const { spawnSync } = require('child_process');
 const { TOP, BIN, startFake } = require('../e2e/harness');
+const { tally, admin, passThrough, walk } = require('./lib');
 
 const PRIVATE_KEY = 'SECRET-PRIVATE-KEY-4f1e';
 const AWS_SECRET = 'SECRET-AWS-KEY-9c2d';
@@ -30,30 +31,7 @@ const BASIC = Buffer.from(`acme+pubkey:${PRIVATE_KEY}`).toString('base64');
 const SECRETS = [PRIVATE_KEY, AWS_SECRET, AWS_TOKEN, WRONG_AWS_SECRET, ROTATED_KEY, BASIC];
 const BUCKET = 'hygiene-bucket';
 
-// The valgrind wrapper's settings (tests/hardening/vg-wrap.sh as BF_BIN)
-// survive the clean environments the runs below use.
-function passThrough() {
-  const out = {};
-  for (const k of ['VG_LOG_DIR', 'VG_REAL_BIN']) if (process.env[k]) out[k] = process.env[k];
-  return out;
-}
-
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) passed++; else failed++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || !detail ? '' : `: ${detail}`}`);
-}
-
-async function admin(url, method, sub, body) {
-  const r = await fetch(`${url}/__admin/${sub}`, {
-    method, headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const buf = Buffer.from(await r.arrayBuffer());
-  if (!r.ok) throw new Error(`admin ${method} ${sub}: ${r.status} ${buf}`);
-  return buf;
-}
+const { check, finish } = tally();
 
 // Every secret found in `text` (a Buffer or string), as a list.
 function leaks(text) {
@@ -64,17 +42,6 @@ function leaks(text) {
 function maybeGunzip(buf) {
   if (buf.length > 2 && buf[0] === 0x1f && buf[1] === 0x8b) return zlib.gunzipSync(buf);
   return buf;
-}
-
-function walk(dir) {
-  const out = [];
-  if (!fs.existsSync(dir)) return out;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...walk(p));
-    else out.push(p);
-  }
-  return out;
 }
 
 function runChunk(env, input) {
@@ -184,11 +151,4 @@ async function main() {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
-main().then(() => {
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-}, (e) => {
-  console.log(`FAIL ${e.stack || e}`);
-  console.log(`${passed} passed, ${failed + 1} failed`);
-  process.exit(1);
-});
+main().then(() => finish(), (e) => finish(e));
