@@ -21,8 +21,29 @@ DESTDIR  ?=
 PKG_CONFIG ?= pkg-config
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
-PKGS      := libcurl libcjson openssl zlib
 TEST_PKGS := check
+
+# libcurl: CURL=static (default) builds and links a static libcurl with
+# HTTP(S) only, from Debian's curl source package (deploy/scripts/
+# build-curl.sh; once, shared by every build tree, in CURL_DIR); it keeps
+# the 33 shared libraries of Debian's all-protocols libcurl out of the
+# worker (README, section `bench`: idle footprint). CURL=system links
+# Debian's shared libcurl (libcurl4-openssl-dev) instead.
+CURL     ?= static
+CURL_DIR ?= build/curl-static
+ifeq ($(CURL),static)
+PKGS      := libcjson openssl zlib
+CURL_A    := $(CURL_DIR)/lib/libcurl.a
+CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
+CURL_LIBS := $(CURL_A)
+else ifeq ($(CURL),system)
+PKGS      := libcurl libcjson openssl zlib
+CURL_A    :=
+CURL_CFLAGS :=
+CURL_LIBS :=
+else
+$(error CURL must be static or system, not $(CURL))
+endif
 
 # Warnings are errors in CI (CI=true) or on request (WERROR=1).
 WERROR ?= $(if $(filter true 1,$(CI)),1,0)
@@ -34,10 +55,10 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude $(CURL_CFLAGS) $(WARN) $(CFLAGS) \
              $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
              -DBF_VERSION='"$(VERSION)"' -pthread -MMD -MP
-LDLIBS_BF = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -pthread -lm
+LDLIBS_BF = $(CURL_LIBS) $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -pthread -lm
 
 # SANITIZE=address,undefined (or thread) builds into its own tree.
 SANITIZE ?=
@@ -95,7 +116,7 @@ help:
 	@echo "make deps       install build and test prerequisites (Debian, as root)"
 	@echo "make install    install to \$$DESTDIR\$$PREFIX/bin"
 
-$(BIN): $(MAIN_OBJ) $(LIB)
+$(BIN): $(MAIN_OBJ) $(LIB) $(CURL_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS_BF)
 
 $(LIB): $(LIB_OBJS)
@@ -103,20 +124,27 @@ $(LIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/obj/%.o: %.c
+# Every object may include <curl/curl.h>: the static libcurl's headers come
+# first (order-only: a rebuilt libcurl does not recompile everything).
+$(BUILD)/obj/%.o: %.c | $(CURL_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/obj/tests/%.o: tests/%.c
+$(BUILD)/obj/tests/%.o: tests/%.c | $(CURL_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJS) $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJS) $(LIB) $(CURL_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(LIB) \
 	    $(TEST_LDLIBS) $(LDLIBS_BF)
 
 tests: $(BIN) $(UNIT_BINS)
+
+ifneq ($(CURL_A),)
+$(CURL_A): deploy/scripts/build-curl.sh
+	@deploy/scripts/build-curl.sh $(CURL_DIR)
+endif
 
 deps:
 	@deploy/scripts/install-deps.sh

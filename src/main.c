@@ -336,7 +336,10 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.cmd = argc > 1 ? argv[1] : "help";
     if (strcmp(c.cmd, "version") == 0 || strcmp(c.cmd, "--version") == 0) {
-        puts("backfill-worker " BF_VERSION);
+        char libs[512];
+
+        http_library_version(libs, sizeof(libs));
+        printf("backfill-worker %s\n%s\n", BF_VERSION, libs);
         return 0;
     }
     if (strcmp(c.cmd, "help") == 0 || strcmp(c.cmd, "--help") == 0 ||

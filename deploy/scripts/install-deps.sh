@@ -24,6 +24,10 @@ declare -A probe=(
   [npm]=npm
   [shellcheck]=shellcheck
   [procps]=ps
+  # deploy/scripts/build-curl.sh: Debian's curl source package (CURL=static)
+  [dpkg-dev]=/usr/bin/dpkg-source
+  [xz-utils]=/usr/bin/xz
+  [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   # tests/fuzz (libFuzzer needs clang and its runtime) and tests/lint
   [clang]=clang
   [cppcheck]=cppcheck

@@ -1,7 +1,8 @@
 /* http.h -- the one HTTP client everything uses (libcurl underneath).
  *
- * A `struct http_client` owns one curl easy handle, so connections and TLS
- * sessions are reused; it is not thread-safe: each thread keeps its own.
+ * A `struct http_client` owns one curl easy handle (and the multi handle
+ * that drives it), so connections and TLS sessions are reused; it is not
+ * thread-safe: each thread keeps its own.
  * Every request states its connect and total timeouts and a cap on the
  * response size. TLS verification is always on (CA bundle overridable with
  * BACKFILL_CA_BUNDLE or AWS_CA_BUNDLE).
@@ -49,6 +50,12 @@ struct http_response {
  * cleanup after the last thread has joined. */
 enum bf_rc http_global_init(struct bf_err *err);
 void http_global_cleanup(void);
+
+/* The linked libcurl and what it was built with, one line ("libcurl/7.88.1
+ * OpenSSL/3.0.17 zlib/1.2.13; protocols: http https"): `backfill-worker
+ * version` prints it, so an operator can tell which libcurl a binary has
+ * (CURL=static or CURL=system, README section `aws`). */
+void http_library_version(char *out, size_t n);
 
 struct http_client *http_client_new(void);
 void http_client_free(struct http_client *c); /* NULL-safe */

@@ -59,13 +59,18 @@ struct sigv4_result {
     struct buf authorization;  /* the Authorization header value */
 };
 
-/* Caches derived signing keys; thread-safe; embed one per process or client. */
+/* Caches derived signing keys; thread-safe; embed one per process or client.
+ * It also holds SHA-256 fetched once from OpenSSL: the one-shot SHA256() and
+ * HMAC() look the algorithm up again on every call, which cost more than
+ * the hashing itself on the signing path of every request. */
 struct sigv4_key_cache {
     pthread_mutex_t lock;
     char scope[160];               /* date/region/service of the cached key */
     unsigned char secret_hash[32]; /* which secret the key came from */
     unsigned char key[32];
     int valid;
+    struct evp_md_st *sha256;      /* EVP_MD, fetched at init; NULL: slow path */
+    unsigned long derivations;     /* keys derived (not cached): for tests */
 };
 
 void sigv4_key_cache_init(struct sigv4_key_cache *c);

@@ -9,7 +9,12 @@
  * writes the new manifest and then deletes every other name in the
  * directory that the manifest does not list (stale parts of an earlier
  * attempt, leftover temporary files). Records stream through zlib; memory
- * is bounded by the sink's buffering (one multipart part for S3).
+ * is bounded by the sink's buffering (one multipart part for S3) plus the
+ * compressor hand-off (CHUNKOUT_QDEPTH batches of about 256 KiB).
+ * Compression runs on a thread of the chunkout's own, so the caller's
+ * parsing and mapping overlap gzip: chunkout_write() copies the line into
+ * a batch and returns; an error of the compressor (a sink write, say)
+ * comes back from a later chunkout_write() or from chunkout_finish().
  * Part names and gzip output are deterministic (no gzip mtime), so writing
  * the same records twice gives byte-identical parts.
  */
@@ -34,8 +39,10 @@ enum chunkout_stream {
 struct chunkout_options {
     const char *dir;        /* key prefix of the chunk directory, no trailing '/' */
     size_t part_max_bytes;  /* roll to a new part once a part's compressed
-                               size reaches this; 0 = 64 MiB */
+                               size reaches this; 0 = 32 MiB */
     int gzip_level;         /* 0 = 6 (zlib's default) */
+    int inline_gzip;        /* 1: compress on the caller's thread (no
+                               compressor thread); same output bytes */
 };
 
 struct chunkout;

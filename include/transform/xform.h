@@ -76,4 +76,28 @@ cJSON *xform_reject_record(const cJSON *raw, const char *reason,
 enum bf_rc xform_record_hash(const cJSON *rec, char out[65],
                              struct bf_err *err);
 
+/* ---- the fast path: one raw record straight to its canonical line ----
+ * A writer serialises what xform_map_record() + cJSON_PrintUnformatted()
+ * would, byte for byte (same members, order, number text and record_hash),
+ * into a buffer it reuses, without building the canonical cJSON tree. One
+ * writer per chunk; `t` and `ctx` (and the strings it points to) are
+ * borrowed and must outlive it. Not for sharing between threads. */
+struct xform_writer;
+
+enum bf_rc xform_writer_new(const struct xform_table *t,
+                            const struct xform_ctx *ctx,
+                            struct xform_writer **out, struct bf_err *err);
+void xform_writer_free(struct xform_writer *w); /* NULL-safe */
+
+/* Map `raw`. On BF_OK exactly one of these holds:
+ *   *line != NULL: the canonical JSON text, *len bytes, no newline; owned by
+ *                  `w` and valid until the next call;
+ *   *line == NULL: the record is rejected and `reason` says why.
+ * `coercion_nulls` as for xform_map_record(). Only BF_E_NOMEM is returned
+ * as an error. */
+enum bf_rc xform_write_record(struct xform_writer *w, const cJSON *raw,
+                              const char **line, size_t *len,
+                              char reason[XFORM_REASON_MAX],
+                              int *coercion_nulls, struct bf_err *err);
+
 #endif

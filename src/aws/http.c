@@ -1,14 +1,19 @@
 /* http.c -- the one HTTP client everything uses (libcurl underneath).
  *
  * Owns a curl easy handle per client, so keep-alive connections and TLS
- * sessions survive between requests (curl_easy_reset keeps both). Every
- * request sets its own timeouts and response cap; TLS verification is never
- * turned off, only the CA bundle can be replaced. Knows nothing of AWS: the
- * signed headers come in ready-made from awsjson.c / awsrest.c.
+ * sessions survive between requests. The options that never change are set
+ * once per handle (again only when the CA bundle setting changes); every
+ * request sets its own URL, method, headers, timeouts and response cap.
+ * TLS verification is never turned off, only the CA bundle can be replaced.
+ * Knows nothing of AWS: the signed headers come in ready-made from
+ * awsjson.c / awsrest.c.
  */
 #include "aws/http.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +22,38 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "util/timeutil.h"
+
 #define HTTP_DEFAULT_CONNECT_MS 5000L
 #define HTTP_DEFAULT_TIMEOUT_MS 30000L
 #define HTTP_DEFAULT_MAX_RESPONSE ((size_t)16 << 20)
 #define HTTP_MAX_HEADER_LINE 8192
 
+#define HTTP_MAX_REQUEST_HEADERS 62
+#define HTTP_MAX_SOCKETS 8  /* a transfer uses 1; happy eyeballs 2 */
+#define HTTP_MAX_WAIT_MS 1000
+
+/* A socket curl asked us to watch, and for what (CURL_POLL_*). */
+struct watched {
+    curl_socket_t fd;
+    int what;
+};
+
 struct http_client {
     CURL *curl;
+    CURLM *multi;       /* drives `curl`; holds the connection cache */
+    struct watched socks[HTTP_MAX_SOCKETS];
+    int nsocks;
+    int64_t timer_at_ms; /* curl's next timer, CLOCK_MONOTONIC; -1: none */
     char errbuf[CURL_ERROR_SIZE];
+    int configured;     /* the constant options are set */
+    char *ca;           /* the CA bundle they name; NULL: the system's */
+    /* The request header list, built in place: curl only reads a
+     * curl_slist, so the nodes and lines need no allocation per request.
+     * The lines hold the Authorization header and the session token, so
+     * they are wiped after every request. */
+    struct curl_slist nodes[HTTP_MAX_REQUEST_HEADERS + 2];
+    struct buf lines;
 };
 
 /* State of one transfer, seen by the curl callbacks. */
@@ -33,6 +62,10 @@ struct transfer {
     int over_limit;
     int head;          /* a HEAD request: Content-Length declares no body */
 };
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud,
+                     void *sp);
+static int on_timer(CURLM *m, long timeout_ms, void *ud);
 
 enum bf_rc http_global_init(struct bf_err *err)
 {
@@ -49,14 +82,17 @@ void http_global_cleanup(void)
     curl_global_cleanup();
 }
 
-/* The header list held the session token: wipe it before freeing. */
-static void headers_free(struct curl_slist *list)
+void http_library_version(char *out, size_t n)
 {
-    struct curl_slist *p = NULL;
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    const char *const *p = NULL;
+    size_t len;
 
-    for (p = list; p != NULL; p = p->next)
-        OPENSSL_cleanse(p->data, strlen(p->data));
-    curl_slist_free_all(list);
+    snprintf(out, n, "%s; protocols:", curl_version());
+    for (p = v->protocols; p != NULL && *p != NULL; p++) {
+        len = strlen(out);
+        snprintf(out + len, n - len, " %s", *p);
+    }
 }
 
 struct http_client *http_client_new(void)
@@ -68,10 +104,19 @@ struct http_client *http_client_new(void)
     /* curl_global_init is done once in main() before threads start; a
      * first curl_easy_init does it implicitly otherwise (tests). */
     c->curl = curl_easy_init();
-    if (c->curl == NULL) {
+    c->multi = curl_multi_init();
+    if (c->curl == NULL || c->multi == NULL) {
+        curl_easy_cleanup(c->curl);
+        curl_multi_cleanup(c->multi);
         free(c);
         return NULL;
     }
+    c->timer_at_ms = -1;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    buf_init(&c->lines, 0);
     return c;
 }
 
@@ -79,7 +124,10 @@ void http_client_free(struct http_client *c)
 {
     if (c == NULL)
         return;
+    curl_multi_cleanup(c->multi); /* closes the cached connections */
     curl_easy_cleanup(c->curl);
+    buf_cleanup_secure(&c->lines);
+    free(c->ca);
     free(c);
 }
 
@@ -234,18 +282,41 @@ static int header_text_ok(const char *s)
     return 1;
 }
 
-/* Build the header list. "Expect:" stops curl's 100-continue round trip
- * (AWS answers fine without it and it costs a second per large PUT on some
- * proxies); an empty "Content-Type:" stops curl inventing a form type. */
-static enum bf_rc build_headers(const struct http_request *req,
+/* Append one "name: value" line (NUL-terminated) to the line buffer. */
+static enum bf_rc add_line(struct buf *b, const char *name, const char *value)
+{
+    size_t ln = strlen(name), lv = value != NULL ? strlen(value) : 0;
+    enum bf_rc rc = buf_reserve(b, ln + lv + 3);
+
+    if (rc != BF_OK)
+        return rc;
+    memcpy(b->data + b->len, name, ln);
+    b->len += ln;
+    if (value != NULL) {
+        memcpy(b->data + b->len, ": ", 2);
+        memcpy(b->data + b->len + 2, value, lv);
+        b->len += lv + 2;
+    }
+    b->data[b->len++] = '\0';
+    b->data[b->len] = '\0';
+    return BF_OK;
+}
+
+/* Build the header list in c->nodes. "Expect:" stops curl's 100-continue
+ * round trip (AWS answers fine without it and it costs a second per large
+ * PUT on some proxies); an empty "Content-Type:" stops curl inventing a
+ * form type. */
+static enum bf_rc build_headers(struct http_client *c,
+                                const struct http_request *req,
                                 struct curl_slist **out, struct bf_err *err)
 {
-    struct curl_slist *list = NULL;
-    struct curl_slist *next = NULL;
-    struct buf line;
-    size_t i;
+    struct buf *b = &c->lines;
+    size_t i, n = 0, off = 0;
     enum bf_rc rc = BF_OK;
 
+    if (req->nheaders > HTTP_MAX_REQUEST_HEADERS)
+        return bf_err_set(err, BF_E_CONFIG, "%zu request headers (at most "
+                          "%d)", req->nheaders, HTTP_MAX_REQUEST_HEADERS);
     for (i = 0; i < req->nheaders; i++) {
         if (!header_text_ok(req->headers[i].name) ||
             !header_text_ok(req->headers[i].value))
@@ -254,42 +325,48 @@ static enum bf_rc build_headers(const struct http_request *req,
                               header_text_ok(req->headers[i].name)
                                   ? req->headers[i].name : "(name)");
     }
-    buf_init(&line, 0);
-    for (i = 0; i < req->nheaders && rc == BF_OK; i++) {
-        buf_reset(&line);
-        rc = buf_printf(&line, "%s: %s", req->headers[i].name,
-                        req->headers[i].value);
-        if (rc == BF_OK) {
-            next = curl_slist_append(list, line.data);
-            if (next == NULL)
-                rc = BF_E_NOMEM;
-            else
-                list = next;
-        }
-    }
-    if (rc == BF_OK) {
-        next = curl_slist_append(list, "Expect:");
-        rc = next != NULL ? BF_OK : BF_E_NOMEM;
-        list = next != NULL ? next : list;
-    }
-    if (rc == BF_OK && !has_header(req, "content-type")) {
-        next = curl_slist_append(list, "Content-Type:");
-        rc = next != NULL ? BF_OK : BF_E_NOMEM;
-        list = next != NULL ? next : list;
-    }
-    buf_cleanup_secure(&line); /* it held the Authorization header */
+    buf_reset(b);
+    for (i = 0; i < req->nheaders && rc == BF_OK; i++)
+        rc = add_line(b, req->headers[i].name, req->headers[i].value);
+    if (rc == BF_OK)
+        rc = add_line(b, "Expect:", NULL);
+    if (rc == BF_OK && !has_header(req, "content-type"))
+        rc = add_line(b, "Content-Type:", NULL);
     if (rc != BF_OK) {
-        headers_free(list);
+        OPENSSL_cleanse(b->data, b->len);
+        buf_reset(b);
         return bf_err_set(err, rc, "building request headers: out of memory");
     }
-    *out = list;
+    /* Point the nodes at the lines only now: the buffer may have moved. */
+    while (off < b->len) {
+        c->nodes[n].data = b->data + off;
+        c->nodes[n].next = NULL;
+        if (n > 0)
+            c->nodes[n - 1].next = &c->nodes[n];
+        off += strlen(b->data + off) + 1;
+        n++;
+    }
+    *out = &c->nodes[0];
     return BF_OK;
 }
 
+/* After a request: the lines held the Authorization header and maybe the
+ * session token. */
+static void headers_wipe(struct http_client *c)
+{
+    if (c->lines.data != NULL)
+        OPENSSL_cleanse(c->lines.data, c->lines.len);
+    buf_reset(&c->lines);
+}
+
+/* The handle keeps the previous request's method: start from a plain GET
+ * (no body, no custom verb) every time, then set this one's. */
 static void set_method(CURL *h, const struct http_request *req)
 {
     const char *m = req->method != NULL ? req->method : "GET";
 
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
     if (strcmp(m, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
         return;
@@ -309,19 +386,55 @@ static void set_method(CURL *h, const struct http_request *req)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
 }
 
-static void set_tls(CURL *h)
+/* The CA bundle the environment names now; NULL for the system's. */
+static const char *ca_bundle(void)
 {
     const char *ca = getenv("BACKFILL_CA_BUNDLE");
 
     if (ca == NULL || ca[0] == '\0')
         ca = getenv("AWS_CA_BUNDLE");
+    return ca != NULL && ca[0] != '\0' ? ca : NULL;
+}
+
+/* The options every request shares, set once per handle. A changed CA
+ * bundle setting starts over from curl_easy_reset (which keeps live
+ * connections and the TLS session cache), so that going back to the
+ * system's CAs restores curl's default exactly. */
+static enum bf_rc configure(struct http_client *c, struct bf_err *err)
+{
+    const char *ca = ca_bundle();
+    CURL *h = c->curl;
+
+    if (c->configured && (ca == NULL ? c->ca == NULL
+                                     : c->ca != NULL && strcmp(ca, c->ca) == 0))
+        return BF_OK;
+    free(c->ca);
+    c->ca = NULL;
+    c->configured = 0;
+    if (ca != NULL) {
+        c->ca = strdup(ca);
+        if (c->ca == NULL)
+            return bf_err_set(err, BF_E_NOMEM, "http: out of memory");
+    }
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    /* S3 keys may contain "/../": send the path exactly as signed. */
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     /* Verification is on by default; stated here so no one wonders. */
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (ca != NULL && ca[0] != '\0')
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+    if (c->ca != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
+    c->configured = 1;
+    return BF_OK;
 }
 
+/* What changes from one request to the next. */
 static void set_options(struct http_client *c, const struct http_request *req,
                         struct curl_slist *headers, struct transfer *t)
 {
@@ -331,27 +444,16 @@ static void set_options(struct http_client *c, const struct http_request *req,
     long total_ms = req->timeout_ms > 0 ? req->timeout_ms
                                         : HTTP_DEFAULT_TIMEOUT_MS;
 
-    /* reset keeps live connections and the TLS session cache. */
-    curl_easy_reset(h);
     c->errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    /* S3 keys may contain "/../": send the path exactly as signed. */
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
     /* A declared length over the cap fails before any byte is read. */
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
                      (curl_off_t)t->resp->body.limit);
-    set_tls(h);
     set_method(h, req);
 }
 
@@ -386,6 +488,111 @@ static enum bf_rc classify(struct http_client *c,
                       req->url, why);
 }
 
+/* curl's socket callback: keep the set of sockets to poll. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sp)
+{
+    struct http_client *c = ud;
+    int i;
+
+    (void)e;
+    (void)sp;
+    for (i = 0; i < c->nsocks && c->socks[i].fd != fd; i++)
+        ;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < c->nsocks)
+            c->socks[i] = c->socks[--c->nsocks];
+        return 0;
+    }
+    if (i == c->nsocks) {
+        if (c->nsocks == HTTP_MAX_SOCKETS)
+            return -1; /* curl fails the transfer */
+        c->nsocks++;
+    }
+    c->socks[i].fd = fd;
+    c->socks[i].what = what;
+    return 0;
+}
+
+/* curl's timer callback: when to call it back without socket activity. */
+static int on_timer(CURLM *m, long timeout_ms, void *ud)
+{
+    struct http_client *c = ud;
+
+    (void)m;
+    c->timer_at_ms = timeout_ms < 0 ? -1 : time_mono_ms() + timeout_ms;
+    return 0;
+}
+
+/* Wait for the watched sockets or curl's timer (at most a second), then
+ * hand curl what happened. Telling curl which socket is readable spares it
+ * a poll(2) of its own before each read; a loop around
+ * curl_multi_poll()/curl_multi_perform() (what curl_easy_perform does)
+ * makes two more per request. */
+static CURLMcode step(struct http_client *c, int *running)
+{
+    struct pollfd pfd[HTTP_MAX_SOCKETS];
+    int64_t wait = HTTP_MAX_WAIT_MS;
+    CURLMcode mc = CURLM_OK;
+    int i, n, nfd = c->nsocks;
+
+    if (c->timer_at_ms >= 0) {
+        wait = c->timer_at_ms - time_mono_ms();
+        wait = wait < 0 ? 0 : wait > HTTP_MAX_WAIT_MS ? HTTP_MAX_WAIT_MS : wait;
+    }
+    for (i = 0; i < nfd; i++) {
+        pfd[i].fd = c->socks[i].fd;
+        pfd[i].events = (short)(((c->socks[i].what & CURL_POLL_IN) ? POLLIN : 0) |
+                                ((c->socks[i].what & CURL_POLL_OUT) ? POLLOUT : 0));
+        pfd[i].revents = 0;
+    }
+    n = wait > 0 ? poll(pfd, (nfds_t)nfd, (int)wait) : 0;
+    if (n < 0 && errno != EINTR)
+        return CURLM_INTERNAL_ERROR;
+    if (n <= 0)
+        return curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0,
+                                        running);
+    /* The set may change under the calls: act on the copy. */
+    for (i = 0; i < nfd && mc == CURLM_OK; i++) {
+        int ev = 0;
+
+        if (pfd[i].revents == 0)
+            continue;
+        ev |= (pfd[i].revents & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0;
+        ev |= (pfd[i].revents & POLLOUT) ? CURL_CSELECT_OUT : 0;
+        ev |= (pfd[i].revents & (POLLERR | POLLNVAL)) ? CURL_CSELECT_ERR : 0;
+        mc = curl_multi_socket_action(c->multi, pfd[i].fd, ev, running);
+    }
+    return mc;
+}
+
+/* One transfer on the client's multi handle (which keeps the connections
+ * between requests, as curl_easy_perform's own would). Connect and total
+ * timeouts are curl's timers. */
+static CURLcode transfer(struct http_client *c)
+{
+    CURLMcode mc = curl_multi_add_handle(c->multi, c->curl);
+    CURLcode cc = CURLE_OK;
+    const CURLMsg *msg = NULL;
+    int running = 1, left = 0;
+
+    if (mc != CURLM_OK)
+        return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                         : CURLE_FAILED_INIT;
+    while (mc == CURLM_OK) {
+        mc = step(c, &running);
+        msg = mc == CURLM_OK ? curl_multi_info_read(c->multi, &left) : NULL;
+        if (msg != NULL && msg->msg == CURLMSG_DONE) {
+            cc = msg->data.result;
+            break;
+        }
+    }
+    if (mc != CURLM_OK)
+        cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                       : CURLE_BAD_FUNCTION_ARGUMENT;
+    curl_multi_remove_handle(c->multi, c->curl);
+    return cc;
+}
+
 enum bf_rc http_perform(struct http_client *c, const struct http_request *req,
                         struct http_response *resp, struct bf_err *err)
 {
@@ -401,11 +608,13 @@ enum bf_rc http_perform(struct http_client *c, const struct http_request *req,
     resp->status = 0;
     resp->timed_out = 0;
     t.head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
-    rc = build_headers(req, &headers, err);
+    rc = configure(c, err);
+    if (rc == BF_OK)
+        rc = build_headers(c, req, &headers, err);
     if (rc != BF_OK)
         return rc;
     set_options(c, req, headers, &t);
-    cc = curl_easy_perform(c->curl);
+    cc = transfer(c);
     if (cc == CURLE_OK) {
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
         rc = BF_OK;
@@ -415,6 +624,6 @@ enum bf_rc http_perform(struct http_client *c, const struct http_request *req,
     /* Drop our pointers from the handle before the list goes away. */
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
-    headers_free(headers);
+    headers_wipe(c);
     return rc;
 }

@@ -1,8 +1,10 @@
 /* sfn.c -- Step Functions activity calls on the AWS JSON 1.0 client.
  *
- * Each call builds its input with cJSON (so tokens and outputs are escaped
- * correctly), calls awsjson and reads the answer. Tokens are treated as
- * secrets: wiped before they are freed, never put in an error message.
+ * Each call writes its input (one flat object of strings) with the JSON
+ * string escaping cJSON uses, straight into a buffer: building and printing
+ * a cJSON tree cost more than the rest of the request. Answers are read
+ * with cJSON. Tokens are treated as secrets: wiped before they are freed,
+ * never put in an error message.
  */
 #include "aws/sfn.h"
 
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "aws/endpoint.h"
+#include "util/buf.h"
 
 #define SFN_HEARTBEAT_TIMEOUT_MS 10000
 
@@ -37,34 +40,124 @@ int sfn_task_closed(const struct bf_err *err)
             strcmp(err->aws_code, "InvalidToken") == 0);
 }
 
-/* Serialize `o`, free it, wipe nothing: the body holds a token, so the
- * caller wipes the text after the call. */
-static char *to_text(cJSON *o)
+/* The escape of one character that JSON does not allow bare: the cJSON
+ * choice (\b \f \n \r \t, else \u00XX). Returns its length. */
+static size_t escape_char(unsigned char ch, char esc[6])
 {
-    char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+    static const char hex[] = "0123456789abcdef";
+    const char *named = NULL;
 
-    cJSON_Delete(o);
-    return s;
+    esc[0] = '\\';
+    if (ch == '"' || ch == '\\') {
+        esc[1] = (char)ch;
+        return 2;
+    }
+    named = ch == '\b' ? "b" : ch == '\f' ? "f" : ch == '\n' ? "n"
+          : ch == '\r' ? "r" : ch == '\t' ? "t" : NULL;
+    if (named != NULL) {
+        esc[1] = named[0];
+        return 2;
+    }
+    memcpy(esc + 1, "u00", 3);
+    esc[4] = hex[ch >> 4];
+    esc[5] = hex[ch & 0x0f];
+    return 6;
 }
 
-static void body_free(char *s)
+static int needs_escape(unsigned char ch)
 {
-    if (s == NULL)
-        return;
-    OPENSSL_cleanse(s, strlen(s));
-    cJSON_free(s);
+    return ch < 0x20 || ch == '"' || ch == '\\';
 }
 
-static enum bf_rc call(struct awsjson_client *c, const char *op, char *body,
+/* Append `s` as a JSON string, escaped as cJSON does; UTF-8 passes as is.
+ * Sized first, then written in place: the output of a task is JSON text
+ * itself, full of quotes. */
+static enum bf_rc put_json_string(struct buf *b, const char *s)
+{
+    const unsigned char *p = NULL;
+    size_t need = 2;
+    char esc[6], *o = NULL;
+    enum bf_rc rc;
+
+    for (p = (const unsigned char *)s; *p != '\0'; p++)
+        need += needs_escape(*p) ? escape_char(*p, esc) : 1;
+    rc = buf_reserve(b, need);
+    if (rc != BF_OK)
+        return rc;
+    o = b->data + b->len;
+    *o++ = '"';
+    for (p = (const unsigned char *)s; *p != '\0'; p++) {
+        size_t n = 0;
+
+        if (!needs_escape(*p)) {
+            *o++ = (char)*p;
+            continue;
+        }
+        n = escape_char(*p, esc);
+        memcpy(o, esc, n);
+        o += n;
+    }
+    *o++ = '"';
+    b->len += need;
+    b->data[b->len] = '\0';
+    return BF_OK;
+}
+
+/* {"k0":"v0","k1":"v1",...} from NULL-terminated name/value pairs; a NULL
+ * value leaves its member out (as cJSON_AddStringToObject did). */
+static enum bf_rc put_object(struct buf *b, const char *const *kv)
+{
+    enum bf_rc rc = buf_append(b, "{", 1);
+    int first = 1;
+
+    for (; rc == BF_OK && kv[0] != NULL; kv += 2) {
+        if (kv[1] == NULL)
+            continue;
+        if (!first)
+            rc = buf_append(b, ",", 1);
+        if (rc == BF_OK)
+            rc = put_json_string(b, kv[0]);
+        if (rc == BF_OK)
+            rc = buf_append(b, ":", 1);
+        if (rc == BF_OK)
+            rc = put_json_string(b, kv[1]);
+        first = 0;
+    }
+    if (rc == BF_OK)
+        rc = buf_append(b, "}", 1);
+    return rc;
+}
+
+/* The size of put_object's output when nothing needs escaping. */
+static size_t object_size(const char *const *kv)
+{
+    size_t n = 2;
+
+    for (; kv[0] != NULL; kv += 2)
+        n += kv[1] != NULL ? strlen(kv[0]) + strlen(kv[1]) + 6 : 0;
+    return n;
+}
+
+/* One call with the body made of `kv`; the body holds the task token, so
+ * it is wiped once the call is over. */
+static enum bf_rc call(struct awsjson_client *c, const char *op,
+                       const char *const *kv,
                        const struct awsjson_call_opts *opts, cJSON **resp,
                        struct bf_err *err)
 {
+    struct buf body;
     enum bf_rc rc;
 
-    if (body == NULL)
+    buf_init(&body, 0);
+    /* Room for the usual case up front: a buffer that grows leaves copies
+     * of the token behind in freed memory. */
+    if (buf_reserve(&body, object_size(kv)) != BF_OK ||
+        put_object(&body, kv) != BF_OK) {
+        buf_cleanup_secure(&body);
         return bf_err_set(err, BF_E_NOMEM, "%s: out of memory", op);
-    rc = awsjson_call(c, op, body, opts, resp, err); /* names `op` itself */
-    body_free(body);
+    }
+    rc = awsjson_call(c, op, body.data, opts, resp, err); /* names `op` */
+    buf_cleanup_secure(&body);
     return rc;
 }
 
@@ -81,16 +174,15 @@ enum bf_rc sfn_get_activity_task(struct awsjson_client *c, const char *arn,
                                  const char *worker_name, char **token,
                                  char **input, struct bf_err *err)
 {
-    cJSON *req = cJSON_CreateObject();
+    const char *kv[] = { "activityArn", arn, "workerName", worker_name,
+                         NULL };
     cJSON *resp = NULL;
     struct awsjson_call_opts opts = { SFN_POLL_TIMEOUT_MS, 1, 0 };
     enum bf_rc rc;
 
     *token = NULL;
     *input = NULL;
-    cJSON_AddStringToObject(req, "activityArn", arn);
-    cJSON_AddStringToObject(req, "workerName", worker_name);
-    rc = call(c, "GetActivityTask", to_text(req), &opts, &resp, err);
+    rc = call(c, "GetActivityTask", kv, &opts, &resp, err);
     if (rc != BF_OK)
         return rc;
     /* No task: taskToken absent, null or empty. */
@@ -115,13 +207,11 @@ enum bf_rc sfn_get_activity_task(struct awsjson_client *c, const char *arn,
 enum bf_rc sfn_send_success(struct awsjson_client *c, const char *token,
                             const char *output, struct bf_err *err)
 {
-    cJSON *req = cJSON_CreateObject();
+    const char *kv[] = { "taskToken", token, "output", output, NULL };
     cJSON *resp = NULL;
     enum bf_rc rc;
 
-    cJSON_AddStringToObject(req, "taskToken", token);
-    cJSON_AddStringToObject(req, "output", output);
-    rc = call(c, "SendTaskSuccess", to_text(req), NULL, &resp, err);
+    rc = call(c, "SendTaskSuccess", kv, NULL, &resp, err);
     cJSON_Delete(resp);
     return rc;
 }
@@ -130,14 +220,12 @@ enum bf_rc sfn_send_failure(struct awsjson_client *c, const char *token,
                             const char *error, const char *cause,
                             struct bf_err *err)
 {
-    cJSON *req = cJSON_CreateObject();
+    const char *kv[] = { "taskToken", token, "error", error, "cause", cause,
+                         NULL };
     cJSON *resp = NULL;
     enum bf_rc rc;
 
-    cJSON_AddStringToObject(req, "taskToken", token);
-    cJSON_AddStringToObject(req, "error", error);
-    cJSON_AddStringToObject(req, "cause", cause);
-    rc = call(c, "SendTaskFailure", to_text(req), NULL, &resp, err);
+    rc = call(c, "SendTaskFailure", kv, NULL, &resp, err);
     cJSON_Delete(resp);
     return rc;
 }
@@ -145,13 +233,12 @@ enum bf_rc sfn_send_failure(struct awsjson_client *c, const char *token,
 enum bf_rc sfn_send_heartbeat(struct awsjson_client *c, const char *token,
                               struct bf_err *err)
 {
-    cJSON *req = cJSON_CreateObject();
+    const char *kv[] = { "taskToken", token, NULL };
     cJSON *resp = NULL;
     struct awsjson_call_opts opts = { SFN_HEARTBEAT_TIMEOUT_MS, 0, 0 };
     enum bf_rc rc;
 
-    cJSON_AddStringToObject(req, "taskToken", token);
-    rc = call(c, "SendTaskHeartbeat", to_text(req), &opts, &resp, err);
+    rc = call(c, "SendTaskHeartbeat", kv, &opts, &resp, err);
     cJSON_Delete(resp);
     return rc;
 }

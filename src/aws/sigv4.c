@@ -59,6 +59,74 @@ static int hmac256(const void *key, size_t klen, const void *msg, size_t mlen,
     return len == 32 ? 0 : -1;
 }
 
+/* SHA-256 through an EVP_MD fetched once (see struct sigv4_key_cache):
+ * the one-shot SHA256()/HMAC() fetch the algorithm on every call. One
+ * context serves every hash of one signing. */
+struct hasher {
+    const EVP_MD *md;
+    EVP_MD_CTX *ctx;
+};
+
+static int hasher_open(struct hasher *h, const struct sigv4_key_cache *cache)
+{
+    h->md = cache != NULL && cache->sha256 != NULL ? cache->sha256
+                                                   : EVP_sha256();
+    h->ctx = EVP_MD_CTX_new();
+    return h->ctx != NULL ? 0 : -1;
+}
+
+static void hasher_close(struct hasher *h)
+{
+    EVP_MD_CTX_free(h->ctx); /* the provider wipes its state */
+    h->ctx = NULL;
+}
+
+/* SHA-256 of a then b (b may be empty). Returns 0 or -1. */
+static int sha256_2(struct hasher *h, const void *a, size_t alen,
+                    const void *b, size_t blen, unsigned char out[32])
+{
+    unsigned int len = 0;
+
+    if (EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1 ||
+        EVP_DigestUpdate(h->ctx, a, alen) != 1 ||
+        (blen > 0 && EVP_DigestUpdate(h->ctx, b, blen) != 1) ||
+        EVP_DigestFinal_ex(h->ctx, out, &len) != 1)
+        return -1;
+    return len == 32 ? 0 : -1;
+}
+
+static int sha256_hex(struct hasher *h, const void *p, size_t n,
+                      char out[65])
+{
+    unsigned char md[32];
+
+    if (sha256_2(h, p != NULL ? p : "", n, NULL, 0, md) != 0)
+        return -1;
+    hex_encode(md, sizeof(md), out);
+    return 0;
+}
+
+/* HMAC-SHA256 (RFC 2104) with a 32-byte key, the signing step. */
+static int hmac_key32(struct hasher *h, const unsigned char key[32],
+                      const void *msg, size_t mlen, unsigned char out[32])
+{
+    unsigned char pad[64], inner[32];
+    int rc, i;
+
+    memset(pad, 0x36, sizeof(pad));
+    for (i = 0; i < 32; i++)
+        pad[i] ^= key[i];
+    rc = sha256_2(h, pad, sizeof(pad), msg, mlen, inner);
+    memset(pad, 0x5c, sizeof(pad));
+    for (i = 0; i < 32; i++)
+        pad[i] ^= key[i];
+    if (rc == 0)
+        rc = sha256_2(h, pad, sizeof(pad), inner, sizeof(inner), out);
+    OPENSSL_cleanse(pad, sizeof(pad));
+    OPENSSL_cleanse(inner, sizeof(inner));
+    return rc;
+}
+
 static int is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -291,27 +359,50 @@ static int is_fold_space(char c)
 }
 
 /* Append `v` trimmed, with every run of spaces, tabs and line breaks
- * folded into one space. */
+ * folded into one space. Copies whole runs of other characters: the value
+ * can be a 1 KB session token. */
 static enum bf_rc append_folded(struct buf *b, const char *v)
 {
-    enum bf_rc rc = BF_OK;
-    int pending = 0, started = 0;
+    enum bf_rc rc = buf_append(b, "", 0); /* allocated, NUL-terminated */
+    int started = 0;
 
-    for (; *v != '\0' && rc == BF_OK; v++) {
-        if (is_fold_space(*v)) {
-            pending = started;
-            continue;
-        }
-        if (pending)
+    if (rc == BF_OK)
+        rc = buf_reserve(b, strlen(v));
+    while (rc == BF_OK && *v != '\0') {
+        size_t run = 0, gap = 0;
+
+        while (is_fold_space(v[gap]))
+            gap++;
+        while (v[gap + run] != '\0' && !is_fold_space(v[gap + run]))
+            run++;
+        if (run == 0)
+            break; /* trailing spaces */
+        if (started && gap > 0)
             rc = buf_append(b, " ", 1);
         if (rc == BF_OK)
-            rc = buf_append(b, v, 1);
-        pending = 0;
+            rc = buf_append(b, v + gap, run);
         started = 1;
+        v += gap + run;
     }
-    if (rc == BF_OK && b->data == NULL)
-        rc = buf_append(b, "", 0);
     return rc;
+}
+
+/* a, b and c, one after the other: printf costs more than the signing
+ * itself on this path. */
+static enum bf_rc append3(struct buf *out, const char *a, const char *b,
+                          const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    enum bf_rc rc = buf_reserve(out, la + lb + lc);
+
+    if (rc != BF_OK)
+        return rc;
+    memcpy(out->data + out->len, a, la);
+    memcpy(out->data + out->len + la, b, lb);
+    memcpy(out->data + out->len + la + lb, c, lc);
+    out->len += la + lb + lc;
+    out->data[out->len] = '\0';
+    return BF_OK;
 }
 
 static int header_cmp(const void *a, const void *b)
@@ -412,13 +503,14 @@ static enum bf_rc canonical_headers(const struct sigv4_config *cfg,
         if (same) {
             /* Replace the previous line's newline with ",value\n". */
             block->len--;
-            rc = buf_printf(block, ",%s\n", hs[i].value.data);
+            rc = append3(block, ",", hs[i].value.data, "\n");
             continue;
         }
-        rc = buf_printf(block, "%s:%s\n", hs[i].name, hs[i].value.data);
+        rc = buf_append_str(block, hs[i].name);
         if (rc == BF_OK)
-            rc = buf_printf(signed_list, "%s%s", i > 0 ? ";" : "",
-                            hs[i].name);
+            rc = append3(block, ":", hs[i].value.data, "\n");
+        if (rc == BF_OK)
+            rc = append3(signed_list, i > 0 ? ";" : "", hs[i].name, "");
     }
 out:
     for (i = 0; i < n; i++) {
@@ -447,35 +539,38 @@ static int has_header(const struct sigv4_request *req, const char *lname,
 /* The payload hash, in order of precedence: the caller's, an
  * x-amz-content-sha256 header the caller set, UNSIGNED-PAYLOAD under S3
  * rules when asked, the SHA-256 of the body. */
-static void payload_hash(const struct sigv4_config *cfg,
-                         const struct sigv4_request *req, char out[65])
+static int payload_hash(const struct sigv4_config *cfg,
+                        const struct sigv4_request *req, struct hasher *h,
+                        char out[65])
 {
     const char *v = NULL;
 
     if (req->payload_hash != NULL && strlen(req->payload_hash) < 65) {
         strcpy(out, req->payload_hash);
-        return;
+        return 0;
     }
     if (has_header(req, "x-amz-content-sha256", &v) && v != NULL &&
         strlen(v) < 65) {
         strcpy(out, v);
-        return;
+        return 0;
     }
     if (cfg->s3_rules && cfg->unsigned_payload) {
         strcpy(out, UNSIGNED_PAYLOAD);
-        return;
+        return 0;
     }
     if (req->body == NULL || req->body_len == 0) {
         strcpy(out, EMPTY_SHA256);
-        return;
+        return 0;
     }
-    hex_sha256(req->body, req->body_len, out);
+    return sha256_hex(h, req->body, req->body_len, out);
 }
 
 void sigv4_key_cache_init(struct sigv4_key_cache *c)
 {
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
+    /* NULL on failure: signing then takes the slower EVP_sha256() path. */
+    c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
 void sigv4_key_cache_cleanup(struct sigv4_key_cache *c)
@@ -485,6 +580,8 @@ void sigv4_key_cache_cleanup(struct sigv4_key_cache *c)
     OPENSSL_cleanse(c->key, sizeof(c->key));
     OPENSSL_cleanse(c->secret_hash, sizeof(c->secret_hash));
     c->valid = 0;
+    EVP_MD_free(c->sha256);
+    c->sha256 = NULL;
     pthread_mutex_destroy(&c->lock);
 }
 
@@ -516,17 +613,18 @@ out:
 
 /* The derived key for `scope`, from the cache when the same secret made it
  * for the same date/region/service. Returns 0 or -1. */
-static int signing_key(struct sigv4_key_cache *cache, const char *secret,
-                       const char *date, const char *region,
-                       const char *service, const char *scope,
-                       unsigned char key[32])
+static int signing_key(struct sigv4_key_cache *cache, struct hasher *h,
+                       const char *secret, const char *date,
+                       const char *region, const char *service,
+                       const char *scope, unsigned char key[32])
 {
     unsigned char sh[32];
     int rc;
 
     if (cache == NULL)
         return derive_key(secret, date, region, service, key);
-    SHA256((const unsigned char *)secret, strlen(secret), sh);
+    if (sha256_2(h, secret, strlen(secret), NULL, 0, sh) != 0)
+        return -1;
     pthread_mutex_lock(&cache->lock);
     if (cache->valid && strcmp(cache->scope, scope) == 0 &&
         CRYPTO_memcmp(cache->secret_hash, sh, 32) == 0) {
@@ -536,6 +634,7 @@ static int signing_key(struct sigv4_key_cache *cache, const char *secret,
         return 0;
     }
     rc = derive_key(secret, date, region, service, key);
+    cache->derivations++;
     if (rc == 0 && strlen(scope) < sizeof(cache->scope)) {
         memcpy(cache->key, key, 32);
         memcpy(cache->secret_hash, sh, 32);
@@ -595,13 +694,39 @@ static enum bf_rc check_config(const struct sigv4_config *cfg,
     return BF_OK;
 }
 
+static void put_digits(char *p, unsigned v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* "YYYYMMDDTHHMMSSZ" in UTC, by arithmetic (H. Hinnant's civil_from_days):
+ * gmtime_r takes the time-zone lock and strftime is slow, on every request. */
 static void format_amz_date(int64_t t, char out[17])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    int64_t sod = t - days * 86400;
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
 
-    gmtime_r(&tt, &tm);
-    strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+    put_digits(out, (unsigned)(y < 0 ? 0 : y % 10000), 4);
+    put_digits(out + 4, m, 2);
+    put_digits(out + 6, d, 2);
+    out[8] = 'T';
+    put_digits(out + 9, (unsigned)(sod / 3600), 2);
+    put_digits(out + 11, (unsigned)(sod / 60 % 60), 2);
+    put_digits(out + 13, (unsigned)(sod % 60), 2);
+    out[15] = 'Z';
+    out[16] = '\0';
 }
 
 static enum bf_rc canonical_request(const struct sigv4_config *cfg,
@@ -611,7 +736,7 @@ static enum bf_rc canonical_request(const struct sigv4_config *cfg,
     struct buf *cr = &out->canonical_request;
     enum bf_rc rc;
 
-    rc = buf_printf(cr, "%s\n", req->method);
+    rc = append3(cr, req->method, "\n", "");
     if (rc == BF_OK)
         rc = sigv4_canonical_uri(req->path, cfg->s3_rules, cr);
     if (rc == BF_OK)
@@ -624,9 +749,50 @@ static enum bf_rc canonical_request(const struct sigv4_config *cfg,
         rc = canonical_headers(cfg, req, out->amz_date, out->payload_hash,
                                cr, &out->signed_headers);
     if (rc == BF_OK)
-        rc = buf_printf(cr, "\n%s\n%s", out->signed_headers.data,
-                        out->payload_hash);
+        rc = append3(cr, "\n", out->signed_headers.data, "\n");
+    if (rc == BF_OK)
+        rc = buf_append_str(cr, out->payload_hash);
     return rc;
+}
+
+/* String to sign and signature, once the canonical request is built. */
+static enum bf_rc sign_stage(const struct sigv4_config *cfg,
+                             struct sigv4_key_cache *cache, struct hasher *h,
+                             const char *date, const char *scope,
+                             struct sigv4_result *out, struct bf_err *err)
+{
+    char cr_hash[65];
+    unsigned char key[32], sig[32];
+    struct buf *sts = &out->string_to_sign;
+    enum bf_rc rc;
+
+    if (sha256_hex(h, out->canonical_request.data,
+                   out->canonical_request.len, cr_hash) != 0)
+        return bf_err_set(err, BF_E_INTERNAL, "sigv4: SHA-256 failed");
+    rc = append3(sts, "AWS4-HMAC-SHA256\n", out->amz_date, "\n");
+    if (rc == BF_OK)
+        rc = append3(sts, scope, "\n", cr_hash);
+    if (rc != BF_OK)
+        return bf_err_set(err, rc, "sigv4: out of memory");
+    /* The scope string names date, region and service: the cache key. */
+    if (signing_key(cache, h, cfg->creds->secret_access_key, date,
+                    cfg->region, cfg->service, scope, key) != 0 ||
+        hmac_key32(h, key, sts->data, sts->len, sig) != 0) {
+        OPENSSL_cleanse(key, sizeof(key));
+        return bf_err_set(err, BF_E_INTERNAL, "sigv4: HMAC failed");
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    hex_encode(sig, 32, out->signature);
+    rc = append3(&out->authorization, "AWS4-HMAC-SHA256 Credential=",
+                 cfg->creds->access_key_id, "/");
+    if (rc == BF_OK)
+        rc = append3(&out->authorization, scope, ", SignedHeaders=",
+                     out->signed_headers.data);
+    if (rc == BF_OK)
+        rc = append3(&out->authorization, ", Signature=", out->signature, "");
+    if (rc != BF_OK)
+        return bf_err_set(err, rc, "sigv4: out of memory");
+    return BF_OK;
 }
 
 enum bf_rc sigv4_sign(const struct sigv4_config *cfg,
@@ -634,8 +800,8 @@ enum bf_rc sigv4_sign(const struct sigv4_config *cfg,
                       struct sigv4_key_cache *cache,
                       struct sigv4_result *out, struct bf_err *err)
 {
-    char date[9], scope[200], cr_hash[65];
-    unsigned char key[32], sig[32];
+    char date[9], scope[200];
+    struct hasher h = { NULL, NULL };
     enum bf_rc rc;
 
     rc = check_config(cfg, req, err);
@@ -652,31 +818,19 @@ enum bf_rc sigv4_sign(const struct sigv4_config *cfg,
                          cfg->region, cfg->service) >= sizeof(scope))
         return bf_err_set(err, BF_E_CONFIG,
                           "sigv4: region or service too long");
-    payload_hash(cfg, req, out->payload_hash);
-    rc = canonical_request(cfg, req, out);
-    if (rc != BF_OK)
-        return bf_err_set(err, rc, "sigv4: out of memory");
-    hex_sha256(out->canonical_request.data, out->canonical_request.len,
-               cr_hash);
-    rc = buf_printf(&out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s",
-                    out->amz_date, scope, cr_hash);
-    if (rc != BF_OK)
-        return bf_err_set(err, rc, "sigv4: out of memory");
-    /* The scope string names date, region and service: the cache key. */
-    if (signing_key(cache, cfg->creds->secret_access_key, date, cfg->region,
-                    cfg->service, scope, key) != 0 ||
-        hmac256(key, 32, out->string_to_sign.data, out->string_to_sign.len,
-                sig) != 0) {
-        OPENSSL_cleanse(key, sizeof(key));
-        return bf_err_set(err, BF_E_INTERNAL, "sigv4: HMAC failed");
+    if (hasher_open(&h, cache) != 0)
+        return bf_err_set(err, BF_E_NOMEM, "sigv4: out of memory");
+    if (payload_hash(cfg, req, &h, out->payload_hash) != 0) {
+        rc = bf_err_set(err, BF_E_INTERNAL, "sigv4: SHA-256 failed");
+        goto out;
     }
-    OPENSSL_cleanse(key, sizeof(key));
-    hex_encode(sig, 32, out->signature);
-    rc = buf_printf(&out->authorization,
-                    "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
-                    "Signature=%s", cfg->creds->access_key_id, scope,
-                    out->signed_headers.data, out->signature);
-    if (rc != BF_OK)
-        return bf_err_set(err, rc, "sigv4: out of memory");
-    return BF_OK;
+    rc = canonical_request(cfg, req, out);
+    if (rc != BF_OK) {
+        bf_err_set(err, rc, "sigv4: out of memory");
+        goto out;
+    }
+    rc = sign_stage(cfg, cache, &h, date, scope, out, err);
+out:
+    hasher_close(&h);
+    return rc;
 }

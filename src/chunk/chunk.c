@@ -24,6 +24,7 @@
 #include "source/cw.h"
 #include "source/source.h"
 #include "tenant/tenant.h"
+#include "transform/jsonin.h"
 #include "transform/xform.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -59,6 +60,8 @@ struct chunk_job {
     struct chunkout *raw;
     struct chunkout *canon;
     struct xform_ctx xctx;
+    struct xform_writer *xw;        /* canonical lines; NULL without map */
+    struct jsonin *jin;             /* raw record parser; NULL without map */
     char ingest_ts[TIME_ISO_LEN];
     char raw_dir[CHUNK_DIR_MAX];
     char canon_dir[CHUNK_DIR_MAX];
@@ -225,34 +228,41 @@ static enum bf_rc write_raw(struct chunk_job *j, const char *p, size_t n,
     return rc;
 }
 
-/* Map one raw record into the canonical data part or the rejects part. */
+/* Map one raw record into the canonical data part or the rejects part. The
+ * raw record is parsed into jsonin's reused arena and the writer serialises
+ * the canonical line into its own reused buffer: no malloc per record
+ * unless the record is unusual (cJSON parses it) or rejected. */
 static enum bf_rc transform_record(struct chunk_job *j, const char *p, size_t n,
                                    struct bf_err *err)
 {
-    cJSON *raw = cJSON_ParseWithLength(p, n);
-    cJSON *rec = NULL;
+    const cJSON *raw = jsonin_parse(j->jin, p, n);
+    cJSON *owned = NULL, *rej = NULL;
+    const char *line = NULL;
+    size_t len = 0;
     char reason[XFORM_REASON_MAX] = "";
     int nulls = 0;
     enum bf_rc rc = BF_OK;
 
+    if (raw == NULL) /* not the common subset: cJSON decides */
+        raw = owned = cJSON_ParseWithLength(p, n);
     if (raw == NULL)
         return bf_err_set(err, BF_E_TRANSFORM_FAILED,
                           "a raw record could not be parsed");
-    rc = xform_map_record(j->map, raw, &j->xctx, &rec, reason, &nulls, err);
+    rc = xform_write_record(j->xw, raw, &line, &len, reason, &nulls, err);
     if (rc != BF_OK)
         goto out;
     j->coercion_nulls += nulls;
-    if (rec != NULL) {
-        rc = chunkout_write_json(j->canon, CHUNKOUT_DATA, rec, err);
+    if (line != NULL) {
+        rc = chunkout_write(j->canon, CHUNKOUT_DATA, line, len, err);
     } else {
-        rec = xform_reject_record(raw, reason, &j->xctx);
-        rc = rec != NULL
-            ? chunkout_write_json(j->canon, CHUNKOUT_REJECTS, rec, err)
+        rej = xform_reject_record(raw, reason, &j->xctx);
+        rc = rej != NULL
+            ? chunkout_write_json(j->canon, CHUNKOUT_REJECTS, rej, err)
             : bf_err_set(err, BF_E_NOMEM, "reject record: out of memory");
     }
 out:
-    cJSON_Delete(rec);
-    cJSON_Delete(raw);
+    cJSON_Delete(rej);
+    cJSON_Delete(owned);
     return rc;
 }
 
@@ -532,6 +542,13 @@ static enum bf_rc job_prepare(struct chunk_job *j, struct bf_err *err)
     j->xctx.canonical_table = j->ep->canonical_table;
     j->xctx.ingestion_timestamp = j->ingest_ts;
     j->xctx.backfill_id = in->backfill_id;
+    if (j->map != NULL) {
+        rc = xform_writer_new(j->map, &j->xctx, &j->xw, err);
+        if (rc == BF_OK)
+            rc = jsonin_new(&j->jin, err);
+        if (rc != BF_OK)
+            return rc;
+    }
     so.sse_kms_key_id = j->r->cfg.sse_kms_key_id;
     rc = sink_open(j->r->cfg.output, j->r->aws, &so, &j->sink, err);
     if (rc == BF_OK && j->r->opts.fail_write_after > 0)
@@ -643,5 +660,7 @@ enum bf_rc chunk_run(void *ctx, const struct task_input *in,
     chunkout_summary_cleanup(&j.raw_sum);
     chunkout_summary_cleanup(&j.canon_sum);
     sink_free(j.sink);
+    xform_writer_free(j.xw);
+    jsonin_free(j.jin);
     return rc;
 }

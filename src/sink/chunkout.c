@@ -7,7 +7,18 @@
  * leftover names removed after the new manifest is in place). Also the
  * reader that streams a part back. It does not know what the records
  * mean: chunk.c decides what to write.
+ *
+ * gzip is about half of a chunk's CPU, so it runs on a compressor thread
+ * of each chunkout's own while the caller parses and maps the next
+ * records. The caller only copies lines into a batch; full batches go
+ * through a small bounded queue (memory stays bounded; a slow sink slows
+ * the caller down instead of piling up). The compressor owns the parts
+ * (zlib, SHA-256, sink objects) while it runs; finish and abort join it
+ * before touching them. Records reach zlib in the same order and with the
+ * same calls as on one thread, so the output bytes do not depend on the
+ * timing. If the thread cannot be started, the caller compresses itself.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +34,8 @@
 #define CHUNKOUT_ZBUF 65536
 #define CHUNKOUT_MAX_PARTS 99999
 #define CHUNKOUT_KEY_MAX 1024
+#define CHUNKOUT_BATCH (256u * 1024)
+#define CHUNKOUT_QDEPTH 3 /* batches queued; one more is being filled */
 #define JSONL_MAX_LINE (64u * 1024 * 1024)
 #define JSONL_DEFAULT_OBJECT (256u * 1024 * 1024)
 
@@ -49,6 +62,33 @@ struct part_state {
     int next_index;
 };
 
+/* Whole lines of one stream, each ending in '\n'. */
+struct batch {
+    enum chunkout_stream st;
+    struct buf b;
+};
+
+/* The hand-off between the caller and the compressor thread; everything
+ * but `cur` (the caller's) and the thread handle is guarded by `mu`. */
+struct zpipe {
+    pthread_mutex_t mu;
+    pthread_cond_t work;            /* a batch was queued, or stop/cancel */
+    pthread_cond_t space;           /* a batch came back */
+    pthread_t thread;
+    int started;
+    int sync;                       /* no thread: the caller compresses */
+    struct batch pool[CHUNKOUT_QDEPTH + 1];
+    struct batch *queue[CHUNKOUT_QDEPTH + 1];
+    size_t qhead, qlen;
+    struct batch *idle[CHUNKOUT_QDEPTH + 1];
+    size_t nidle;
+    struct batch *cur;              /* being filled by the caller */
+    int stop;                       /* finish: compress what is queued, exit */
+    int cancel;                     /* abort: drop what is queued, exit */
+    enum bf_rc failed;              /* the compressor's first error */
+    struct bf_err fail_err;
+};
+
 struct chunkout {
     struct sink *s;
     char dir[CHUNKOUT_KEY_MAX];
@@ -57,6 +97,7 @@ struct chunkout {
     struct part_state st[2];
     struct part_info *parts;
     size_t nparts;
+    struct zpipe zp;
     unsigned char zout[CHUNKOUT_ZBUF];
 };
 
@@ -66,6 +107,45 @@ static enum bf_rc key_join(const char *dir, const char *name, char *out,
     if (snprintf(out, CHUNKOUT_KEY_MAX, "%s/%s", dir, name) >= CHUNKOUT_KEY_MAX)
         return bf_err_set(err, BF_E_INTERNAL, "chunk key too long: %s", dir);
     return BF_OK;
+}
+
+/* ---- the compressor hand-off ---- */
+
+static enum bf_rc zpipe_init(struct zpipe *zp, int sync, struct bf_err *err)
+{
+    size_t i;
+
+    if (pthread_mutex_init(&zp->mu, NULL) != 0)
+        return bf_err_set(err, BF_E_NOMEM, "chunkout: mutex init failed");
+    if (pthread_cond_init(&zp->work, NULL) != 0) {
+        pthread_mutex_destroy(&zp->mu);
+        return bf_err_set(err, BF_E_NOMEM, "chunkout: cond init failed");
+    }
+    if (pthread_cond_init(&zp->space, NULL) != 0) {
+        pthread_cond_destroy(&zp->work);
+        pthread_mutex_destroy(&zp->mu);
+        return bf_err_set(err, BF_E_NOMEM, "chunkout: cond init failed");
+    }
+    /* A batch holds at least one whole line, so its cap is one line's. */
+    for (i = 0; i < CHUNKOUT_QDEPTH + 1; i++) {
+        buf_init(&zp->pool[i].b, JSONL_MAX_LINE + 1);
+        zp->idle[zp->nidle++] = &zp->pool[i];
+    }
+    zp->sync = sync;
+    zp->failed = BF_OK;
+    return BF_OK;
+}
+
+/* Called with the thread joined (or never started). */
+static void zpipe_cleanup(struct zpipe *zp)
+{
+    size_t i;
+
+    for (i = 0; i < CHUNKOUT_QDEPTH + 1; i++)
+        buf_cleanup(&zp->pool[i].b);
+    pthread_cond_destroy(&zp->space);
+    pthread_cond_destroy(&zp->work);
+    pthread_mutex_destroy(&zp->mu);
 }
 
 enum bf_rc chunkout_open(struct sink *s, const struct chunkout_options *opts,
@@ -87,6 +167,11 @@ enum bf_rc chunkout_open(struct sink *s, const struct chunkout_options *opts,
                                        : CHUNKOUT_DEFAULT_PART;
     c->level = opts->gzip_level > 0 && opts->gzip_level <= 9 ? opts->gzip_level
                                                              : 6;
+    rc = zpipe_init(&c->zp, opts->inline_gzip, err);
+    if (rc != BF_OK) {
+        free(c);
+        return rc;
+    }
     /* An earlier attempt's manifest goes first: from here until our own
      * manifest lands, readers see an incomplete chunk, never a mix. */
     rc = key_join(c->dir, CHUNKOUT_MANIFEST, key, err);
@@ -95,7 +180,7 @@ enum bf_rc chunkout_open(struct sink *s, const struct chunkout_options *opts,
     if (rc == BF_OK)
         rc = sink_abort_incomplete(s, c->dir, err);
     if (rc != BF_OK) {
-        free(c);
+        chunkout_abort(c);
         return rc;
     }
     *out = c;
@@ -214,14 +299,15 @@ static enum bf_rc part_close(struct chunkout *c, enum chunkout_stream st,
     return BF_OK;
 }
 
-enum bf_rc chunkout_write(struct chunkout *c, enum chunkout_stream st,
-                          const char *line, size_t len, struct bf_err *err)
+/* Compress one line (with its '\n') into the stream's open part, rolling
+ * to a new part at the size limit. Runs on the compressor thread. */
+static enum bf_rc line_compress(struct chunkout *c, enum chunkout_stream st,
+                                const char *line, size_t len,
+                                struct bf_err *err)
 {
     struct part_state *p = &c->st[st];
     enum bf_rc rc = BF_OK;
 
-    if (memchr(line, '\n', len) != NULL)
-        return bf_err_set(err, BF_E_INVALID_INPUT, "record holds a newline");
     if (p->obj == NULL)
         rc = part_start(c, st, err);
     if (rc != BF_OK)
@@ -229,11 +315,6 @@ enum bf_rc chunkout_write(struct chunkout *c, enum chunkout_stream st,
     p->z.next_in = (unsigned char *)(uintptr_t)line;
     p->z.avail_in = (uInt)len;
     rc = drain(c, p, Z_NO_FLUSH, err);
-    if (rc == BF_OK) {
-        p->z.next_in = (unsigned char *)(uintptr_t)"\n";
-        p->z.avail_in = 1;
-        rc = drain(c, p, Z_NO_FLUSH, err);
-    }
     if (rc != BF_OK)
         return rc;
     p->records++;
@@ -241,6 +322,163 @@ enum bf_rc chunkout_write(struct chunkout *c, enum chunkout_stream st,
      * may pass the limit by up to one record plus zlib's pending output. */
     if (p->bytes >= c->part_max)
         rc = part_close(c, st, err);
+    return rc;
+}
+
+/* Line by line, not the batch at once: the rolling decision after each
+ * record keeps parts (and their bytes) independent of batch boundaries. */
+static enum bf_rc batch_compress(struct chunkout *c, const struct batch *bt,
+                                 struct bf_err *err)
+{
+    const char *p = bt->b.data, *end = p + bt->b.len, *nl = NULL;
+    enum bf_rc rc = BF_OK;
+
+    while (p < end && rc == BF_OK) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL)
+            return bf_err_set(err, BF_E_INTERNAL, "chunkout: torn batch");
+        rc = line_compress(c, bt->st, p, (size_t)(nl - p) + 1, err);
+        p = nl + 1;
+    }
+    return rc;
+}
+
+/* The compressor: takes batches in order until told to stop (after the
+ * queue drains) or to cancel. After an error it keeps taking batches and
+ * drops them, so the caller never waits for a queue nobody empties. */
+static void *zpipe_main(void *arg)
+{
+    struct chunkout *c = arg;
+    struct zpipe *zp = &c->zp;
+    struct batch *bt = NULL;
+    struct bf_err e;
+    enum bf_rc rc, failed;
+
+    pthread_mutex_lock(&zp->mu);
+    for (;;) {
+        while (zp->qlen == 0 && !zp->stop && !zp->cancel)
+            pthread_cond_wait(&zp->work, &zp->mu);
+        if (zp->cancel || zp->qlen == 0)
+            break;
+        bt = zp->queue[zp->qhead];
+        zp->qhead = (zp->qhead + 1) % (CHUNKOUT_QDEPTH + 1);
+        zp->qlen--;
+        failed = zp->failed;
+        pthread_mutex_unlock(&zp->mu);
+
+        bf_err_init(&e);
+        rc = failed == BF_OK ? batch_compress(c, bt, &e) : BF_OK;
+        buf_reset(&bt->b);
+
+        pthread_mutex_lock(&zp->mu);
+        if (rc != BF_OK && zp->failed == BF_OK) {
+            zp->failed = rc;
+            zp->fail_err = e;
+        }
+        zp->idle[zp->nidle++] = bt;
+        pthread_cond_signal(&zp->space);
+    }
+    pthread_mutex_unlock(&zp->mu);
+    return NULL;
+}
+
+static enum bf_rc zpipe_failed(struct zpipe *zp, struct bf_err *err)
+{
+    enum bf_rc rc = zp->failed;
+
+    if (rc != BF_OK && err != NULL)
+        *err = zp->fail_err;
+    return rc;
+}
+
+/* Hand the caller's batch over. The first hand-off starts the thread; if
+ * that fails, or in sync mode, the caller compresses the batch itself. The
+ * queue has a slot for every batch, so queueing never waits. */
+static enum bf_rc zpipe_submit(struct chunkout *c, struct bf_err *err)
+{
+    struct zpipe *zp = &c->zp;
+    struct batch *bt = zp->cur;
+    enum bf_rc rc = BF_OK;
+
+    zp->cur = NULL;
+    if (!zp->sync && !zp->started)
+        zp->started = pthread_create(&zp->thread, NULL, zpipe_main, c) == 0;
+    if (!zp->started) {
+        zp->sync = 1;
+        rc = batch_compress(c, bt, err);
+        buf_reset(&bt->b);
+        zp->idle[zp->nidle++] = bt;
+        return rc;
+    }
+    pthread_mutex_lock(&zp->mu);
+    zp->queue[(zp->qhead + zp->qlen) % (CHUNKOUT_QDEPTH + 1)] = bt;
+    zp->qlen++;
+    pthread_cond_signal(&zp->work);
+    pthread_mutex_unlock(&zp->mu);
+    return BF_OK;
+}
+
+/* Give the caller an idle batch to fill, waiting while the compressor has
+ * them all: this is where a slow sink slows the caller down. */
+static enum bf_rc zpipe_take(struct zpipe *zp, struct bf_err *err)
+{
+    enum bf_rc rc;
+
+    pthread_mutex_lock(&zp->mu);
+    while (zp->nidle == 0 && zp->failed == BF_OK)
+        pthread_cond_wait(&zp->space, &zp->mu);
+    rc = zpipe_failed(zp, err);
+    if (rc == BF_OK)
+        zp->cur = zp->idle[--zp->nidle];
+    pthread_mutex_unlock(&zp->mu);
+    return rc;
+}
+
+/* Wait for the compressor to finish what is queued (stop) or to drop it
+ * (cancel), and join it; from here the caller owns the parts again. */
+static void zpipe_join(struct zpipe *zp, int cancel)
+{
+    if (!zp->started)
+        return;
+    pthread_mutex_lock(&zp->mu);
+    if (cancel)
+        zp->cancel = 1;
+    else
+        zp->stop = 1;
+    pthread_cond_signal(&zp->work);
+    pthread_mutex_unlock(&zp->mu);
+    pthread_join(zp->thread, NULL);
+    zp->started = 0;
+}
+
+/* The caller's side: copy the line into the current batch of its stream;
+ * hand the batch over when it is full or the stream changes. */
+enum bf_rc chunkout_write(struct chunkout *c, enum chunkout_stream st,
+                          const char *line, size_t len, struct bf_err *err)
+{
+    struct zpipe *zp = &c->zp;
+    enum bf_rc rc = BF_OK;
+
+    if (memchr(line, '\n', len) != NULL)
+        return bf_err_set(err, BF_E_INVALID_INPUT, "record holds a newline");
+    if (len > JSONL_MAX_LINE)
+        return bf_err_set(err, BF_E_LIMIT, "record of %zu bytes is too long", len);
+    if (zp->cur != NULL && zp->cur->st != st && zp->cur->b.len > 0)
+        rc = zpipe_submit(c, err);
+    if (rc == BF_OK && zp->cur == NULL)
+        rc = zpipe_take(zp, err);
+    if (rc != BF_OK)
+        return rc;
+    zp->cur->st = st;
+    if (buf_reserve(&zp->cur->b, len + 1) != BF_OK)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory batching a record");
+    rc = buf_append(&zp->cur->b, line, len);
+    if (rc == BF_OK)
+        rc = buf_append(&zp->cur->b, "\n", 1);
+    if (rc != BF_OK)
+        return bf_err_set(err, rc, "out of memory batching a record");
+    if (zp->cur->b.len >= CHUNKOUT_BATCH)
+        rc = zpipe_submit(c, err);
     return rc;
 }
 
@@ -395,6 +633,11 @@ enum bf_rc chunkout_finish(struct chunkout *c, const cJSON *extra,
     enum bf_rc rc = BF_OK;
     int st;
 
+    if (c->zp.cur != NULL && c->zp.cur->b.len > 0)
+        rc = zpipe_submit(c, err);
+    zpipe_join(&c->zp, rc != BF_OK);
+    if (rc == BF_OK)
+        rc = zpipe_failed(&c->zp, err);
     for (st = 0; st < 2 && rc == BF_OK; st++)
         if (c->st[st].obj != NULL)
             rc = part_close(c, (enum chunkout_stream)st, err);
@@ -422,6 +665,8 @@ void chunkout_abort(struct chunkout *c)
 {
     if (c == NULL)
         return;
+    zpipe_join(&c->zp, 1);
+    zpipe_cleanup(&c->zp);
     part_discard(&c->st[0]);
     part_discard(&c->st[1]);
     free(c->parts);

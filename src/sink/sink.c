@@ -7,10 +7,16 @@
  * PutObject at commit, a large one a multipart upload that is aborted on
  * any failure. Only this layer knows the calls were "the sink", so it is
  * where S3 and file errors become BF_E_SINK_* (sink.h).
+ * A sink may be shared by threads (a chunk's raw and canonical compressor
+ * threads write through one): every call that reaches the backend holds
+ * the sink's mutex, because the S3 client is one connection and the file
+ * backend's counters are shared. Calls on different objects serialise;
+ * none of them is long except an S3 upload, which was serial anyway.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +51,7 @@ struct sink_ops {
 };
 
 struct sink {
+    pthread_mutex_t mu;       /* serialises calls into the backend */
     const struct sink_ops *ops;
     const char *kind;
     char root[PATH_MAX];      /* file: the directory; s3: the prefix or "" */
@@ -617,6 +624,10 @@ enum bf_rc sink_open(const char *output_uri, struct awsenv *aws,
     *out = NULL;
     if (s == NULL)
         return bf_err_set(err, BF_E_NOMEM, "out of memory");
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return bf_err_set(err, BF_E_NOMEM, "sink: mutex init failed");
+    }
     s->part_size = SINK_DEFAULT_PART;
     if (opts != NULL && opts->multipart_part_size > 0)
         s->part_size = opts->multipart_part_size;
@@ -646,6 +657,7 @@ void sink_free(struct sink *s)
         return;
     s3_client_free(s->s3);
     awsenv_release(s->aws);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
@@ -680,7 +692,9 @@ enum bf_rc sink_object_begin(struct sink *s, const char *key,
     o->s = s;
     o->fd = -1;
     snprintf(o->key, sizeof(o->key), "%s", key);
+    pthread_mutex_lock(&s->mu);
     rc = s->ops->begin(s, key, o, err);
+    pthread_mutex_unlock(&s->mu);
     if (rc != BF_OK) {
         sink_object_abort(o);
         return rc;
@@ -692,27 +706,42 @@ enum bf_rc sink_object_begin(struct sink *s, const char *key,
 enum bf_rc sink_object_write(struct sink_object *o, const void *p, size_t n,
                              struct bf_err *err)
 {
+    enum bf_rc rc;
+
+    pthread_mutex_lock(&o->s->mu);
     if (simulated_crash(o->s)) {
         o->crashed = 1;
-        return bf_err_set(err, BF_E_SINK_UNAVAILABLE,
-                          "simulated crash writing %s", o->key);
+        rc = bf_err_set(err, BF_E_SINK_UNAVAILABLE,
+                        "simulated crash writing %s", o->key);
+    } else {
+        rc = o->s->ops->write(o, p, n, err);
     }
-    return o->s->ops->write(o, p, n, err);
+    pthread_mutex_unlock(&o->s->mu);
+    return rc;
 }
 
 enum bf_rc sink_object_commit(struct sink_object *o, struct bf_err *err)
 {
-    enum bf_rc rc = o->s->ops->commit(o, err);
+    struct sink *s = o->s;
+    enum bf_rc rc;
 
+    pthread_mutex_lock(&s->mu);
+    rc = s->ops->commit(o, err);
+    pthread_mutex_unlock(&s->mu);
     free(o);
     return rc;
 }
 
 void sink_object_abort(struct sink_object *o)
 {
+    struct sink *s = NULL;
+
     if (o == NULL)
         return;
-    o->s->ops->abort(o);
+    s = o->s;
+    pthread_mutex_lock(&s->mu);
+    s->ops->abort(o);
+    pthread_mutex_unlock(&s->mu);
     free(o);
 }
 
@@ -738,7 +767,12 @@ enum bf_rc sink_get(struct sink *s, const char *key, struct buf *out,
     enum bf_rc rc = check_key(key, err);
 
     *found = 0;
-    return rc == BF_OK ? s->ops->get(s, key, out, found, err) : rc;
+    if (rc != BF_OK)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    rc = s->ops->get(s, key, out, found, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 struct sink_reader {
@@ -772,9 +806,12 @@ enum bf_rc sink_read_open(struct sink *s, const char *key,
     if (s->ops == &sink_s3_ops) {
         rc = sink_s3_full_key(s, key, r->key, sizeof(r->key), err);
         /* The first range tells whether the object exists. */
-        if (rc == BF_OK)
+        if (rc == BF_OK) {
+            pthread_mutex_lock(&s->mu);
             rc = s3_get_object_range(s->s3, s->bucket, r->key, 0, s->part_size,
                                      &r->chunk, &r->total, found, err);
+            pthread_mutex_unlock(&s->mu);
+        }
         if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
             rc = sink_s3_fail(rc, err, "GetObject", r->key);
         r->off = r->chunk.len;
@@ -801,8 +838,10 @@ static enum bf_rc sink_s3_read_more(struct sink_reader *r, struct bf_err *err)
 
     buf_reset(&r->chunk);
     r->pos = 0;
+    pthread_mutex_lock(&r->s->mu);
     rc = s3_get_object_range(r->s->s3, r->s->bucket, r->key, r->off,
                              r->s->part_size, &r->chunk, &r->total, &found, err);
+    pthread_mutex_unlock(&r->s->mu);
     if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
         return sink_s3_fail(rc, err, "GetObject", r->key);
     if (rc == BF_OK && !found)
@@ -856,7 +895,12 @@ enum bf_rc sink_delete(struct sink *s, const char *key, struct bf_err *err)
 {
     enum bf_rc rc = check_key(key, err);
 
-    return rc == BF_OK ? s->ops->del(s, key, err) : rc;
+    if (rc != BF_OK)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    rc = s->ops->del(s, key, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 enum bf_rc sink_list(struct sink *s, const char *dir, char ***names,
@@ -866,8 +910,11 @@ enum bf_rc sink_list(struct sink *s, const char *dir, char ***names,
 
     *names = NULL;
     *n = 0;
-    if (rc == BF_OK)
+    if (rc == BF_OK) {
+        pthread_mutex_lock(&s->mu);
         rc = s->ops->list(s, dir, names, n, err);
+        pthread_mutex_unlock(&s->mu);
+    }
     if (rc != BF_OK) {
         sink_names_free(*names, *n);
         *names = NULL;
@@ -891,6 +938,7 @@ enum bf_rc sink_abort_incomplete(struct sink *s, const char *dir,
         return rc;
     strcat(prefix, "/");
     plen = strlen(prefix);
+    pthread_mutex_lock(&s->mu);
     rc = s3_list_uploads(s->s3, s->bucket, prefix, &keys, &ids, &n, err);
     if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
         rc = sink_s3_fail(rc, err, "ListMultipartUploads", prefix);
@@ -908,6 +956,7 @@ enum bf_rc sink_abort_incomplete(struct sink *s, const char *dir,
         if (rc == BF_E_AWS || rc == BF_E_TRANSPORT)
             rc = sink_s3_fail(rc, err, "AbortMultipartUpload", keys[i]);
     }
+    pthread_mutex_unlock(&s->mu);
     s3_keys_free(keys, n);
     s3_keys_free(ids, n);
     return rc;

@@ -10,6 +10,8 @@
 #include "task/task.h"
 
 #include "source/source.h"
+#include "util/buf.h"
+#include "util/jsonout.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -366,23 +368,34 @@ char *task_result_json(const struct task_input *in, const struct task_result *r,
                        const char *worker, size_t max)
 {
     cJSON *o = result_object(in, r, worker);
+    struct buf b;
     char *s = NULL;
     size_t i = 0;
+    enum bf_rc rc;
 
     if (o == NULL)
         return NULL;
+    /* jsonout prints what cJSON_PrintUnformatted would, without its
+     * sprintf/sscanf round trip per number (one answer per task adds up);
+     * the cap makes an over-long text fail fast instead of growing. */
+    buf_init(&b, max);
     for (;;) {
-        s = cJSON_PrintUnformatted(o);
-        if (s == NULL || strlen(s) < max)
+        buf_reset(&b);
+        rc = jsonout_value(&b, o);
+        if (rc == BF_OK && b.len < max) {
+            s = buf_detach(&b);
             break;
-        free(s);
-        s = NULL;
-        if (i >= sizeof trim_order / sizeof trim_order[0])
+        }
+        /* Too long (over the cap, or exactly at it): trim; anything else
+         * (a tree cJSON could not print either) ends here. */
+        if ((rc != BF_OK && rc != BF_E_LIMIT) ||
+            i >= sizeof trim_order / sizeof trim_order[0])
             break;
         cJSON_DeleteItemFromObjectCaseSensitive(o, trim_order[i++]);
         if (cJSON_GetObjectItemCaseSensitive(o, "truncated") == NULL)
             cJSON_AddTrueToObject(o, "truncated");
     }
+    buf_cleanup(&b);
     cJSON_Delete(o);
     return s;
 }

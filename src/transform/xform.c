@@ -23,15 +23,23 @@
  *  - timestamp: an ISO 8601 string (offsets converted, none means UTC),
  *    normalised to "YYYY-MM-DDTHH:MM:SS.sssZ" (finer digits truncated).
  *  - json: the value unchanged.
+ *
+ * Two ways out, byte-identical: xform_map_record() builds a cJSON tree (the
+ * reference, and what tests and rejects use); xform_write_record() writes
+ * the canonical line straight into a reused buffer (jsonout.c's cJSON-exact
+ * printing), with the record hash put together from the same value texts in
+ * a key order sorted once per table. The pipeline uses the second.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jsonout.h"
 #include "transform/xform.h"
 #include "util/buf.h"
 #include "util/fileio.h"
@@ -65,6 +73,7 @@ struct xform_path {
     char *text;               /* as written, for reasons */
     char *segs[XFORM_MAX_SEGS];
     size_t nsegs;
+    size_t first;             /* index of segs[0] in the table's firsts[] */
 };
 
 struct xform_field {
@@ -75,12 +84,31 @@ struct xform_field {
     int required;
 };
 
+/* What the fast writer (xform_write_record) precomputes per table: the
+ * escaped "name": text of every field, the order of the hashed keys, and a
+ * hash set of the distinct first path segments, so a record's top-level
+ * members are matched in one pass instead of a strcmp scan per field. */
+struct xform_fast {
+    int ok;                  /* 0: field names clash, use the cJSON path */
+    struct buf keys;         /* every field's "name": text, back to back */
+    size_t *key_off;         /* per field: offset in keys */
+    size_t *key_len;
+    size_t *order;           /* hashed keys sorted: < nfields a field, else
+                                nfields + index in ctx_hashed[] */
+    size_t norder;
+    char **firsts;           /* distinct first segments (borrowed) */
+    size_t nfirsts;
+    size_t *slots;           /* open addressing: firsts index + 1, 0 empty */
+    size_t nslots;           /* a power of two */
+};
+
 struct xform_table {
     char *canonical;
     char *system;
     char *source_table;
     struct xform_field *fields;
     size_t nfields;
+    struct xform_fast fast;
 };
 
 struct xform_mappings {
@@ -106,6 +134,139 @@ static void path_cleanup(struct xform_path *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* The members every canonical record ends with, in this order; the first
+ * XFORM_CTX_HASHED of them are part of the record hash. */
+static const char *const ctx_names[] = {
+    "tenant_id", "source_system", "source_table", "canonical_table",
+    "ingestion_timestamp", "backfill_id", "record_hash",
+};
+#define XFORM_CTX_HASHED 4
+#define XFORM_NCTX (sizeof(ctx_names) / sizeof(ctx_names[0]))
+
+static void fast_cleanup(struct xform_fast *f)
+{
+    buf_cleanup(&f->keys);
+    free(f->key_off);
+    free(f->key_len);
+    free(f->order);
+    free(f->firsts);
+    free(f->slots);
+    memset(f, 0, sizeof(*f));
+}
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The index of `name` in f->firsts, or SIZE_MAX. */
+static size_t first_find(const struct xform_fast *f, const char *name)
+{
+    size_t i = (size_t)name_hash(name) & (f->nslots - 1);
+
+    for (; f->slots[i] != 0; i = (i + 1) & (f->nslots - 1)) {
+        if (strcmp(f->firsts[f->slots[i] - 1], name) == 0)
+            return f->slots[i] - 1;
+    }
+    return SIZE_MAX;
+}
+
+static const char *hashed_key_name(const struct xform_table *t, size_t k)
+{
+    return k < t->nfields ? t->fields[k].name : ctx_names[k - t->nfields];
+}
+
+/* Sort the hashed keys by strcmp, as the record hash does per record.
+ * Insertion sort: a few dozen names, once per table. */
+static void order_sort(const struct xform_table *t, size_t *o, size_t n)
+{
+    size_t i, j, x;
+
+    for (i = 1; i < n; i++) {
+        x = o[i];
+        for (j = i; j > 0 && strcmp(hashed_key_name(t, o[j - 1]),
+                                    hashed_key_name(t, x)) > 0; j--)
+            o[j] = o[j - 1];
+        o[j] = x;
+    }
+}
+
+/* 1 when a canonical member name appears twice (fields, or a field named
+ * like a context member): the fast writer assumes unique keys. */
+static int names_clash(const struct xform_table *t)
+{
+    size_t i, j;
+
+    for (i = 0; i < t->nfields; i++) {
+        for (j = i + 1; j < t->nfields; j++)
+            if (strcmp(t->fields[i].name, t->fields[j].name) == 0)
+                return 1;
+        for (j = 0; j < XFORM_NCTX; j++)
+            if (strcmp(t->fields[i].name, ctx_names[j]) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+static enum bf_rc fast_add_first(struct xform_fast *f, struct xform_path *p)
+{
+    size_t i = (size_t)name_hash(p->segs[0]) & (f->nslots - 1);
+
+    p->first = first_find(f, p->segs[0]);
+    if (p->first != SIZE_MAX)
+        return BF_OK;
+    while (f->slots[i] != 0)
+        i = (i + 1) & (f->nslots - 1);
+    f->firsts[f->nfirsts] = p->segs[0];
+    p->first = f->nfirsts++;
+    f->slots[i] = p->first + 1;
+    return BF_OK;
+}
+
+/* Precompute the fast writer's tables (struct xform_fast). BF_E_NOMEM. */
+static enum bf_rc table_prepare(struct xform_table *t)
+{
+    struct xform_fast *f = &t->fast;
+    size_t i, j, npaths = 0;
+    enum bf_rc rc = BF_OK;
+
+    buf_init(&f->keys, 0);
+    if (names_clash(t))
+        return BF_OK;
+    for (i = 0; i < t->nfields; i++)
+        npaths += t->fields[i].nalts;
+    for (f->nslots = 8; f->nslots < 2 * npaths; f->nslots *= 2)
+        continue;
+    f->key_off = calloc(t->nfields, sizeof(*f->key_off));
+    f->key_len = calloc(t->nfields, sizeof(*f->key_len));
+    f->order = calloc(t->nfields + XFORM_CTX_HASHED, sizeof(*f->order));
+    f->firsts = calloc(npaths, sizeof(*f->firsts));
+    f->slots = calloc(f->nslots, sizeof(*f->slots));
+    if (!f->key_off || !f->key_len || !f->order || !f->firsts || !f->slots)
+        return BF_E_NOMEM;
+    for (i = 0; i < t->nfields && rc == BF_OK; i++) {
+        f->key_off[i] = f->keys.len;
+        rc = jsonout_string(&f->keys, t->fields[i].name,
+                            strlen(t->fields[i].name));
+        if (rc == BF_OK)
+            rc = buf_append(&f->keys, ":", 1);
+        f->key_len[i] = f->keys.len - f->key_off[i];
+        for (j = 0; j < t->fields[i].nalts && rc == BF_OK; j++)
+            rc = fast_add_first(f, &t->fields[i].alts[j]);
+    }
+    if (rc != BF_OK)
+        return rc;
+    for (i = 0; i < t->nfields + XFORM_CTX_HASHED; i++)
+        f->order[f->norder++] = i;
+    order_sort(t, f->order, f->norder);
+    f->ok = 1;
+    return BF_OK;
+}
+
 static void table_free(struct xform_table *t)
 {
     size_t i, j;
@@ -118,6 +279,7 @@ static void table_free(struct xform_table *t)
         free(t->fields[i].name);
     }
     free(t->fields);
+    fast_cleanup(&t->fast);
     free(t->canonical);
     free(t->system);
     free(t->source_table);
@@ -256,6 +418,8 @@ static enum bf_rc table_parse(const char *canonical, const char *system,
         if (rc != BF_OK)
             goto out;
     }
+    if (table_prepare(t) != BF_OK)
+        goto nomem;
     *out = t;
     return BF_OK;
 nomem:
@@ -461,13 +625,11 @@ static int all_digits(const char *s)
     return 1;
 }
 
-/* The value at `p` in `raw`, or NULL when absent. */
-static const cJSON *path_get(const cJSON *raw, const struct xform_path *p)
+/* The value at segments [i..] of `p` below `v`, or NULL when absent. */
+static const cJSON *path_walk(const cJSON *v, const struct xform_path *p,
+                              size_t i)
 {
-    const cJSON *v = raw;
-    size_t i;
-
-    for (i = 0; i < p->nsegs && v != NULL; i++) {
+    for (; i < p->nsegs && v != NULL; i++) {
         if (cJSON_IsObject(v))
             v = cJSON_GetObjectItemCaseSensitive(v, p->segs[i]);
         else if (cJSON_IsArray(v) && all_digits(p->segs[i]) &&
@@ -477,6 +639,12 @@ static const cJSON *path_get(const cJSON *raw, const struct xform_path *p)
             v = NULL;
     }
     return v;
+}
+
+/* The value at `p` in `raw`, or NULL when absent. */
+static const cJSON *path_get(const cJSON *raw, const struct xform_path *p)
+{
+    return path_walk(raw, p, 0);
 }
 
 /* Shortest text that reads back as `d` (integers without a fraction). */
@@ -757,43 +925,10 @@ fail:
  * escapes for \n \r \t \b \f, \u00xx for other controls, UTF-8 as is),
  * so a consumer can recompute and check the hash with standard tools. */
 
-/* One escape sequence for `c`, which needs escaping. */
-static enum bf_rc put_escape(struct buf *b, unsigned char c)
-{
-    switch (c) {
-    case '"':  return buf_append_str(b, "\\\"");
-    case '\\': return buf_append_str(b, "\\\\");
-    case '\n': return buf_append_str(b, "\\n");
-    case '\r': return buf_append_str(b, "\\r");
-    case '\t': return buf_append_str(b, "\\t");
-    case '\b': return buf_append_str(b, "\\b");
-    case '\f': return buf_append_str(b, "\\f");
-    default:   return buf_printf(b, "\\u%04x", c);
-    }
-}
-
-static int needs_escape(unsigned char c)
-{
-    return c == '"' || c == '\\' || c < 0x20;
-}
-
+/* cJSON's and json.dumps' escaping are the same (jsonout.h). */
 static enum bf_rc put_string(struct buf *b, const char *s)
 {
-    enum bf_rc rc = buf_append(b, "\"", 1);
-
-    /* Copy runs of plain characters at once; escape the rest one by one. */
-    while (rc == BF_OK && *s != '\0') {
-        size_t n = 0;
-
-        while (s[n] != '\0' && !needs_escape((unsigned char)s[n]))
-            n++;
-        if (n > 0)
-            rc = buf_append(b, s, n);
-        s += n;
-        if (rc == BF_OK && *s != '\0')
-            rc = put_escape(b, (unsigned char)*s++);
-    }
-    return rc == BF_OK ? buf_append(b, "\"", 1) : rc;
+    return jsonout_string(b, s, strlen(s));
 }
 
 static int cmp_item(const void *a, const void *b)
@@ -886,5 +1021,449 @@ enum bf_rc xform_record_hash(const cJSON *rec, char out[65], struct bf_err *err)
     buf_cleanup(&b);
     if (rc != BF_OK)
         return bf_err_set(err, rc, "cannot hash a record");
+    return BF_OK;
+}
+
+/* ---- the fast writer (xform_write_record) ----
+ * Each field's value text goes straight into the line; where the record
+ * hash's text of a value differs from the line's (numbers cJSON prints
+ * with fewer digits than the hash rule, json values holding objects, whose
+ * keys the hash sorts) it also goes into `alt`. The hash input is then put
+ * together from those spans in the table's precomputed key order. */
+
+/* Where a value's text is: in the line, or (hash-only text) in `alt`. */
+struct xspan {
+    int in_alt;
+    size_t off;
+    size_t len;
+};
+
+struct xform_writer {
+    const struct xform_table *t;
+    const struct xform_ctx *ctx;
+    struct buf line;                      /* the canonical line */
+    struct buf alt;                       /* hash-only value texts */
+    struct buf hash;                      /* the hash input */
+    struct buf tmp;                       /* containers for string fields */
+    struct buf ctx_text;                  /* ,"tenant_id":"acme",... */
+    struct xspan ctx_member[XFORM_CTX_HASHED]; /* "key":value in ctx_text */
+    struct xspan *val;                    /* per field */
+    const cJSON **first;                  /* per first segment: the member */
+};
+
+void xform_writer_free(struct xform_writer *w)
+{
+    if (w == NULL)
+        return;
+    buf_cleanup(&w->line);
+    buf_cleanup(&w->alt);
+    buf_cleanup(&w->hash);
+    buf_cleanup(&w->tmp);
+    buf_cleanup(&w->ctx_text);
+    free(w->val);
+    free(w->first);
+    free(w);
+}
+
+/* The context members' text, which is the same for every record. */
+static enum bf_rc ctx_text_build(struct xform_writer *w)
+{
+    const struct xform_ctx *c = w->ctx;
+    const char *vals[XFORM_NCTX - 1] = {
+        c->tenant_id, c->source_system, c->source_table, c->canonical_table,
+        c->ingestion_timestamp, c->backfill_id,
+    };
+    struct buf *b = &w->ctx_text;
+    enum bf_rc rc = BF_OK;
+    size_t i, start;
+
+    for (i = 0; i < XFORM_NCTX - 1 && rc == BF_OK; i++) {
+        rc = buf_append(b, ",", 1);
+        start = b->len;
+        if (rc == BF_OK)
+            rc = jsonout_string(b, ctx_names[i], strlen(ctx_names[i]));
+        if (rc == BF_OK)
+            rc = buf_append(b, ":", 1);
+        if (rc == BF_OK)
+            rc = vals[i] != NULL ? jsonout_string(b, vals[i], strlen(vals[i]))
+                                 : buf_append(b, "null", 4);
+        if (i < XFORM_CTX_HASHED) {
+            w->ctx_member[i].off = start;
+            w->ctx_member[i].len = b->len - start;
+        }
+    }
+    return rc;
+}
+
+enum bf_rc xform_writer_new(const struct xform_table *t,
+                            const struct xform_ctx *ctx,
+                            struct xform_writer **out, struct bf_err *err)
+{
+    struct xform_writer *w = calloc(1, sizeof(*w));
+
+    *out = NULL;
+    if (w == NULL)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory");
+    w->t = t;
+    w->ctx = ctx;
+    buf_init(&w->line, 0);
+    buf_init(&w->alt, 0);
+    buf_init(&w->hash, 0);
+    buf_init(&w->tmp, 0);
+    buf_init(&w->ctx_text, 0);
+    w->val = calloc(t->nfields, sizeof(*w->val));
+    w->first = calloc(t->fast.nfirsts + 1, sizeof(*w->first));
+    if (w->val == NULL || w->first == NULL || ctx_text_build(w) != BF_OK) {
+        xform_writer_free(w);
+        return bf_err_set(err, BF_E_NOMEM, "out of memory");
+    }
+    *out = w;
+    return BF_OK;
+}
+
+/* One pass over the record's members: the first member named like each
+ * first path segment (what cJSON_GetObjectItemCaseSensitive finds). */
+static void index_members(struct xform_writer *w, const cJSON *raw)
+{
+    const struct xform_fast *f = &w->t->fast;
+    const cJSON *c = NULL;
+    size_t k;
+
+    memset(w->first, 0, f->nfirsts * sizeof(*w->first));
+    for (c = raw->child; c != NULL; c = c->next) {
+        if (c->string == NULL)
+            break; /* cJSON's lookup stops at a nameless member too */
+        k = first_find(f, c->string);
+        if (k != SIZE_MAX && w->first[k] == NULL)
+            w->first[k] = c;
+    }
+}
+
+/* Days since 1970-01-01 to the civil date (H. Hinnant's algorithm). */
+static void civil_date(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    int64_t era;
+    unsigned doe, yoe, doy, mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static void put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+/* time_format_iso8601() without snprintf, for years 0..9999 (the rest go
+ * to it). */
+static void iso_format(int64_t ms, char out[TIME_ISO_LEN])
+{
+    int64_t secs, days, y;
+    unsigned m, d, sod, msec;
+
+    msec = (unsigned)(((ms % 1000) + 1000) % 1000);
+    secs = (ms - (int64_t)msec) / 1000;
+    days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    sod = (unsigned)(secs - days * 86400);
+    civil_date(days, &y, &m, &d);
+    if (y < 0 || y > 9999) {
+        time_format_iso8601(ms, out);
+        return;
+    }
+    put2(out, (unsigned)(y / 100));
+    put2(out + 2, (unsigned)(y % 100));
+    out[4] = '-';
+    put2(out + 5, m);
+    out[7] = '-';
+    put2(out + 8, d);
+    out[10] = 'T';
+    put2(out + 11, sod / 3600);
+    out[13] = ':';
+    put2(out + 14, sod / 60 % 60);
+    out[16] = ':';
+    put2(out + 17, sod % 60);
+    out[19] = '.';
+    out[20] = (char)('0' + msec / 100);
+    put2(out + 21, msec % 100);
+    out[23] = 'Z';
+    out[24] = '\0';
+}
+
+/* to_string() into the line. */
+static enum bf_rc put_as_string(struct xform_writer *w, const cJSON *v)
+{
+    struct buf *b = &w->line;
+    enum bf_rc rc = BF_OK;
+
+    if (cJSON_IsString(v))
+        return jsonout_string(b, v->valuestring, strlen(v->valuestring));
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v) ? buf_append(b, "\"true\"", 6)
+                               : buf_append(b, "\"false\"", 7);
+    if (cJSON_IsNumber(v)) {
+        rc = buf_append(b, "\"", 1);
+        if (rc == BF_OK)
+            rc = jsonout_number_short(b, v->valuedouble);
+        return rc == BF_OK ? buf_append(b, "\"", 1) : rc;
+    }
+    buf_reset(&w->tmp);
+    rc = jsonout_value(&w->tmp, v);
+    if (rc != BF_OK)
+        return BF_E_NOMEM; /* as cJSON_PrintUnformatted's NULL */
+    return jsonout_string(b, w->tmp.data, strlen(w->tmp.data));
+}
+
+/* A number: cJSON's text in the line, the hash's in `alt` if different. */
+static enum bf_rc put_number(struct xform_writer *w, double d,
+                             struct xspan *sp)
+{
+    size_t off = w->line.len, aoff = w->alt.len;
+    enum bf_rc rc = jsonout_number_cjson(&w->line, d);
+
+    if (rc == BF_OK)
+        rc = jsonout_number_short(&w->alt, d);
+    if (rc != BF_OK)
+        return rc;
+    if (w->alt.len - aoff == w->line.len - off &&
+        memcmp(w->alt.data + aoff, w->line.data + off, w->line.len - off) == 0) {
+        w->alt.len = aoff;
+        return BF_OK;
+    }
+    sp->in_alt = 1;
+    sp->off = aoff;
+    sp->len = w->alt.len - aoff;
+    return BF_OK;
+}
+
+/* Coerce `v` to the field's type into the line. Sets *failed (writing
+ * nothing) when it does not fit; *hash_bad when the hash text of a json
+ * value cannot be made (nested too deep), which xform_record_hash reports
+ * after the whole record mapped. */
+static enum bf_rc put_coerced(struct xform_writer *w,
+                              const struct xform_field *f, const cJSON *v,
+                              struct xspan *sp, int *failed, int *hash_bad)
+{
+    char iso[TIME_ISO_LEN + 1]; /* quoted, no NUL */
+    struct bf_err e;
+    size_t aoff = w->alt.len;
+    int64_t ms = 0;
+    double d = 0;
+    int b = 0;
+    enum bf_rc rc = BF_OK;
+
+    switch (f->type) {
+    case XT_JSON:
+        rc = jsonout_value(&w->line, v);
+        if (rc == BF_OK && put_value(&w->alt, v, 0, 1) != BF_OK)
+            *hash_bad = 1;
+        sp->in_alt = 1;
+        sp->off = aoff;
+        sp->len = w->alt.len - aoff;
+        return rc;
+    case XT_STRING:
+        return put_as_string(w, v);
+    case XT_INTEGER:
+    case XT_NUMBER:
+        if (to_number(v, f->type == XT_INTEGER, &d))
+            return put_number(w, d, sp);
+        break;
+    case XT_BOOLEAN:
+        if (to_bool(v, &b))
+            return b ? buf_append(&w->line, "true", 4)
+                     : buf_append(&w->line, "false", 5);
+        break;
+    case XT_TIMESTAMP:
+        if (cJSON_IsString(v) &&
+            time_parse_iso8601(v->valuestring, &ms, &e) == BF_OK) {
+            iso_format(ms, iso + 1);
+            iso[0] = '"';
+            iso[TIME_ISO_LEN] = '"';
+            return buf_append(&w->line, iso, TIME_ISO_LEN + 1);
+        }
+        break;
+    }
+    *failed = 1;
+    return BF_OK;
+}
+
+/* map_field() for the fast writer: the member text into the line. The
+ * record's members were indexed by index_members(), so each path starts at
+ * its first segment's member. */
+static enum bf_rc write_field(struct xform_writer *w, size_t i,
+                              char reason[XFORM_REASON_MAX], int *nulls,
+                              int *hash_bad)
+{
+    const struct xform_field *f = &w->t->fields[i];
+    const struct xform_fast *fa = &w->t->fast;
+    struct xspan *sp = &w->val[i];
+    const cJSON *v = NULL;
+    char brief[48];
+    size_t a, off;
+    int failed = 0;
+    enum bf_rc rc = BF_OK;
+
+    for (a = 0; a < f->nalts && (v == NULL || cJSON_IsNull(v)); a++)
+        v = path_walk(w->first[f->alts[a].first], &f->alts[a], 1);
+    if (i > 0)
+        rc = buf_append(&w->line, ",", 1);
+    if (rc == BF_OK)
+        rc = buf_append(&w->line, fa->keys.data + fa->key_off[i],
+                        fa->key_len[i]);
+    if (rc != BF_OK)
+        return rc;
+    off = w->line.len;
+    sp->in_alt = 0;
+    if (v == NULL || cJSON_IsNull(v))
+        failed = -1; /* absent */
+    else
+        rc = put_coerced(w, f, v, sp, &failed, hash_bad);
+    if (rc != BF_OK)
+        return rc;
+    if (failed != 0 && f->required) {
+        if (failed < 0) {
+            snprintf(reason, XFORM_REASON_MAX,
+                     "missing required field '%s' (source path '%s')",
+                     f->name, f->alts[0].text);
+            return BF_E_TRANSFORM_FAILED;
+        }
+        value_brief(v, brief);
+        snprintf(reason, XFORM_REASON_MAX,
+                 "required field '%s': cannot coerce %s to %s", f->name,
+                 brief, type_names[f->type]);
+        return BF_E_TRANSFORM_FAILED;
+    }
+    if (failed > 0)
+        (*nulls)++;
+    if (failed != 0)
+        rc = buf_append(&w->line, "null", 4);
+    if (!sp->in_alt) {
+        sp->off = off;
+        sp->len = w->line.len - off;
+    }
+    return rc;
+}
+
+static enum bf_rc hash_append(struct xform_writer *w, const struct xspan *sp,
+                              const struct buf *src)
+{
+    return buf_append(&w->hash, src->data + sp->off, sp->len);
+}
+
+/* xform_record_hash() of the record in the line, from the spans. */
+static enum bf_rc hash_line(struct xform_writer *w, char out[65])
+{
+    const struct xform_table *t = w->t;
+    const struct xform_fast *fa = &t->fast;
+    const struct xspan *sp = NULL;
+    enum bf_rc rc;
+    size_t i, k;
+
+    buf_reset(&w->hash);
+    rc = buf_reserve(&w->hash, w->line.len + w->alt.len);
+    if (rc == BF_OK)
+        rc = buf_append(&w->hash, "{", 1);
+    for (i = 0; i < fa->norder && rc == BF_OK; i++) {
+        k = fa->order[i];
+        if (i > 0)
+            rc = buf_append(&w->hash, ",", 1);
+        if (rc != BF_OK)
+            break;
+        if (k >= t->nfields) {
+            rc = hash_append(w, &w->ctx_member[k - t->nfields], &w->ctx_text);
+            continue;
+        }
+        sp = &w->val[k];
+        rc = buf_append(&w->hash, fa->keys.data + fa->key_off[k],
+                        fa->key_len[k]);
+        if (rc == BF_OK)
+            rc = hash_append(w, sp, sp->in_alt ? &w->alt : &w->line);
+    }
+    if (rc == BF_OK)
+        rc = buf_append(&w->hash, "}", 1);
+    if (rc == BF_OK)
+        hex_sha256(w->hash.data, w->hash.len, out);
+    return rc;
+}
+
+/* Tables whose member names clash: the cJSON tree, then printed. */
+static enum bf_rc write_slow(struct xform_writer *w, const cJSON *raw,
+                             char reason[XFORM_REASON_MAX], int *nulls,
+                             struct bf_err *err)
+{
+    cJSON *rec = NULL;
+    enum bf_rc rc = xform_map_record(w->t, raw, w->ctx, &rec, reason, nulls,
+                                     err);
+
+    if (rc != BF_OK || rec == NULL)
+        return rc;
+    buf_reset(&w->line);
+    rc = jsonout_value(&w->line, rec);
+    cJSON_Delete(rec);
+    if (rc != BF_OK)
+        return bf_err_set(err, BF_E_NOMEM, "out of memory serialising a record");
+    return BF_OK;
+}
+
+enum bf_rc xform_write_record(struct xform_writer *w, const cJSON *raw,
+                              const char **line, size_t *len,
+                              char reason[XFORM_REASON_MAX],
+                              int *coercion_nulls, struct bf_err *err)
+{
+    char hash[65];
+    int nulls = 0, hash_bad = 0;
+    size_t i;
+    enum bf_rc rc = BF_OK;
+
+    *line = NULL;
+    *len = 0;
+    reason[0] = '\0';
+    if (coercion_nulls != NULL)
+        *coercion_nulls = 0;
+    if (!cJSON_IsObject(raw)) {
+        snprintf(reason, XFORM_REASON_MAX, "record is not a JSON object");
+        return BF_OK;
+    }
+    if (!w->t->fast.ok) {
+        rc = write_slow(w, raw, reason, &nulls, err);
+    } else {
+        index_members(w, raw);
+        buf_reset(&w->line);
+        buf_reset(&w->alt);
+        rc = buf_append(&w->line, "{", 1);
+        for (i = 0; i < w->t->nfields && rc == BF_OK; i++)
+            rc = write_field(w, i, reason, &nulls, &hash_bad);
+        if (rc == BF_E_TRANSFORM_FAILED)
+            return BF_OK; /* a reject, with `reason` */
+        if (rc == BF_OK && hash_bad)
+            rc = BF_E_LIMIT;
+        if (rc == BF_OK)
+            rc = buf_append(&w->line, w->ctx_text.data, w->ctx_text.len);
+        if (rc == BF_OK)
+            rc = hash_line(w, hash);
+        if (rc == BF_OK)
+            rc = buf_append(&w->line, ",\"record_hash\":\"", 16);
+        if (rc == BF_OK)
+            rc = buf_append(&w->line, hash, 64);
+        if (rc == BF_OK)
+            rc = buf_append(&w->line, "\"}", 2);
+        if (rc != BF_OK) {
+            reason[0] = '\0';
+            rc = bf_err_set(err, BF_E_NOMEM, "out of memory mapping a record");
+        }
+    }
+    if (rc != BF_OK || reason[0] != '\0')
+        return rc;
+    if (coercion_nulls != NULL)
+        *coercion_nulls = nulls;
+    *line = w->line.data;
+    *len = w->line.len;
     return BF_OK;
 }

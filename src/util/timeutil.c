@@ -193,13 +193,21 @@ enum bf_rc time_parse_iso8601(const char *s, int64_t *ms_out,
     return BF_OK;
 }
 
+/* `n` as exactly `width` decimal digits (the caller bounds it). */
+static void put_digits(char *out, unsigned n, int width)
+{
+    while (width-- > 0) {
+        out[width] = (char)('0' + n % 10);
+        n /= 10;
+    }
+}
+
 void time_format_iso8601(int64_t ms, char out[TIME_ISO_LEN])
 {
     int64_t days, secs, y;
     unsigned m, d;
     int msec;
     unsigned sod;
-    char tmp[64];
 
     msec = (int)(((ms % 1000) + 1000) % 1000);
     secs = (ms - msec) / 1000;
@@ -207,13 +215,17 @@ void time_format_iso8601(int64_t ms, char out[TIME_ISO_LEN])
     secs -= days * 86400;
     civil_from_days(days, &y, &m, &d);
     sod = (unsigned)secs; /* 0..86399 after the day split above */
-    /* Format wide, then copy: the fixed layout is 24 characters for years
-     * 0..9999, which the callers' validation guarantees. */
-    snprintf(tmp, sizeof(tmp), "%04u-%02u-%02uT%02u:%02u:%02u.%03dZ",
-             (unsigned)(y < 0 ? 0 : y % 10000), m, d, sod / 3600,
-             sod / 60 % 60, sod % 60, msec);
-    memcpy(out, tmp, TIME_ISO_LEN - 1);
-    out[TIME_ISO_LEN - 1] = '\0';
+    /* Digits by arithmetic, not snprintf: every log line and every task
+     * stamps the time, and the layout is fixed (24 characters for years
+     * 0..9999, which the callers' validation guarantees). */
+    memcpy(out, "0000-00-00T00:00:00.000Z", TIME_ISO_LEN);
+    put_digits(out, (unsigned)(y < 0 ? 0 : y % 10000), 4);
+    put_digits(out + 5, m, 2);
+    put_digits(out + 8, d, 2);
+    put_digits(out + 11, sod / 3600, 2);
+    put_digits(out + 14, sod / 60 % 60, 2);
+    put_digits(out + 17, sod % 60, 2);
+    put_digits(out + 20, (unsigned)msec, 3);
 }
 
 void time_format_key(int64_t ms, char out[TIME_ISO_LEN])

@@ -38,11 +38,13 @@ const CLK_TCK = Number(cp.execSync('getconf CLK_TCK').toString().trim()) || 100;
 const PAGE_KB = 4; // /proc statm pages
 
 function parseArgs(argv) {
-  const a = { bin: null, limit: null, out: null, quick: false, which: [] };
+  const a = { bin: null, limit: null, floor: null, floorSystem: null, out: null, quick: false, which: [] };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--bin') a.bin = path.resolve(argv[++i]);
     else if (k === '--limit') a.limit = path.resolve(argv[++i]);
+    else if (k === '--floor') a.floor = path.resolve(argv[++i]);
+    else if (k === '--floor-system') a.floorSystem = path.resolve(argv[++i]);
     else if (k === '--out') a.out = path.resolve(argv[++i]);
     else if (k === '--quick') a.quick = true;
     else if (['dispatch', 'pipeline', 'memory', 'idle'].includes(k)) a.which.push(k);
@@ -92,6 +94,10 @@ function procStatus(pid) {
     const m = /^(VmRSS|VmHWM|Threads|RssAnon|RssFile):\s+(\d+)/.exec(line);
     if (m) out[m[1]] = Number(m[2]);
   }
+  try {
+    const m = /^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    if (m) out.Pss = Number(m[1]);
+  } catch (e) { /* older kernels: no PSS */ }
   return out;
 }
 
@@ -520,27 +526,46 @@ async function benchIdle(a, ctx) {
       const cpu = procCpu(p.pid) - cpu0[name];
       const mem = procStatus(p.pid);
       rows.push({ impl: name, seconds: secs, open_polls_min: minOpen[name], cpu_s: cpu,
-                  cpu_pct: cpu / secs * 100, rss_kb: mem.VmRSS, hwm_kb: mem.VmHWM,
+                  cpu_pct: cpu / secs * 100, rss_kb: mem.VmRSS, hwm_kb: mem.VmHWM, pss_kb: mem.Pss,
                   rss_anon_kb: mem.RssAnon, rss_file_kb: mem.RssFile, threads: mem.Threads });
       if (minOpen[name] < slots) problems.push(`idle ${name}: only ${minOpen[name]} polls held`);
     }
     if (st.badSig || st.refMismatch) problems.push(`idle: endpoint errors ${JSON.stringify(st)}`);
+    // The floor: the same libraries, curl_global_init and 16 threads with
+    // a curl handle each, no request (idle_floor.c): what any worker on
+    // Debian's libcurl pays before anything of its own.
+    const floors = [[a.floor, 'floor, as the worker links (idle_floor.c: libraries + curl_global_init + 16 threads, no request)'],
+                    [a.floorSystem, "floor on Debian's shared libcurl4 (same program)"]];
+    for (const [bin, label] of floors) {
+      if (!bin) continue;
+      const r = cp.spawnSync(bin, [String(slots)], { encoding: 'utf8', env: cleanEnv(ctx.home, {}) });
+      let f = null;
+      try { f = JSON.parse(r.stdout); } catch (e) { /* below */ }
+      if (r.status !== 0 || !f) problems.push(`idle ${label}: exit ${r.status}, ${String(r.stdout).slice(0, 200)}`);
+      else rows.push({ impl: label, open_polls_min: null, cpu_s: null, rss_kb: f.vmrss_kb, hwm_kb: null,
+                       pss_kb: null, rss_anon_kb: f.rss_anon_kb, rss_file_kb: f.rss_file_kb,
+                       threads: f.threads + 1 });
+    }
   } finally {
     for (const p of Object.values(procs)) p.kill('SIGTERM');
     await Promise.all(Object.values(procs).map((p) => waitExit(p, 15000)));
     srv.stop();
   }
   table(`4. Idle footprint (${slots} open polls each, no tasks, ${holdMs / 1000} s)`,
-        ['impl', 'open polls (min)', 'RSS MB', 'anon MB', 'file MB', 'peak RSS MB', 'threads', 'CPU s'],
-        rows.map((r) => ({ impl: r.impl, 'open polls (min)': r.open_polls_min, 'RSS MB': fix(r.rss_kb / 1024, 1),
+        ['impl', 'open polls (min)', 'RSS MB', 'anon MB', 'file MB', 'PSS MB', 'peak RSS MB', 'threads', 'CPU s'],
+        rows.map((r) => ({ impl: r.impl, 'open polls (min)': r.open_polls_min == null ? '-' : r.open_polls_min,
+                           'RSS MB': fix(r.rss_kb / 1024, 1),
                            'anon MB': fix(r.rss_anon_kb / 1024, 1), 'file MB': fix(r.rss_file_kb / 1024, 1),
-                           'peak RSS MB': fix(r.hwm_kb / 1024, 1), threads: r.threads,
-                           'CPU s': fix(r.cpu_s, 3) })));
+                           'PSS MB': r.pss_kb == null ? '-' : fix(r.pss_kb / 1024, 1),
+                           'peak RSS MB': r.hwm_kb == null ? '-' : fix(r.hwm_kb / 1024, 1), threads: r.threads,
+                           'CPU s': r.cpu_s == null ? '-' : fix(r.cpu_s, 3) })));
   const bw = rows.find((r) => r.impl === 'backfill-worker');
+  const fl = rows.find((r) => r.impl.startsWith('floor, as the worker'));
   const targets = bw ? [verdict(`idle: RSS <= 10 MB with ${slots} open polls`,
                                 bw.rss_kb <= 10 * 1024 && bw.open_polls_min >= slots,
                                 `${fix(bw.rss_kb / 1024, 1)} MB RSS (anon ${fix(bw.rss_anon_kb / 1024, 1)} MB, ` +
-                                `shared-library pages ${fix(bw.rss_file_kb / 1024, 1)} MB), ` +
+                                `shared-library pages ${fix(bw.rss_file_kb / 1024, 1)} MB` +
+                                (fl ? `; the libraries' floor is ${fix(fl.rss_kb / 1024, 1)} MB` : '') + '), ' +
                                 `${bw.open_polls_min} polls held throughout, CPU ${fix(bw.cpu_s, 3)} s in ${fix(bw.seconds, 0)} s`)] : [];
   return { rows, targets, problems, hold_ms: holdMs };
 }

@@ -3,7 +3,9 @@
 # bench-all runs tests/bench/bench.js: dispatch overhead against boto3 and
 # @aws-sdk/client-sfn workers, pipeline throughput against a plain Python
 # script and the parse+serialize+gzip limit (limit.c), run-chunk's peak RSS
-# at 10k/100k/1M records, and the idle footprint of 16 open polls. Results:
+# at 10k/100k/1M records, and the idle footprint of 16 open polls (beside
+# idle_floor.c: the same libraries with curl_global_init and 16 threads,
+# no request, the floor under any worker built on them). Results:
 # $(BUILD)/bench/results/*.json (results-quick/ with BENCH_QUICK=1).
 # BENCH_QUICK=1 runs every benchmark at tiny sizes (a check of the harness;
 # its figures mean nothing). BENCH=dispatch
@@ -19,12 +21,25 @@
 BENCH_TARGETS += bench-all
 
 BENCH_LIMIT   := $(BUILD)/bench/limit
+BENCH_FLOOR   := $(BUILD)/bench/idle_floor
+BENCH_FLOOR_SYS := $(BUILD)/bench/idle_floor-debian-libcurl
 BENCH_OUT     = $(BUILD)/bench/results$(if $(BENCH_QUICK),-quick)
 BENCH_NODE_MOD := tests/bench/node_modules/@aws-sdk/client-sfn/package.json
 
 $(BENCH_LIMIT): tests/bench/limit.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS_BF)
+
+$(BENCH_FLOOR): tests/bench/idle_floor.c | $(CURL_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS_BF)
+
+# The same floor on Debian's shared libcurl (libcurl4-openssl-dev), for the
+# comparison with CURL=static.
+$(BENCH_FLOOR_SYS): tests/bench/idle_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 $(shell $(PKG_CONFIG) --cflags libcurl libcjson) \
+	    -o $@ $< $(shell $(PKG_CONFIG) --libs libcurl libcjson openssl zlib) -pthread
 
 $(BENCH_NODE_MOD): tests/bench/package.json tests/bench/package-lock.json
 	cd tests/bench && npm ci --no-audit --no-fund --loglevel=error
@@ -41,9 +56,9 @@ bench-deps: $(BENCH_NODE_MOD)
 	    fi; \
 	fi
 
-bench-all: $(BIN) $(BENCH_LIMIT) bench-deps
+bench-all: $(BIN) $(BENCH_LIMIT) $(BENCH_FLOOR) $(BENCH_FLOOR_SYS) bench-deps
 	@echo "== bench ($(if $(BENCH_QUICK),quick,full); BUILD=$(BUILD))"
-	@node tests/bench/bench.js --bin $(BIN) --limit $(BENCH_LIMIT) \
+	@node tests/bench/bench.js --bin $(BIN) --limit $(BENCH_LIMIT) --floor $(BENCH_FLOOR) --floor-system $(BENCH_FLOOR_SYS) \
 	    --out $(BENCH_OUT) $(if $(BENCH_QUICK),--quick) $(BENCH)
 
 .PHONY: bench-deps

@@ -25,7 +25,7 @@ CHECK_TARGETS += check-secrets check-faults check-header-injection
 HARD_PREFIX ?= $(if $(filter build,$(BUILD)),build/hard,$(BUILD)/hard)
 # The suites that start threads (worker slots and heartbeats, the creds
 # cache, the retry budget, the rate limiter, concurrent chunk runs).
-HARD_TSAN_SUITES ?= worker creds retry awsjson cw tenant chunk
+HARD_TSAN_SUITES ?= worker creds retry awsjson cw tenant chunk sink sinks3
 HARD_VALGRIND_SUITES ?=
 
 .PHONY: check-secrets check-faults check-sanitize check-tsan check-asan check-valgrind \

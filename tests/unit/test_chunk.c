@@ -1075,8 +1075,9 @@ static void memory_chunk(long n)
             cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "canonical"), "bytes")));
     /* a page is ~2.5 MB of JSON; 64 MiB leaves room for zlib, cJSON trees,
      * curl and the libraries, and is far below a 200k chunk's 500 MB */
-#if defined(__SANITIZE_ADDRESS__)
-    /* ASan's quarantine and shadow memory make RSS meaningless here. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* The sanitizers' shadow memory (and ASan's quarantine) make RSS
+     * meaningless here. */
     (void)0;
 #else
     /* Under valgrind (tests/hardening/valgrind.sh sets BF_UNDER_VALGRIND)

@@ -164,6 +164,51 @@ START_TEST(split_page)
 }
 END_TEST
 
+/* The scanner skips plain string bytes eight at a time: a quote, an escape
+ * or a control character must be found at every offset in a word, and
+ * bytes >= 0x20 (DEL, UTF-8) must pass wherever they are. */
+START_TEST(split_page_string_offsets)
+{
+    static const unsigned char plain[] = { ' ', 'a', 0x7f, 0x80, 0xc3, 0xff };
+    char page[128], *at = NULL;
+    size_t k, i, n = 0, len;
+    struct bf_err err;
+
+    bf_err_init(&err);
+    for (k = 0; k < 24; k++) {
+        /* [{"s":"aaaa<X>aaaa"}] with X at offset k of the string. */
+        memset(page, 0, sizeof(page));
+        memcpy(page, "[{\"s\":\"", 7);
+        at = page + 7;
+        memset(at, 'a', 30);
+        memcpy(at + 30, "\"}]", 3);
+        len = strlen(page);
+        for (i = 0; i < sizeof(plain); i++) {
+            at[k] = (char)plain[i];
+            ck_assert_int_eq(split(page, &n, &err), BF_OK);
+            ck_assert_int_eq(n, 1);
+        }
+        at[k] = 0x01;
+        ck_assert_int_eq(split(page, &n, &err), BF_E_SOURCE_PROTOCOL);
+        at[k] = 0x1f;
+        ck_assert_int_eq(split(page, &n, &err), BF_E_SOURCE_PROTOCOL);
+        at[k] = '\t';
+        ck_assert_int_eq(split(page, &n, &err), BF_E_SOURCE_PROTOCOL);
+        at[k] = '\\'; /* \a is not an escape */
+        ck_assert_int_eq(split(page, &n, &err), BF_E_SOURCE_PROTOCOL);
+        at[k + 1] = '"'; /* \" is, and does not end the string */
+        ck_assert_int_eq(split(page, &n, &err), BF_OK);
+        ck_assert_int_eq(n, 1);
+        at[k] = '"'; /* the string ends early: "a...a"" */
+        ck_assert_int_eq(split(page, &n, &err), BF_E_SOURCE_PROTOCOL);
+        memcpy(at + k, "\"}]", 4); /* a shorter string, properly closed */
+        ck_assert_int_eq(split(page, &n, &err), BF_OK);
+        ck_assert_int_eq(n, 1);
+        ck_assert_uint_eq(strlen(page), len - 30 + k);
+    }
+}
+END_TEST
+
 /* Random mutations of a valid page: the scanner never reads out of bounds
  * (ASan builds check that), and whatever it accepts cJSON accepts too, as
  * an array of exactly that many objects. */
@@ -1082,6 +1127,7 @@ Suite *test_suite(void)
     tcase_add_test(pure, link_header);
     tcase_add_test(pure, retry_after_forms);
     tcase_add_test(pure, split_page);
+    tcase_add_test(pure, split_page_string_offsets);
     tcase_add_test(pure, split_page_mutations);
     tcase_add_test(pure, header_parsers_random);
     tcase_add_test(pure, endpoint_table);

@@ -164,16 +164,28 @@ START_TEST(headers_trimmed_folded_sorted_joined)
         { "User-Agent", "not signed" },
         { "Authorization", "never signed" },
         { "X-Empty", "   " },
+        { "X-Blank", "" },
     };
-    struct sigv4_request req = { "POST", "/", NULL, h, 6, "{}", 2, NULL };
+    struct sigv4_request req = { "POST", "/", NULL, h, 7, "{}", 2, NULL };
     struct sigv4_result r;
+    int i;
 
     sigv4_result_init(&r);
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r, NULL), BF_OK);
-    ck_assert_ptr_nonnull(strstr(r.canonical_request.data,
-        "host:example.com\nx-amz-date:20150830T123600Z\nx-empty:\n"
-        "x-multi:b one two,a\n\n"));
-    ck_assert_str_eq(r.signed_headers.data, "host;x-amz-date;x-empty;x-multi");
+    /* Dirty the heap first: an empty value must be written as empty, not
+     * left as whatever the allocator hands back. */
+    for (i = 0; i < 8; i++) {
+        char *junk = malloc(256);
+
+        ck_assert_ptr_nonnull(junk);
+        memset(junk, 'Z', 256);
+        free(junk);
+        ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r, NULL), BF_OK);
+        ck_assert_ptr_nonnull(strstr(r.canonical_request.data,
+            "host:example.com\nx-amz-date:20150830T123600Z\nx-blank:\n"
+            "x-empty:\nx-multi:b one two,a\n\n"));
+    }
+    ck_assert_str_eq(r.signed_headers.data,
+                     "host;x-amz-date;x-blank;x-empty;x-multi");
     ck_assert_str_eq(r.payload_hash,
         "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
     sigv4_result_cleanup(&r);
@@ -210,6 +222,104 @@ START_TEST(session_token_and_s3_payload)
     req.payload_hash = "UNSIGNED-PAYLOAD";
     ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r, NULL), BF_OK);
     ck_assert_str_eq(r.payload_hash, "UNSIGNED-PAYLOAD");
+    sigv4_result_cleanup(&r);
+}
+END_TEST
+
+/* The cache derives a key once per (secret, date, region, service) and
+ * again as soon as any of them changes; the fetched SHA-256 gives the same
+ * signatures as the one-shot path (cache NULL). */
+START_TEST(key_cache_derives_once_per_scope_and_secret)
+{
+    struct creds c = doc_creds(), c2 = doc_creds();
+    struct sigv4_config cfg = { &c, "us-east-1", "iam", DOC_TIME, 0, 0 };
+    struct sigv4_header h[] = { { "Host", "iam.amazonaws.com" } };
+    struct sigv4_request req = { "POST", "/", NULL, h, 1, "{\"a\":1}", 7,
+                                 NULL };
+    struct sigv4_key_cache kc;
+    struct sigv4_result r1, r2;
+    int i;
+
+    strcpy(c2.secret_access_key, "rotated-secret");
+    sigv4_key_cache_init(&kc);
+    ck_assert_ptr_nonnull(kc.sha256);
+    sigv4_result_init(&r1);
+    sigv4_result_init(&r2);
+    /* Same day (even later that day), same secret: derived once. */
+    for (i = 0; i < 5; i++) {
+        cfg.time_s = DOC_TIME + i * 3600;
+        ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
+        ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
+        ck_assert_str_eq(r1.signature, r2.signature);
+        ck_assert_str_eq(r1.authorization.data, r2.authorization.data);
+    }
+    ck_assert_uint_eq(kc.derivations, 1);
+    /* New credentials (rotated secret): a new key at once. */
+    cfg.creds = &c2;
+    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
+    ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
+    ck_assert_str_eq(r1.signature, r2.signature);
+    ck_assert_uint_eq(kc.derivations, 2);
+    /* Past midnight UTC: the date in the scope changes, so does the key. */
+    cfg.time_s = DOC_TIME - DOC_TIME % 86400 + 86400;
+    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
+    ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
+    ck_assert_str_eq(r1.signature, r2.signature);
+    ck_assert_uint_eq(kc.derivations, 3);
+    /* Another region or service is another scope. */
+    cfg.region = "eu-west-1";
+    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
+    cfg.service = "states";
+    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
+    ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
+    ck_assert_str_eq(r1.signature, r2.signature);
+    ck_assert_uint_eq(kc.derivations, 5);
+    /* Back to the first secret on the same scope: derived again (one
+     * entry; never a stale key). */
+    cfg.creds = &c;
+    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
+    ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
+    ck_assert_str_eq(r1.signature, r2.signature);
+    ck_assert_uint_eq(kc.derivations, 6);
+    sigv4_result_cleanup(&r1);
+    sigv4_result_cleanup(&r2);
+    sigv4_key_cache_cleanup(&kc);
+    /* Cleanup wipes the key and lets go of the digest. */
+    ck_assert_int_eq(kc.valid, 0);
+    ck_assert_ptr_null(kc.sha256);
+    for (i = 0; i < 32; i++)
+        ck_assert_int_eq(kc.key[i], 0);
+}
+END_TEST
+
+/* The amz date is computed by arithmetic, not gmtime: check it on dates
+ * strftime agrees on, leap days and the end of a century included. */
+START_TEST(amz_date_matches_gmtime)
+{
+    static const int64_t times[] = {
+        0, 951782400 /* 2000-02-29 */, 951868799, 1440938160,
+        4107542399 /* 2100-02-28T23:59:59 */, 4107542400, 1709251199,
+        253402300799 /* 9999-12-31T23:59:59 */,
+    };
+    struct creds c = doc_creds();
+    struct sigv4_config cfg = { &c, "us-east-1", "iam", 0, 0, 0 };
+    struct sigv4_header h[] = { { "Host", "iam.amazonaws.com" } };
+    struct sigv4_request req = { "GET", "/", NULL, h, 1, NULL, 0, NULL };
+    struct sigv4_result r;
+    size_t i;
+
+    sigv4_result_init(&r);
+    for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        time_t t = (time_t)times[i];
+        struct tm tm;
+        char want[17];
+
+        gmtime_r(&t, &tm);
+        strftime(want, sizeof(want), "%Y%m%dT%H%M%SZ", &tm);
+        cfg.time_s = times[i];
+        ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r, NULL), BF_OK);
+        ck_assert_str_eq(r.amz_date, want);
+    }
     sigv4_result_cleanup(&r);
 }
 END_TEST
@@ -461,6 +571,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, headers_trimmed_folded_sorted_joined);
     tcase_add_test(tc, session_token_and_s3_payload);
     tcase_add_test(tc, key_cache_gives_same_signatures);
+    tcase_add_test(tc, key_cache_derives_once_per_scope_and_secret);
+    tcase_add_test(tc, amz_date_matches_gmtime);
     tcase_add_test(tc, incomplete_config_is_config_error);
     tcase_add_test(tc, case_folders);
     suite_add_tcase(s, tc);

@@ -1,6 +1,8 @@
 /* test_sink.c -- the file sink and the chunk writer on it: atomic objects,
  * part rolling, manifests (counts, sizes, SHA-256), reading parts back, and
- * idempotency (twice, and after a simulated crash half-way).
+ * idempotency (twice, and after a simulated crash half-way), and the
+ * compressor thread (same bytes as compressing inline; its errors reach
+ * the caller).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -426,6 +428,88 @@ START_TEST(idempotent_twice_and_after_crash)
 }
 END_TEST
 
+/* The compressor thread must not change a byte: the same records written
+ * with it and on the caller's thread give the same parts (names, counts,
+ * sizes, SHA-256), through part rolls, stream switches and a record
+ * longer than a batch. */
+static char *parts_of(struct sink *s, const char *dir, int inline_gzip)
+{
+    struct chunkout *c = NULL;
+    struct chunkout_options o = { .dir = dir, .part_max_bytes = 64 * 1024,
+                                  .inline_gzip = inline_gzip };
+    struct bf_err e;
+    cJSON *m = NULL;
+    char line[200], *big = NULL, *out = NULL;
+    int found = 0, i;
+    const size_t bign = 300 * 1024;
+
+    big = malloc(bign + 1);
+    ck_assert_ptr_nonnull(big);
+    for (i = 0; i < (int)bign; i++)
+        big[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    memcpy(big, "{\"x\":\"", 6);
+    memcpy(big + bign - 2, "\"}", 2);
+    big[bign] = '\0';
+    ck_assert_int_eq(chunkout_open(s, &o, &c, &e), BF_OK);
+    for (i = 0; i < 30000; i++) {
+        record_text(i, line, sizeof(line));
+        ck_assert_int_eq(chunkout_write(c, CHUNKOUT_DATA, line, strlen(line), &e), BF_OK);
+        if (i % 97 == 0)
+            ck_assert_int_eq(chunkout_write(c, CHUNKOUT_REJECTS, line, strlen(line), &e), BF_OK);
+        if (i == 12345)
+            ck_assert_int_eq(chunkout_write(c, CHUNKOUT_DATA, big, bign, &e), BF_OK);
+    }
+    ck_assert_int_eq(chunkout_finish(c, NULL, NULL, &e), BF_OK);
+    ck_assert_int_eq(chunkout_read_manifest(s, dir, &m, &found, &e), BF_OK);
+    ck_assert_int_eq(found, 1);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "records")), 30001);
+    ck_assert_int_gt(cJSON_GetArraySize(cJSON_GetObjectItem(m, "parts")), 4);
+    out = cJSON_PrintUnformatted(cJSON_GetObjectItem(m, "parts"));
+    cJSON_Delete(m);
+    free(big);
+    return out;
+}
+
+START_TEST(compressor_thread_writes_the_same_bytes)
+{
+    struct sink *s = open_sink();
+    char *threaded = parts_of(s, "t/threaded", 0);
+    char *caller = parts_of(s, "t/inline", 1);
+
+    ck_assert_str_eq(threaded, caller);
+    free(threaded);
+    free(caller);
+    sink_free(s);
+}
+END_TEST
+
+/* A sink error on the compressor thread reaches the caller (from a later
+ * write or from finish) with its class, and no manifest is written. */
+START_TEST(compressor_error_reaches_the_caller)
+{
+    struct sink *s = open_sink();
+    struct chunkout *c = NULL;
+    struct chunkout_options o = { .dir = "t/fail", .part_max_bytes = 32 * 1024 };
+    struct bf_err e;
+    char line[200];
+    enum bf_rc rc = BF_OK;
+    int i;
+
+    sink_test_fail_write_after(s, 2);
+    ck_assert_int_eq(chunkout_open(s, &o, &c, &e), BF_OK);
+    for (i = 0; i < 50000 && rc == BF_OK; i++) {
+        record_text(i, line, sizeof(line));
+        rc = chunkout_write(c, CHUNKOUT_DATA, line, strlen(line), &e);
+    }
+    ck_assert_int_eq(rc, BF_E_SINK_UNAVAILABLE);
+    ck_assert_int_lt(i, 50000); /* a write said so, before the end */
+    ck_assert_ptr_nonnull(strstr(e.message, "simulated crash"));
+    ck_assert_int_eq(chunkout_finish(c, NULL, NULL, &e), BF_E_SINK_UNAVAILABLE);
+    ck_assert_int_eq(exists("t/fail/_manifest.json"), 0);
+    sink_free(s);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("sink");
@@ -440,6 +524,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, parts_read_back_in_order);
     tcase_add_test(tc, rejects_and_empty_chunks);
     tcase_add_test(tc, idempotent_twice_and_after_crash);
+    tcase_add_test(tc, compressor_thread_writes_the_same_bytes);
+    tcase_add_test(tc, compressor_error_reaches_the_caller);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -123,6 +124,38 @@ START_TEST(time_parse_forms)
     ck_assert_str_eq(out, "1970-01-01T00-00-00.000Z");
     time_format_iso8601(-1, out);
     ck_assert_str_eq(out, "1969-12-31T23:59:59.999Z");
+}
+END_TEST
+
+/* The digit-by-digit formatter against gmtime_r + strftime over random
+ * instants from 1970 to 9999 (and the day edges). */
+START_TEST(time_format_matches_gmtime)
+{
+    char out[TIME_ISO_LEN], want[64];
+    unsigned long long x = 88172645463325252ULL;
+    int i;
+
+    for (i = 0; i < 20000; i++) {
+        int64_t ms;
+        time_t t;
+        struct tm tm;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ms = (int64_t)(x % 253402300800000ULL);
+        if (i % 4 == 0)
+            ms -= ms % 86400000; /* midnight */
+        if (i % 4 == 1)
+            ms += 86399999 - ms % 86400000; /* last ms of a day */
+        t = (time_t)(ms / 1000);
+        ck_assert_ptr_nonnull(gmtime_r(&t, &tm));
+        strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), ".%03dZ",
+                 (int)(ms % 1000));
+        time_format_iso8601(ms, out);
+        ck_assert_str_eq(out, want);
+    }
 }
 END_TEST
 
@@ -259,6 +292,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, buf_respects_limit);
     tcase_add_test(tc, time_parse_forms);
     tcase_add_test(tc, time_parse_rejects);
+    tcase_add_test(tc, time_format_matches_gmtime);
     tcase_add_test(tc, log_lines_are_json);
     tcase_add_test(tc, hex_known_answers);
     tcase_add_test(tc, file_read_all_bounds_and_missing);

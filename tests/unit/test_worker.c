@@ -793,6 +793,9 @@ START_TEST(cli_commands_and_exit_codes)
 
     ck_assert_int_eq(run_cli("version", NULL, out, sizeof out), 0);
     ck_assert(strncmp(out, "backfill-worker ", 16) == 0);
+    /* The second line names the linked libcurl, which speaks https. */
+    ck_assert_ptr_nonnull(strstr(out, "\nlibcurl/"));
+    ck_assert_ptr_nonnull(strstr(out, " https"));
     ck_assert_int_eq(run_cli("help", NULL, out, sizeof out), 0);
     ck_assert_int_eq(run_cli("worker --help", NULL, out, sizeof out), 0);
     ck_assert(strstr(out, "--activity-arn") != NULL && strstr(out, "BACKFILL_DRAIN_SECONDS") != NULL);

@@ -7,6 +7,9 @@
  * deliberate mapping change: BF_XFORM_REGEN=1 make check-unit T=xform, then
  * review the diff line by line before committing it.
  */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "transform/jsonin.h"
+#include "util/jsonout.h"
 #include "transform/xform.h"
 #include "util/buf.h"
 
@@ -76,6 +81,45 @@ static char *golden_line(const struct xform_table *t, const char *raw_text,
     return s;
 }
 
+/* The fast writer must give what xform_map_record() + cJSON_PrintUnformatted
+ * give for `raw_text`: the same line byte for byte, or the same reject
+ * reason, and the same coercion_nulls. */
+static void check_writer_same(const struct xform_table *t, const char *raw_text,
+                              const struct xform_ctx *ctx)
+{
+    cJSON *raw = cJSON_Parse(raw_text);
+    cJSON *out = NULL;
+    struct xform_writer *w = NULL;
+    char r1[XFORM_REASON_MAX], r2[XFORM_REASON_MAX];
+    const char *line = NULL;
+    size_t len = 0;
+    int n1 = -1, n2 = -1;
+    struct bf_err e;
+    char *s = NULL;
+
+    ck_assert_ptr_nonnull(raw);
+    ck_assert_int_eq(xform_map_record(t, raw, ctx, &out, r1, &n1, &e), BF_OK);
+    ck_assert_int_eq(xform_writer_new(t, ctx, &w, &e), BF_OK);
+    /* Twice: the second call reuses the writer's buffers. */
+    ck_assert_int_eq(xform_write_record(w, raw, &line, &len, r2, &n2, &e), BF_OK);
+    ck_assert_int_eq(xform_write_record(w, raw, &line, &len, r2, &n2, &e), BF_OK);
+    ck_assert_str_eq(r1, r2);
+    ck_assert_int_eq(n1, n2);
+    if (out == NULL) {
+        ck_assert_ptr_null(line);
+    } else {
+        s = cJSON_PrintUnformatted(out);
+        ck_assert_ptr_nonnull(line);
+        ck_assert_uint_eq(len, strlen(line));
+        ck_assert_msg(strcmp(s, line) == 0, "raw %s\nslow %s\nfast %s",
+                      raw_text, s, line);
+    }
+    free(s);
+    xform_writer_free(w);
+    cJSON_Delete(out);
+    cJSON_Delete(raw);
+}
+
 static const char *const golden_tables[][2] = {
     { "tickets", "service/tickets" },
     { "time_entries", "time/entries" },
@@ -108,6 +152,8 @@ START_TEST(golden_per_table)
     buf_init(&got, 0);
     for (rl = strtok_r(raw, "\n", &rs); rl != NULL; rl = strtok_r(NULL, "\n", &rs)) {
         char *line = golden_line(t, rl, &ctx);
+
+        check_writer_same(t, rl, &ctx);
 
         buf_printf(&got, "%s\n", line);
         free(line);
@@ -511,6 +557,396 @@ START_TEST(required_fields_per_table)
 }
 END_TEST
 
+
+/* The number rule of the old xform number_text(), the reference for
+ * jsonout_number_short(). */
+static void ref_short(double d, char out[32])
+{
+    if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
+        snprintf(out, 32, "%.0f", d);
+        return;
+    }
+    snprintf(out, 32, "%.15g", d);
+    if (strtod(out, NULL) != d)
+        snprintf(out, 32, "%.17g", d);
+}
+
+static void check_number(double d)
+{
+    cJSON *n = cJSON_CreateNumber(d);
+    char *want = cJSON_PrintUnformatted(n);
+    char ref[32];
+    struct buf b;
+
+    buf_init(&b, 0);
+    ck_assert_int_eq(jsonout_number_cjson(&b, d), BF_OK);
+    ck_assert_msg(strcmp(b.data, want) == 0, "%.17g: cJSON %s, jsonout %s", d,
+                  want, b.data);
+    buf_reset(&b);
+    ref_short(d, ref);
+    ck_assert_int_eq(jsonout_number_short(&b, d), BF_OK);
+    ck_assert_msg(strcmp(b.data, ref) == 0, "%.17g: short %s, jsonout %s", d,
+                  ref, b.data);
+    buf_cleanup(&b);
+    free(want);
+    cJSON_Delete(n);
+}
+
+static uint64_t rnd_state = 88172645463325252ull;
+
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+START_TEST(jsonout_numbers_match_cjson)
+{
+    static const double fixed[] = {
+        0, 1, -1, 7, 10, 100, 2147483647.0, 2147483648.0, -2147483648.0,
+        -2147483649.0, 4294967296.0, 999999999999999.0, 1e15, -1e15,
+        9007199254740992.0, -9007199254740992.0, 9007199254740994.0,
+        9007199254740993.0, 1e16, 1e17, 1e21, 1e300, -1e300, 1e-300, 5e-324,
+        DBL_MAX, -DBL_MAX, DBL_MIN, 0.1, 0.2, 0.3, 0.1 + 0.2, 1.0 / 3, 2.0 / 3,
+        9.25, -9.75, 0.5, -0.5, 2.5, 0.0001, 0.00012, 0.00001, 1.5e-5,
+        123456.789, 100.5, 12345678901234.5, 99999999999999.9,
+        999999999999.9999, 0.1234, 1.0001, 2147483647.5, -2147483648.5,
+        3.14159, 1e14 + 0.5, 4503599627370495.5, 1.7976931348623157e308,
+    };
+    size_t i;
+    int k;
+
+    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        check_number(fixed[i]);
+        check_number(-fixed[i]);
+    }
+    check_number(-0.0);
+    check_number(NAN);
+    check_number(INFINITY);
+    check_number(-INFINITY);
+    /* Short decimals (the fast path) and arbitrary bit patterns. */
+    for (i = 0; i < 100000; i++) {
+        int64_t m = (int64_t)(rnd() % 2000000000000000ull) - 1000000000000000;
+        static const double p10[] = { 1, 10, 100, 1000, 10000, 100000, 1e6 };
+        double d;
+        uint64_t bits = rnd();
+
+        k = (int)(rnd() % 7);
+        check_number((double)(m % (int64_t)(1 + rnd() % 100000000)) / p10[k]);
+        check_number((double)m / p10[k]);
+        memcpy(&d, &bits, sizeof(d));
+        if (isfinite(d))
+            check_number(d);
+    }
+}
+END_TEST
+
+START_TEST(jsonout_strings_and_trees_match_cjson)
+{
+    static const char *const texts[] = {
+        "", "plain", "quote \" and backslash \\", "\n\r\t\b\f",
+        "ctl \001\002\037 del \177", "utf-8 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+        "slash / stays", "\"\"\"\\\\\\",
+    };
+    static const char *const trees[] = {
+        "{}", "[]", "[[],{}]", "{\"a\":{\"b\":[1,2.5,-0,\"x\",null,true,false]}}",
+        "{\"k\\u0001\\n\":\"v\\t\",\"\xc3\xa9\":[1e300,0.1,-7,2147483648]}",
+        "[1,[2,[3,[4,{\"deep\":[\"\\u00e9\\ud83d\\ude00\"]}]]]]",
+        "{\"dup\":1,\"dup\":2,\"n\":12345678901234567890}",
+    };
+    char all[256];
+    cJSON *v = NULL;
+    char *want = NULL;
+    struct buf b;
+    size_t i;
+
+    buf_init(&b, 0);
+    for (i = 0; i < 255; i++)
+        all[i] = (char)(i + 1);
+    all[255] = '\0';
+    for (i = 0; i <= sizeof(texts) / sizeof(texts[0]); i++) {
+        const char *t = i < sizeof(texts) / sizeof(texts[0]) ? texts[i] : all;
+
+        v = cJSON_CreateString(t);
+        want = cJSON_PrintUnformatted(v);
+        buf_reset(&b);
+        ck_assert_int_eq(jsonout_string(&b, t, strlen(t)), BF_OK);
+        ck_assert_str_eq(b.data, want);
+        buf_reset(&b);
+        ck_assert_int_eq(jsonout_value(&b, v), BF_OK);
+        ck_assert_str_eq(b.data, want);
+        free(want);
+        cJSON_Delete(v);
+    }
+    for (i = 0; i < sizeof(trees) / sizeof(trees[0]); i++) {
+        v = cJSON_Parse(trees[i]);
+        ck_assert_msg(v != NULL, "%s", trees[i]);
+        want = cJSON_PrintUnformatted(v);
+        buf_reset(&b);
+        ck_assert_int_eq(jsonout_value(&b, v), BF_OK);
+        ck_assert_str_eq(b.data, want);
+        free(want);
+        cJSON_Delete(v);
+    }
+    buf_cleanup(&b);
+}
+END_TEST
+
+/* A random value for a source path: every JSON type, numeric and boolean
+ * strings, timestamps with offsets and odd years, nested containers. */
+static void random_value(struct buf *b)
+{
+    static const char *const pool[] = {
+        "null", "true", "false", "0", "1", "-1", "42", "2.5", "-0", "0.1",
+        "1e16", "9007199254740993", "2147483648", "123.456", "1e300", "-7.25",
+        "\"17\"", "\" 3.5 \"", "\"abc\"", "\"\"", "\"TRUE\"", "\"0\"",
+        "\"0x1A\"", "\"nan\"", "\"1e999\"", "1e999",
+        "\"2025-01-02T03:04:05Z\"", "\"2025-01-02T03:04:05.123456+05:30\"",
+        "\"0000-01-01T00:00:00+01:00\"", "\"9999-12-31T23:59:59.999-01:00\"",
+        "\"2024-02-29T12:00:00\"", "\"2023-02-29T12:00:00Z\"", "\"2025-01-02\"",
+        "\"q\\\"uote\\\\ \\n\\t\\u0001 \\u00e9\"", "{}", "[]",
+        "{\"name\":\"N\",\"id\":3}", "[{\"name\":\"A\"},2,\"x\"]",
+        "{\"b\":1,\"a\":{\"d\":[1.5,{\"z\":0,\"y\":-0}],\"c\":null}}",
+    };
+
+    buf_append_str(b, pool[rnd() % (sizeof(pool) / sizeof(pool[0]))]);
+}
+
+START_TEST(writer_matches_cjson_on_random_records)
+{
+    /* Paths of the tickets mapping, plus a json field and alternatives,
+     * through a mapping override with every type. */
+    static const char mapping[] =
+        "{\"canonical_table\": \"tickets\", \"sources\": {\"connectwise\": {"
+        "\"service/tickets\": {\"fields\": {"
+        " \"zeta\": {\"path\": \"a\", \"type\": \"string\"},"
+        " \"id\": {\"path\": \"id\", \"type\": \"integer\"},"
+        " \"num\": {\"path\": \"b\", \"type\": \"number\"},"
+        " \"flag\": {\"path\": \"c\", \"type\": \"boolean\"},"
+        " \"when\": {\"path\": [\"d\", \"e/f\"], \"type\": \"timestamp\"},"
+        " \"blob\": {\"path\": \"e\", \"type\": \"json\"},"
+        " \"first\": {\"path\": \"g/0/name\", \"type\": \"string\"},"
+        " \"e_f\": {\"path\": \"e.f\", \"type\": \"json\"},"
+        " \"Alpha\": {\"path\": \"a\", \"type\": \"integer\"},"
+        " \"k\\u00e9y \\\"q\\\"\": {\"path\": \"b\"},"
+        " \"req\": {\"path\": \"h\", \"type\": \"number\", \"required\": %s}"
+        "}}}}}";
+    static const char *const keys[] = { "a", "id", "b", "c", "d", "e", "g", "h" };
+    struct xform_mappings *m = NULL;
+    const struct xform_table *t = NULL;
+    struct xform_ctx ctx = base_ctx;
+    struct bf_err e;
+    char text[4096];
+    struct buf raw;
+    size_t k;
+    int i, req, nest;
+
+    ctx.source_table = "service/tickets";
+    ctx.canonical_table = "tickets";
+    buf_init(&raw, 0);
+    for (req = 0; req < 2; req++) {
+        make_dir();
+        snprintf(text, sizeof(text), mapping, req ? "true" : "false");
+        write_file(probe_dir, "t.json", text);
+        ck_assert_int_eq(xform_mappings_load(probe_dir, &m, &e), BF_OK);
+        t = xform_find(m, "connectwise", "service/tickets");
+        ck_assert_ptr_nonnull(t);
+        for (i = 0; i < 3000; i++) {
+            buf_reset(&raw);
+            buf_append_str(&raw, "{");
+            for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+                if (rnd() % 5 == 0)
+                    continue; /* absent */
+                buf_printf(&raw, "%s\"%s\":", raw.len > 1 ? "," : "", keys[k]);
+                nest = k == 5 && rnd() % 2; /* e/f for the alternative */
+                if (nest)
+                    buf_append_str(&raw, "{\"f\":");
+                random_value(&raw);
+                if (nest)
+                    buf_append_str(&raw, "}");
+            }
+            buf_append_str(&raw, "}");
+            check_writer_same(t, raw.data, &ctx);
+        }
+        /* The context members may be null. */
+        ctx.backfill_id = NULL;
+        check_writer_same(t, "{\"id\": 1, \"h\": 2}", &ctx);
+        ctx.backfill_id = base_ctx.backfill_id;
+        check_writer_same(t, "[1]", &ctx);
+        xform_mappings_free(m);
+        remove_dir();
+    }
+    buf_cleanup(&raw);
+}
+END_TEST
+
+START_TEST(writer_falls_back_when_names_clash)
+{
+    /* A field named like a context member: the record has that key twice,
+     * which the fast writer leaves to the cJSON path. */
+    static const char mapping[] =
+        "{\"canonical_table\": \"tickets\", \"sources\": {\"connectwise\": {"
+        "\"service/tickets\": {\"fields\": {"
+        " \"id\": {\"path\": \"id\", \"type\": \"integer\", \"required\": true},"
+        " \"tenant_id\": {\"path\": \"tenant\"},"
+        " \"x\": {\"path\": \"x\", \"type\": \"json\"}"
+        "}}}}}";
+    struct xform_mappings *m = NULL;
+    const struct xform_table *t = NULL;
+    struct xform_ctx ctx = base_ctx;
+    struct bf_err e;
+
+    ctx.source_table = "service/tickets";
+    ctx.canonical_table = "tickets";
+    make_dir();
+    write_file(probe_dir, "t.json", mapping);
+    ck_assert_int_eq(xform_mappings_load(probe_dir, &m, &e), BF_OK);
+    t = xform_find(m, "connectwise", "service/tickets");
+    ck_assert_ptr_nonnull(t);
+    check_writer_same(t, "{\"id\": 5, \"tenant\": \"other\", \"x\": {\"b\": 1, \"a\": [2]}}", &ctx);
+    check_writer_same(t, "{\"tenant\": \"other\"}", &ctx);
+    xform_mappings_free(m);
+    remove_dir();
+}
+END_TEST
+
+
+/* jsonin's tree must be cJSON's: types, names, values (bit for bit),
+ * member order and the prev links cJSON sets. */
+static void same_tree(const cJSON *a, const cJSON *b, const char *what)
+{
+    const cJSON *x = NULL, *y = NULL, *last = NULL;
+
+    ck_assert_msg(a->type == b->type, "%s: type %d vs %d", what, a->type, b->type);
+    ck_assert_msg((a->string == NULL) == (b->string == NULL), "%s: name", what);
+    if (a->string != NULL)
+        ck_assert_msg(strcmp(a->string, b->string) == 0, "%s: name %s vs %s",
+                      what, a->string, b->string);
+    ck_assert_msg((a->valuestring == NULL) == (b->valuestring == NULL),
+                  "%s: valuestring", what);
+    if (a->valuestring != NULL)
+        ck_assert_msg(strcmp(a->valuestring, b->valuestring) == 0,
+                      "%s: string %s vs %s", what, a->valuestring, b->valuestring);
+    ck_assert_msg(memcmp(&a->valuedouble, &b->valuedouble, sizeof(double)) == 0,
+                  "%s: number %.17g vs %.17g", what, a->valuedouble, b->valuedouble);
+    ck_assert_msg(a->valueint == b->valueint, "%s: valueint", what);
+    for (x = a->child, y = b->child; x != NULL && y != NULL; x = x->next, y = y->next) {
+        same_tree(x, y, what);
+        last = y;
+    }
+    ck_assert_msg(x == NULL && y == NULL, "%s: child count", what);
+    if (b->child != NULL)
+        ck_assert_msg(b->child->prev == last, "%s: prev link", what);
+}
+
+/* Parse `len` bytes both ways. Returns 1 when jsonin took it. */
+static int check_parse(struct jsonin *j, const char *text, size_t len)
+{
+    char *copy = malloc(len + 8);
+    cJSON *a = NULL;
+    const cJSON *b = NULL;
+    int took;
+
+    memcpy(copy, text, len);
+    memset(copy + len, 0, 8);
+    a = cJSON_ParseWithLength(copy, len);
+    b = jsonin_parse(j, copy, len);
+    took = b != NULL;
+    if (b != NULL) {
+        ck_assert_msg(a != NULL, "jsonin took what cJSON refuses: %.*s",
+                      (int)len, text);
+        same_tree(a, b, text);
+    }
+    cJSON_Delete(a);
+    free(copy);
+    return took;
+}
+
+START_TEST(jsonin_matches_cjson)
+{
+    static const struct {
+        const char *text;
+        int taken; /* 1: jsonin must take it, 0: must leave it to cJSON */
+    } cases[] = {
+        { "{}", 1 }, { "[]", 1 }, { " \t\r\n {\"a\" : [ 1 , 2 ] } ", 1 },
+        { "{\"a\":1} trailing text", 1 }, { "null", 1 }, { "true", 1 },
+        { "false", 1 }, { "\"str\"", 1 }, { "0", 1 }, { "-0", 1 },
+        { "01", 1 }, { "-12.5e3", 1 }, { "1e999", 1 }, { "123456789012345", 1 },
+        { "1234567890123456", 1 }, { "9007199254740993", 1 },
+        { "[1.2.3]", 0 }, { "[1e]", 0 }, { "[-]", 0 }, { "[+1]", 0 },
+        { "1234567890123456789012345678901234567890123", 0 },
+        { "{\"s\":\"\\b\\f\\n\\r\\t\\\"\\\\\\/\"}", 1 },
+        { "[\"\\u00e9\\u20ac\\u0041\\u07ff\\u0800\\uffff\"]", 1 },
+        { "[\"\\ud83d\\ude00\"]", 0 }, { "[\"\\u0000\"]", 0 },
+        { "[\"\\uzzzz\"]", 0 }, { "[\"\\x\"]", 0 }, { "[\"\\u12\"]", 0 },
+        { "[\"raw \x01\x1f ctl\"]", 1 }, { "[\"unterminated]", 0 },
+        { "{\"a\":{}", 0 }, { "{\"a\":[]", 0 }, { "[1,]", 0 }, { "{,}", 0 },
+        { "{\"a\"}", 0 }, { "{\"a\":}", 0 }, { "{1:2}", 0 }, { "nul", 0 },
+        { "tru", 0 }, { "[", 0 }, { " ", 0 }, { "x", 0 },
+        { "\xEF\xBB\xBF{\"bom\":1}", 1 }, { "\xEF\xBB\xBF" "1", 0 },
+        { "{\"dup\":1,\"dup\":2}", 1 }, { "[[[[[[[[[[]]]]]]]]]]", 1 },
+    };
+    struct jsonin *j = NULL;
+    struct bf_err e;
+    char deep[300], path[4096];
+    char *raw = NULL, *line = NULL, *save = NULL, *mut = NULL;
+    char **lines = NULL;
+    size_t i, n = 0, len;
+    int taken = 0, tries = 0;
+
+    ck_assert_int_eq(jsonin_new(&j, &e), BF_OK);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ck_assert_msg(check_parse(j, cases[i].text, strlen(cases[i].text)) ==
+                      cases[i].taken, "%s", cases[i].text);
+    /* A NUL byte inside a string, and nesting past jsonin's depth. */
+    ck_assert_int_eq(check_parse(j, "[\"a\0b\"]", 7), 0);
+    memset(deep, '[', 150);
+    memset(deep + 150, ']', 150);
+    ck_assert_int_eq(check_parse(j, deep, sizeof(deep)), 0);
+    ck_assert_int_eq(check_parse(j, deep + 100, 100), 1);
+    /* The golden raw records, whole and mutated at random. */
+    for (i = 0; i < sizeof(golden_tables) / sizeof(golden_tables[0]); i++) {
+        snprintf(path, sizeof(path), "%s/tests/unit/fixtures/xform/%s.raw.jsonl",
+                 getenv("BF_TOP"), golden_tables[i][0]);
+        raw = slurp(path);
+        ck_assert_ptr_nonnull(raw);
+        for (line = strtok_r(raw, "\n", &save); line != NULL;
+             line = strtok_r(NULL, "\n", &save)) {
+            lines = realloc(lines, (n + 1) * sizeof(*lines));
+            lines[n++] = strdup(line);
+        }
+        free(raw);
+    }
+    for (i = 0; i < n; i++)
+        check_parse(j, lines[i], strlen(lines[i]));
+    for (tries = 0; tries < 30000; tries++) {
+        static const char bytes[] = "\"\\{}[],:0-.eE+ u\x01\xc3";
+        size_t k, m;
+
+        line = lines[rnd() % n];
+        len = strlen(line);
+        mut = strdup(line);
+        m = 1 + rnd() % 3;
+        for (k = 0; k < m; k++)
+            mut[rnd() % len] = rnd() % 4 ? bytes[rnd() % (sizeof(bytes) - 1)]
+                                         : (char)(rnd() % 256);
+        if (rnd() % 4 == 0)
+            len = rnd() % len + 1;
+        taken += check_parse(j, mut, len);
+        free(mut);
+    }
+    /* The mutations must reach both outcomes often. */
+    ck_assert_int_gt(taken, 1000);
+    ck_assert_int_lt(taken, 29000);
+    for (i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+    jsonin_free(j);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("xform");
@@ -524,6 +960,12 @@ Suite *test_suite(void)
     tcase_add_test(tc, rejects_carry_reason_and_record);
     tcase_add_test(tc, record_hash_is_stable);
     tcase_add_test(tc, required_fields_per_table);
+    tcase_add_test(tc, jsonout_numbers_match_cjson);
+    tcase_add_test(tc, jsonout_strings_and_trees_match_cjson);
+    tcase_add_test(tc, writer_matches_cjson_on_random_records);
+    tcase_add_test(tc, writer_falls_back_when_names_clash);
+    tcase_add_test(tc, jsonin_matches_cjson);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
 }
