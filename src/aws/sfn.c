@@ -58,7 +58,9 @@ static size_t escape_char(unsigned char ch, char esc[6])
         esc[1] = named[0];
         return 2;
     }
-    memcpy(esc + 1, "u00", 3);
+    esc[1] = 'u';
+    esc[2] = '0';
+    esc[3] = '0';
     esc[4] = hex[ch >> 4];
     esc[5] = hex[ch & 0x0f];
     return 6;
