@@ -907,6 +907,33 @@ check('Dockerfile: multi-stage Debian 12, make + make install, runtime libs only
   return p;
 });
 
+// The build context is filtered by Dockerfile.dockerignore ("*" then "!path"
+// exceptions): every path the build stage COPYs must be let back in, or
+// `docker build` fails where this host-side emulation would not.
+check('Dockerfile.dockerignore lets in every path the build stage COPYs', () => {
+  const ins = dockerInstructions(fs.readFileSync(path.join(TOP, 'deploy/docker/Dockerfile'), 'utf8'));
+  const rules = fs.readFileSync(path.join(TOP, 'deploy/docker/Dockerfile.dockerignore'), 'utf8')
+    .split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const norm = (p) => p.replace(/^\.\//, '').replace(/\/+$/, '');
+  const included = (src) => {
+    let inc = true;
+    for (const r of rules) {
+      const neg = r.startsWith('!');
+      const pat = norm(neg ? r.slice(1) : r);
+      const hit = pat === '*' || src === pat || src.startsWith(`${pat}/`);
+      if (hit) inc = neg;
+    }
+    return inc;
+  };
+  const p = [];
+  for (const c of ins.filter((i) => i.op === 'COPY' && !/--from=/.test(i.arg))) {
+    const parts = c.arg.split(/\s+/);
+    parts.pop();
+    for (const src of parts) if (!included(norm(src))) p.push(`COPY ${src}: excluded by Dockerfile.dockerignore`);
+  }
+  return p;
+});
+
 // No Docker engine here, so run the build stage's own commands on this host
 // (Debian 12, the same base) from a copy holding only what the stage COPYs,
 // then check the binary needs no library beyond the final stage's packages.
