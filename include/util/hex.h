@@ -20,4 +20,7 @@ void hex_encode(const void *in, size_t n, char *out);
  * digits. This function can't fail. */
 void hex_sha256(const void *p, size_t n, char out[HEX_SHA256_LEN]);
 
+/* The value of one hex digit (either case), or -1 for any other byte. */
+int hex_digit_value(unsigned char c);
+
 #endif

@@ -34,6 +34,10 @@ void time_format_key(int64_t ms, char out[TIME_ISO_LEN]);
 /* Days since 1970-01-01 for a proleptic Gregorian date. Pure. */
 int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/* The inverse: the proleptic Gregorian date `days` after 1970-01-01
+ * (H. Hinnant's civil_from_days). Pure. */
+void time_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+
 /* Wall clock and monotonic clock in milliseconds. */
 int64_t time_now_ms(void);
 int64_t time_mono_ms(void);

@@ -20,6 +20,7 @@
 #include <openssl/sha.h>
 
 #include "util/hex.h"
+#include "util/timeutil.h"
 
 #define EMPTY_SHA256 \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -226,16 +227,6 @@ enum bf_rc sigv4_canonical_uri(const char *path, int s3_rules, struct buf *out)
     return rc;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Percent-decode s[0..n) ('+' stays literal, as AWS reads it; a '%' not
  * followed by two hex digits stays literal too), then encode the bytes
@@ -252,10 +243,11 @@ static char *recode(const char *s, size_t n)
         goto out;
     for (i = 0; i < n; i++) {
         if (s[i] == '%' && n - i >= 3) {
-            int hi = hexval(s[i + 1]);
+            int hi = hex_digit_value((unsigned char)s[i + 1]);
+            int lo = hex_digit_value((unsigned char)s[i + 2]);
 
-            if (hi >= 0 && hexval(s[i + 2]) >= 0) {
-                dec.data[dec.len++] = (char)(hi * 16 + hexval(s[i + 2]));
+            if (hi >= 0 && lo >= 0) {
+                dec.data[dec.len++] = (char)(hi * 16 + lo);
                 i += 2;
                 continue;
             }
@@ -702,22 +694,16 @@ static void put_digits(char *p, unsigned v, int n)
     }
 }
 
-/* "YYYYMMDDTHHMMSSZ" in UTC, by arithmetic (H. Hinnant's civil_from_days):
- * gmtime_r takes the time-zone lock and strftime is slow, on every request. */
+/* "YYYYMMDDTHHMMSSZ" in UTC, by arithmetic: gmtime_r takes the time-zone
+ * lock and strftime is slow, on every request. */
 static void format_amz_date(int64_t t, char out[17])
 {
     int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
     int64_t sod = t - days * 86400;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+    int64_t y = 0;
+    unsigned m = 0, d = 0;
 
+    time_civil_from_days(days, &y, &m, &d);
     put_digits(out, (unsigned)(y < 0 ? 0 : y % 10000), 4);
     put_digits(out + 4, m, 2);
     put_digits(out + 6, d, 2);

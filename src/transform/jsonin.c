@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "transform/jsonin.h"
+#include "util/hex.h"
 
 #define JI_BLOCK 256      /* nodes per block */
 #define JI_MAX_DEPTH 64   /* deeper: leave it to cJSON */
@@ -112,16 +113,6 @@ static int skip_ws_inner(struct ji_parse *p)
     return p->off < p->n ? 0 : -1;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* \uXXXX at `in` (7 readable bytes: the escape and at least one more) to
  * UTF-8 at *o. 0 or -1 (bad hex, surrogates and U+0000 are left to
@@ -132,7 +123,7 @@ static int put_u16(const unsigned char *in, char **o)
     int i, h;
 
     for (i = 2; i < 6; i++) {
-        h = hexval(in[i]);
+        h = hex_digit_value((unsigned char)in[i]);
         if (h < 0)
             return -1;
         cp = cp << 4 | (unsigned)h;

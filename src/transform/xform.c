@@ -790,6 +790,27 @@ static void value_brief(const cJSON *v, char out[48])
 
 /* Map one field into `rec`. Returns BF_OK (mapped, or null after a failed
  * optional coercion), BF_E_TRANSFORM_FAILED with `reason` for a reject. */
+/* A required field has no usable value: the reject reason names the field
+ * and either its source path (`v` NULL: absent or null) or the value that
+ * could not be coerced. Both mapping paths word it the same way. */
+static enum bf_rc required_missing(const struct xform_field *f, const cJSON *v,
+                                   char reason[XFORM_REASON_MAX])
+{
+    char brief[48];
+
+    if (v == NULL) {
+        snprintf(reason, XFORM_REASON_MAX,
+                 "missing required field '%s' (source path '%s')",
+                 f->name, f->alts[0].text);
+        return BF_E_TRANSFORM_FAILED;
+    }
+    value_brief(v, brief);
+    snprintf(reason, XFORM_REASON_MAX,
+             "required field '%s': cannot coerce %s to %s", f->name,
+             brief, type_names[f->type]);
+    return BF_E_TRANSFORM_FAILED;
+}
+
 static enum bf_rc map_field(const struct xform_field *f, const cJSON *raw,
                             cJSON *rec, char reason[XFORM_REASON_MAX],
                             int *nulls)
@@ -798,7 +819,6 @@ static enum bf_rc map_field(const struct xform_field *f, const cJSON *raw,
     cJSON *item = NULL;
     size_t i;
     int failed = 0;
-    char brief[48];
 
     for (i = 0; i < f->nalts && (v == NULL || cJSON_IsNull(v)); i++)
         v = path_get(raw, &f->alts[i]);
@@ -807,19 +827,8 @@ static enum bf_rc map_field(const struct xform_field *f, const cJSON *raw,
         if (item == NULL && !failed)
             return BF_E_NOMEM;
     }
-    if (item == NULL && f->required) {
-        if (!failed) {
-            snprintf(reason, XFORM_REASON_MAX,
-                     "missing required field '%s' (source path '%s')",
-                     f->name, f->alts[0].text);
-            return BF_E_TRANSFORM_FAILED;
-        }
-        value_brief(v, brief);
-        snprintf(reason, XFORM_REASON_MAX,
-                 "required field '%s': cannot coerce %s to %s", f->name,
-                 brief, type_names[f->type]);
-        return BF_E_TRANSFORM_FAILED;
-    }
+    if (item == NULL && f->required)
+        return required_missing(f, failed ? v : NULL, reason);
     if (item == NULL && failed)
         (*nulls)++;
     if (item == NULL)
@@ -854,6 +863,20 @@ static int add_context(cJSON *o, const struct xform_ctx *ctx)
     return 0;
 }
 
+/* What both mapping paths do first: clear the outputs; a record that is not
+ * a JSON object is rejected (returns 0, `reason` says why). */
+static int record_start(const cJSON *raw, char reason[XFORM_REASON_MAX],
+                        int *coercion_nulls)
+{
+    reason[0] = '\0';
+    if (coercion_nulls != NULL)
+        *coercion_nulls = 0;
+    if (cJSON_IsObject(raw))
+        return 1;
+    snprintf(reason, XFORM_REASON_MAX, "record is not a JSON object");
+    return 0;
+}
+
 enum bf_rc xform_map_record(const struct xform_table *t, const cJSON *raw,
                             const struct xform_ctx *ctx, cJSON **out,
                             char reason[XFORM_REASON_MAX],
@@ -866,13 +889,8 @@ enum bf_rc xform_map_record(const struct xform_table *t, const cJSON *raw,
     enum bf_rc rc = BF_OK;
 
     *out = NULL;
-    reason[0] = '\0';
-    if (coercion_nulls != NULL)
-        *coercion_nulls = 0;
-    if (!cJSON_IsObject(raw)) {
-        snprintf(reason, XFORM_REASON_MAX, "record is not a JSON object");
+    if (!record_start(raw, reason, coercion_nulls))
         return BF_OK;
-    }
     rec = cJSON_CreateObject();
     if (rec == NULL)
         return bf_err_set(err, BF_E_NOMEM, "out of memory");
@@ -1139,64 +1157,6 @@ static void index_members(struct xform_writer *w, const cJSON *raw)
     }
 }
 
-/* Days since 1970-01-01 to the civil date (H. Hinnant's algorithm). */
-static void civil_date(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    int64_t era;
-    unsigned doe, yoe, doy, mp;
-
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = (unsigned)(z - era * 146097);
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static void put2(char *p, unsigned v)
-{
-    p[0] = (char)('0' + v / 10 % 10);
-    p[1] = (char)('0' + v % 10);
-}
-
-/* time_format_iso8601() without snprintf, for years 0..9999 (the rest go
- * to it). */
-static void iso_format(int64_t ms, char out[TIME_ISO_LEN])
-{
-    int64_t secs, days, y;
-    unsigned m, d, sod, msec;
-
-    msec = (unsigned)(((ms % 1000) + 1000) % 1000);
-    secs = (ms - (int64_t)msec) / 1000;
-    days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    sod = (unsigned)(secs - days * 86400);
-    civil_date(days, &y, &m, &d);
-    if (y < 0 || y > 9999) {
-        time_format_iso8601(ms, out);
-        return;
-    }
-    put2(out, (unsigned)(y / 100));
-    put2(out + 2, (unsigned)(y % 100));
-    out[4] = '-';
-    put2(out + 5, m);
-    out[7] = '-';
-    put2(out + 8, d);
-    out[10] = 'T';
-    put2(out + 11, sod / 3600);
-    out[13] = ':';
-    put2(out + 14, sod / 60 % 60);
-    out[16] = ':';
-    put2(out + 17, sod % 60);
-    out[19] = '.';
-    out[20] = (char)('0' + msec / 100);
-    put2(out + 21, msec % 100);
-    out[23] = 'Z';
-    out[24] = '\0';
-}
-
 /* to_string() into the line. */
 static enum bf_rc put_as_string(struct xform_writer *w, const cJSON *v)
 {
@@ -1283,7 +1243,7 @@ static enum bf_rc put_coerced(struct xform_writer *w,
     case XT_TIMESTAMP:
         if (cJSON_IsString(v) &&
             time_parse_iso8601(v->valuestring, &ms, &e) == BF_OK) {
-            iso_format(ms, iso + 1);
+            time_format_iso8601(ms, iso + 1);
             iso[0] = '"';
             iso[TIME_ISO_LEN] = '"';
             return buf_append(&w->line, iso, TIME_ISO_LEN + 1);
@@ -1305,7 +1265,6 @@ static enum bf_rc write_field(struct xform_writer *w, size_t i,
     const struct xform_fast *fa = &w->t->fast;
     struct xspan *sp = &w->val[i];
     const cJSON *v = NULL;
-    char brief[48];
     size_t a, off;
     int failed = 0;
     enum bf_rc rc = BF_OK;
@@ -1327,19 +1286,8 @@ static enum bf_rc write_field(struct xform_writer *w, size_t i,
         rc = put_coerced(w, f, v, sp, &failed, hash_bad);
     if (rc != BF_OK)
         return rc;
-    if (failed != 0 && f->required) {
-        if (failed < 0) {
-            snprintf(reason, XFORM_REASON_MAX,
-                     "missing required field '%s' (source path '%s')",
-                     f->name, f->alts[0].text);
-            return BF_E_TRANSFORM_FAILED;
-        }
-        value_brief(v, brief);
-        snprintf(reason, XFORM_REASON_MAX,
-                 "required field '%s': cannot coerce %s to %s", f->name,
-                 brief, type_names[f->type]);
-        return BF_E_TRANSFORM_FAILED;
-    }
+    if (failed != 0 && f->required)
+        return required_missing(f, failed > 0 ? v : NULL, reason);
     if (failed > 0)
         (*nulls)++;
     if (failed != 0)
@@ -1424,13 +1372,8 @@ enum bf_rc xform_write_record(struct xform_writer *w, const cJSON *raw,
 
     *line = NULL;
     *len = 0;
-    reason[0] = '\0';
-    if (coercion_nulls != NULL)
-        *coercion_nulls = 0;
-    if (!cJSON_IsObject(raw)) {
-        snprintf(reason, XFORM_REASON_MAX, "record is not a JSON object");
+    if (!record_start(raw, reason, coercion_nulls))
         return BF_OK;
-    }
     if (!w->t->fast.ok) {
         rc = write_slow(w, raw, reason, &nulls, err);
     } else {

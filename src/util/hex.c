@@ -1,4 +1,5 @@
-/* hex.c -- lower-case hex encoding and the hex SHA-256 digest (see hex.h).
+/* hex.c -- lower-case hex encoding, the hex SHA-256 digest and hex digit
+ * values (see hex.h).
  *
  * A table lookup per nibble rather than snprintf("%02x") per byte: it is
  * on the signing path of every AWS request and the hashing path of every
@@ -28,4 +29,15 @@ void hex_sha256(const void *p, size_t n, char out[HEX_SHA256_LEN])
     /* SHA256() wants a valid pointer even for zero bytes. */
     SHA256(p != NULL ? p : (const void *)"", n, md);
     hex_encode(md, sizeof(md), out);
+}
+
+int hex_digit_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }

@@ -28,7 +28,7 @@ int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void time_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     int64_t era;
     unsigned doe, yoe, doy, mp;
@@ -213,7 +213,7 @@ void time_format_iso8601(int64_t ms, char out[TIME_ISO_LEN])
     secs = (ms - msec) / 1000;
     days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     secs -= days * 86400;
-    civil_from_days(days, &y, &m, &d);
+    time_civil_from_days(days, &y, &m, &d);
     sod = (unsigned)secs; /* 0..86399 after the day split above */
     /* Digits by arithmetic, not snprintf: every log line and every task
      * stamps the time, and the layout is fixed (24 characters for years
