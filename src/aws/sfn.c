@@ -14,6 +14,7 @@
 
 #include "aws/endpoint.h"
 #include "util/buf.h"
+#include "util/jsonout.h"
 
 #define SFN_HEARTBEAT_TIMEOUT_MS 10000
 
@@ -40,73 +41,9 @@ int sfn_task_closed(const struct bf_err *err)
             strcmp(err->aws_code, "InvalidToken") == 0);
 }
 
-/* The escape of one character that JSON does not allow bare: the cJSON
- * choice (\b \f \n \r \t, else \u00XX). Returns its length. */
-static size_t escape_char(unsigned char ch, char esc[6])
-{
-    static const char hex[] = "0123456789abcdef";
-    const char *named = NULL;
-
-    esc[0] = '\\';
-    if (ch == '"' || ch == '\\') {
-        esc[1] = (char)ch;
-        return 2;
-    }
-    named = ch == '\b' ? "b" : ch == '\f' ? "f" : ch == '\n' ? "n"
-          : ch == '\r' ? "r" : ch == '\t' ? "t" : NULL;
-    if (named != NULL) {
-        esc[1] = named[0];
-        return 2;
-    }
-    esc[1] = 'u';
-    esc[2] = '0';
-    esc[3] = '0';
-    esc[4] = hex[ch >> 4];
-    esc[5] = hex[ch & 0x0f];
-    return 6;
-}
-
-static int needs_escape(unsigned char ch)
-{
-    return ch < 0x20 || ch == '"' || ch == '\\';
-}
-
-/* Append `s` as a JSON string, escaped as cJSON does; UTF-8 passes as is.
- * Sized first, then written in place: the output of a task is JSON text
- * itself, full of quotes. */
-static enum bf_rc put_json_string(struct buf *b, const char *s)
-{
-    const unsigned char *p = NULL;
-    size_t need = 2;
-    char esc[6], *o = NULL;
-    enum bf_rc rc;
-
-    for (p = (const unsigned char *)s; *p != '\0'; p++)
-        need += needs_escape(*p) ? escape_char(*p, esc) : 1;
-    rc = buf_reserve(b, need);
-    if (rc != BF_OK)
-        return rc;
-    o = b->data + b->len;
-    *o++ = '"';
-    for (p = (const unsigned char *)s; *p != '\0'; p++) {
-        size_t n = 0;
-
-        if (!needs_escape(*p)) {
-            *o++ = (char)*p;
-            continue;
-        }
-        n = escape_char(*p, esc);
-        memcpy(o, esc, n);
-        o += n;
-    }
-    *o++ = '"';
-    b->len += need;
-    b->data[b->len] = '\0';
-    return BF_OK;
-}
-
 /* {"k0":"v0","k1":"v1",...} from NULL-terminated name/value pairs; a NULL
- * value leaves its member out (as cJSON_AddStringToObject did). */
+ * value leaves its member out (as cJSON_AddStringToObject did). Strings are
+ * escaped as cJSON escapes them (jsonout.h); UTF-8 passes as is. */
 static enum bf_rc put_object(struct buf *b, const char *const *kv)
 {
     enum bf_rc rc = buf_append(b, "{", 1);
@@ -118,11 +55,11 @@ static enum bf_rc put_object(struct buf *b, const char *const *kv)
         if (!first)
             rc = buf_append(b, ",", 1);
         if (rc == BF_OK)
-            rc = put_json_string(b, kv[0]);
+            rc = jsonout_string(b, kv[0], strlen(kv[0]));
         if (rc == BF_OK)
             rc = buf_append(b, ":", 1);
         if (rc == BF_OK)
-            rc = put_json_string(b, kv[1]);
+            rc = jsonout_string(b, kv[1], strlen(kv[1]));
         first = 0;
     }
     if (rc == BF_OK)

@@ -22,9 +22,10 @@
 // Admin: GET /__admin/expected?start=ISO&end=ISO -> {count};
 //        GET /__admin/stats -> {pages, records, bytes}.
 'use strict';
+const { listenAndServe } = require('../support/fake/serve.js');
 const http = require('http');
 const path = require('path');
-const { makeTicket, parseConditions } =
+const { makeTicket, parseConditions, buildMeta, iso } =
   require(path.join(__dirname, '..', 'support', 'fake', 'connectwise.js'));
 
 const SENT_ID = 987654321;
@@ -50,34 +51,6 @@ function parseArgs(argv) {
   return a;
 }
 
-function iso(ms) { return new Date(ms).toISOString().replace('.000Z', 'Z'); }
-
-// mulberry32, as in the shared fake, for ids (ascending, with gaps) and
-// lastUpdated (whole seconds over the window).
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6D2B79F5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function buildMeta(seed, n, startMs, spanMs) {
-  const r = rng(seed * 31 + 7);
-  const ids = new Int32Array(n);
-  const lu = new Float64Array(n);
-  let id = 100;
-  for (let i = 0; i < n; i++) {
-    id += 1 + Math.floor(r() * 3);
-    ids[i] = id;
-    lu[i] = startMs + Math.floor(r() * (spanMs / 1000)) * 1000;
-  }
-  return { ids, lu };
-}
-
 // Each variant: text pieces with holes for the id (kind 0) and the
 // lastUpdated time (kind 1) between them.
 function buildVariants(seed, k, startMs) {
@@ -100,7 +73,8 @@ function buildVariants(seed, k, startMs) {
 function main() {
   const args = parseArgs(process.argv);
   const startMs = Date.parse(args.start);
-  const meta = buildMeta(args.seed, args.tickets, startMs, args.days * 86400000);
+  // The shared fake's ids (ascending, with gaps) and lastUpdated times.
+  const meta = buildMeta(args.seed, 'service/tickets', args.tickets, startMs, args.days * 86400000);
   const variants = buildVariants(args.seed, args.variants, startMs);
   const stats = { pages: 0, records: 0, bytes: 0 };
   let cache = null;
@@ -192,18 +166,7 @@ function main() {
     });
   });
   server.keepAliveTimeout = 60000;
-  server.listen(0, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
-  });
-  const stop = () => process.exit(0);
-  setTimeout(stop, args.maxSeconds * 1000).unref();
-  if (args.watchStdin) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
-    process.stdin.resume();
-  }
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  listenAndServe(server, { port: 0, maxSeconds: args.maxSeconds, watchStdin: args.watchStdin });
 }
 
 main();

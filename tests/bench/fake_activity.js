@@ -23,6 +23,7 @@
 // Listens on 127.0.0.1 (port 0), prints {"port": N}. Admin (never signed):
 //   GET /__admin/stats -> counters;  POST /__admin/reset -> zero counters.
 'use strict';
+const { listenAndServe } = require('../support/fake/serve.js');
 const crypto = require('crypto');
 const http = require('http');
 const path = require('path');
@@ -238,18 +239,7 @@ function main() {
   server.keepAliveTimeout = 120000;
   server.headersTimeout = 125000;
   server.requestTimeout = 0;
-  server.listen(0, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
-  });
-  const stop = () => process.exit(0);
-  setTimeout(stop, args.maxSeconds * 1000).unref();
-  if (args.watchStdin) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
-    process.stdin.resume();
-  }
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  listenAndServe(server, { port: 0, maxSeconds: args.maxSeconds, watchStdin: args.watchStdin });
 }
 
 main();

@@ -22,6 +22,7 @@
 // The aws-sdk:s3:putObject integration writes to --s3-bucket B=DIR (object
 // at DIR/KEY) or --s3-root DIR (object at DIR/B/KEY).
 'use strict';
+const { listenAndServe } = require('../support/fake/serve.js');
 const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
@@ -381,14 +382,7 @@ function main() {
   server.requestTimeout = 0;
   server.headersTimeout = 0;
   server.keepAliveTimeout = 75000;
-  server.listen(args.port, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
-  });
-  const stop = () => process.exit(0);
-  setTimeout(stop, args.maxSeconds * 1000).unref();
-  if (args.watchStdin) { process.stdin.on('end', stop); process.stdin.on('error', stop); process.stdin.resume(); }
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  listenAndServe(server, { port: args.port, maxSeconds: args.maxSeconds, watchStdin: args.watchStdin });
 }
 
 if (require.main === module) main();

@@ -495,26 +495,36 @@ END_TEST
  * outside the directory (a short one, and a long one with no '/' after the
  * prefix length) must not make the sink abort uploads that are not its
  * own, nor read past the end of a short key. */
+/* Make the fake answer the next ListMultipartUploads with `uploads` (the
+ * <Upload> elements) and run sink_abort_incomplete() on directory "mine". */
+static void abort_incomplete_with(struct sink *s, const char *uploads)
+{
+    struct bf_err e;
+    char fault[1024];
+
+    snprintf(fault, sizeof(fault),
+             "{\"faults\":[{\"service\":\"s3\",\"op\":\"ListMultipartUploads\","
+             "\"status\":200,\"headers\":{\"content-type\":\"application/xml\"},"
+             "\"body\":\"<ListMultipartUploadsResult>%s"
+             "</ListMultipartUploadsResult>\"}]}", uploads);
+    ck_assert_int_eq(fakesrv_admin(&fake, "POST", "faults", fault, NULL), 200);
+    bf_err_init(&e);
+    ck_assert_int_eq(sink_abort_incomplete(s, "mine", &e), BF_OK);
+}
+
 START_TEST(abort_incomplete_ignores_foreign_uploads)
 {
     struct sink *s = open_s3(0, NULL);
-    struct bf_err e;
-    const char *fault =
-        "{\"faults\":[{\"service\":\"s3\",\"op\":\"ListMultipartUploads\","
-        "\"status\":200,\"headers\":{\"content-type\":\"application/xml\"},"
-        "\"body\":\"<ListMultipartUploadsResult>"
+    cJSON *calls = NULL, *c = NULL;
+    int aborts = 0;
+
+    /* u3 is ours but unknown to the fake: its 404 counts as "gone". */
+    abort_incomplete_with(s,
         "<Upload><Key>x</Key><UploadId>u1</UploadId></Upload>"
         "<Upload><Key>zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz</Key>"
         "<UploadId>u2</UploadId></Upload>"
         "<Upload><Key>data/prefix/mine/part-1</Key><UploadId>u3</UploadId>"
-        "</Upload></ListMultipartUploadsResult>\"}]}";
-    cJSON *calls = NULL, *c = NULL;
-    int aborts = 0;
-
-    ck_assert_int_eq(fakesrv_admin(&fake, "POST", "faults", fault, NULL), 200);
-    bf_err_init(&e);
-    /* u3 is ours but unknown to the fake: its 404 counts as "gone". */
-    ck_assert_int_eq(sink_abort_incomplete(s, "mine", &e), BF_OK);
+        "</Upload>");
     calls = admin_json("calls?service=s3");
     cJSON_ArrayForEach(c, calls) {
         const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(c, "op"));
@@ -532,30 +542,23 @@ START_TEST(abort_incomplete_ignores_foreign_uploads)
 }
 END_TEST
 
-/* A bucket name S3 cannot have is a configuration error at open, not an
- * "unavailable" sink that the state machine would retry. */
 /* An <Upload> without an <UploadId> must not lend its key to the next
  * upload's id: that would abort another directory's upload. */
 START_TEST(abort_incomplete_pairs_within_one_upload)
 {
     struct sink *s = open_s3(0, NULL);
-    struct bf_err e;
-    const char *fault =
-        "{\"faults\":[{\"service\":\"s3\",\"op\":\"ListMultipartUploads\","
-        "\"status\":200,\"headers\":{\"content-type\":\"application/xml\"},"
-        "\"body\":\"<ListMultipartUploadsResult>"
+
+    abort_incomplete_with(s,
         "<Upload><Key>data/prefix/mine/part-1</Key></Upload>"
         "<Upload><Key>data/prefix/other/part-1</Key><UploadId>u9</UploadId>"
-        "</Upload></ListMultipartUploadsResult>\"}]}";
-
-    ck_assert_int_eq(fakesrv_admin(&fake, "POST", "faults", fault, NULL), 200);
-    bf_err_init(&e);
-    ck_assert_int_eq(sink_abort_incomplete(s, "mine", &e), BF_OK);
+        "</Upload>");
     ck_assert_int_eq(count_calls("AbortMultipartUpload", NULL), 0);
     sink_free(s);
 }
 END_TEST
 
+/* A bucket name S3 cannot have is a configuration error at open, not an
+ * "unavailable" sink that the state machine would retry. */
 START_TEST(bad_bucket_is_config)
 {
     struct sink *s = NULL;

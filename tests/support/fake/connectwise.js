@@ -38,6 +38,7 @@
 // with a Link that points back at the same request; reset drops the
 // connection.
 'use strict';
+const { listenAndServe } = require('./serve.js');
 const http = require('http');
 
 const TABLES = ['service/tickets', 'time/entries', 'company/companies',
@@ -445,19 +446,8 @@ function main() {
     });
   });
   server.keepAliveTimeout = 30000;
-  server.listen(args.port, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
-  });
-  const stop = () => process.exit(0);
-  setTimeout(stop, args.maxSeconds * 1000).unref();
-  if (args.watchStdin) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
-    process.stdin.resume();
-  }
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  listenAndServe(server, { port: args.port, maxSeconds: args.maxSeconds, watchStdin: args.watchStdin });
 }
 
 if (require.main === module) main();
-module.exports = { parseConditions, makeTicket };
+module.exports = { parseConditions, makeTicket, buildMeta, iso };

@@ -29,6 +29,7 @@
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
+const { listenAndServe } = require('./serve.js');
 
 function defaults() {
   return { accessKeyId: 'ASIAMETADATAEXAMPLE', secretAccessKey: 'metadataSecretKeyExample/+=',
@@ -142,18 +143,7 @@ function main() {
       });
     });
   });
-  server.listen(args.port, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
-  });
-  const stop = () => process.exit(0);
-  setTimeout(stop, args.maxSeconds * 1000).unref();
-  if (args.watchStdin) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
-    process.stdin.resume();
-  }
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  listenAndServe(server, { port: args.port, maxSeconds: args.maxSeconds, watchStdin: args.watchStdin });
 }
 
 if (require.main === module) main();

@@ -45,6 +45,7 @@
 // (until the client gives up); resetAfterHandle lets the service act, then
 // destroys the connection instead of answering (the "lost reply" case).
 'use strict';
+const { listenAndServe } = require('./serve.js');
 const fs = require('fs');
 const http = require('http');
 const https = require('https');
@@ -233,18 +234,7 @@ function main() {
   server.keepAliveTimeout = 30000;
   server.headersTimeout = 35000;
   server.requestTimeout = 0;
-  server.listen(args.port, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
-  });
-  const stop = () => process.exit(0);
-  setTimeout(stop, args.maxSeconds * 1000).unref();
-  if (args.watchStdin) {
-    process.stdin.on('end', stop);
-    process.stdin.on('error', stop);
-    process.stdin.resume();
-  }
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  listenAndServe(server, { port: args.port, maxSeconds: args.maxSeconds, watchStdin: args.watchStdin });
 }
 
 if (require.main === module) main();
