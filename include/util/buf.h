@@ -19,10 +19,17 @@ struct buf {
     size_t len;   /* bytes used, excluding the terminating NUL */
     size_t cap;   /* bytes allocated */
     size_t limit; /* maximum len; 0 means no limit other than SIZE_MAX */
+    int secret;   /* buf_init_secret(): growing wipes the old block */
 };
 
 /* Initialise an empty buffer. This function can't fail. */
 void buf_init(struct buf *b, size_t limit);
+
+/* The same for a buffer that will hold a secret (a key, a token, a header
+ * carrying one): when it grows, the old block is wiped before it is freed,
+ * so no copy is left behind in freed memory. Free it with
+ * buf_cleanup_secure(). */
+void buf_init_secret(struct buf *b, size_t limit);
 
 /* Append `n` bytes. Returns BF_E_LIMIT when `limit` would be passed (the
  * buffer is left unchanged) or BF_E_NOMEM. */

@@ -104,7 +104,7 @@ static enum bf_rc ecs_token_file(const char *file, char *tok, size_t n,
     size_t len;
     enum bf_rc rc;
 
-    buf_init(&b, n - 1);
+    buf_init_secret(&b, n - 1);
     rc = file_read_all(file, &b, NULL, err);
     if (rc == BF_OK) {
         len = b.len;
@@ -150,7 +150,7 @@ static enum bf_rc ecs_get(struct creds_provider *p, struct creds *out,
     enum bf_rc rc;
 
     (void)p;
-    buf_init(&body, CREDS_HTTP_MAX_BODY);
+    buf_init_secret(&body, CREDS_HTTP_MAX_BODY);
     hdr[0] = '\0';
     rc = ecs_url(url, sizeof(url), err);
     if (rc == BF_OK)

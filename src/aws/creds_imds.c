@@ -79,7 +79,7 @@ static enum bf_rc imds_get(struct creds_provider *p, struct creds *out,
     enum bf_rc rc;
 
     (void)p;
-    buf_init(&body, CREDS_HTTP_MAX_BODY);
+    buf_init_secret(&body, CREDS_HTTP_MAX_BODY);
     hdr[0] = '\0';
     rc = imds_base(base, sizeof(base), err);
     if (rc != BF_OK)

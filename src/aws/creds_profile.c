@@ -193,7 +193,7 @@ static enum bf_rc ini_parse(const char *path, int config_file,
     int in_section = 0, in_wanted = 0, nested = 0;
     enum bf_rc rc;
 
-    buf_init(&text, INI_MAX_BYTES);
+    buf_init_secret(&text, INI_MAX_BYTES);
     rc = read_file(path, &text, missing, pv->err);
     if (rc != BF_OK || *missing)
         goto out;

@@ -116,7 +116,7 @@ struct http_client *http_client_new(void)
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-    buf_init(&c->lines, 0);
+    buf_init_secret(&c->lines, 0);
     return c;
 }
 
@@ -134,7 +134,9 @@ void http_client_free(struct http_client *c)
 void http_response_init(struct http_response *r)
 {
     memset(r, 0, sizeof(*r));
-    buf_init(&r->body, HTTP_DEFAULT_MAX_RESPONSE);
+    /* Bodies can carry secrets (GetSecretValue, credential documents):
+     * growing one must not leave a copy in freed memory. */
+    buf_init_secret(&r->body, HTTP_DEFAULT_MAX_RESPONSE);
 }
 
 static void headers_clear(struct http_response *r)

@@ -87,9 +87,9 @@ static enum bf_rc call(struct awsjson_client *c, const char *op,
     struct buf body;
     enum bf_rc rc;
 
-    buf_init(&body, 0);
-    /* Room for the usual case up front: a buffer that grows leaves copies
-     * of the token behind in freed memory. */
+    buf_init_secret(&body, 0);
+    /* Room for the usual case up front, one allocation; should it grow
+     * anyway, a secret buffer wipes the blocks it leaves. */
     if (buf_reserve(&body, object_size(kv)) != BF_OK ||
         put_object(&body, kv) != BF_OK) {
         buf_cleanup_secure(&body);

@@ -441,7 +441,7 @@ static enum bf_rc add_header(struct canon_header *hs, size_t *n,
     struct canon_header *h = &hs[*n];
 
     h->name = strdup(lname);
-    buf_init(&h->value, 0);
+    buf_init_secret(&h->value, 0);
     h->order = *n;
     (*n)++;
     if (h->name == NULL)
@@ -641,7 +641,7 @@ static int signing_key(struct sigv4_key_cache *cache, struct hasher *h,
 void sigv4_result_init(struct sigv4_result *r)
 {
     memset(r, 0, sizeof(*r));
-    buf_init(&r->canonical_request, 0);
+    buf_init_secret(&r->canonical_request, 0);
     buf_init(&r->string_to_sign, 0);
     buf_init(&r->signed_headers, 0);
     buf_init(&r->authorization, 0);

@@ -55,7 +55,7 @@ enum bf_rc secrets_read_file(const char *path, char **data, size_t *len,
 
     *data = NULL;
     *len = 0;
-    buf_init(&b, STORE_FILE_MAX);
+    buf_init_secret(&b, STORE_FILE_MAX);
     rc = file_read_all(path, &b, NULL, err);
     if (rc != BF_OK) {
         buf_cleanup_secure(&b);

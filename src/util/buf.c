@@ -20,6 +20,31 @@ void buf_init(struct buf *b, size_t limit)
     b->len = 0;
     b->cap = 0;
     b->limit = limit != 0 ? limit : SIZE_MAX - 1;
+    b->secret = 0;
+}
+
+void buf_init_secret(struct buf *b, size_t limit)
+{
+    buf_init(b, limit);
+    b->secret = 1;
+}
+
+/* realloc() may move the data and free the old block as it is: for a
+ * secret buffer, copy by hand and wipe the old block first. */
+static enum bf_rc grow_wiping(struct buf *b, size_t cap)
+{
+    char *p = malloc(cap);
+
+    if (p == NULL)
+        return BF_E_NOMEM;
+    if (b->data != NULL) {
+        memcpy(p, b->data, b->len + 1);
+        OPENSSL_cleanse(b->data, b->cap);
+        free(b->data);
+    }
+    b->data = p;
+    b->cap = cap;
+    return BF_OK;
 }
 
 enum bf_rc buf_reserve(struct buf *b, size_t n)
@@ -40,6 +65,8 @@ enum bf_rc buf_reserve(struct buf *b, size_t n)
         }
         cap *= 2;
     }
+    if (b->secret)
+        return grow_wiping(b, cap);
     p = realloc(b->data, cap);
     if (p == NULL)
         return BF_E_NOMEM;

@@ -107,6 +107,37 @@ static int64_t parse_ok(const char *s)
     return ms;
 }
 
+/* A secret buffer keeps its contents across growth like any other, and
+ * the blocks it outgrows are not the ones it ends in (it copies, so that
+ * the old one can be wiped; realloc might have kept or moved it). */
+START_TEST(buf_secret_grows_by_copy)
+{
+    struct buf b;
+    const char *first = NULL;
+    char chunk[100];
+    int i, moved = 0;
+
+    buf_init_secret(&b, 0);
+    memset(chunk, 'k', sizeof(chunk));
+    ck_assert_int_eq(buf_append(&b, chunk, sizeof(chunk)), BF_OK);
+    first = b.data;
+    for (i = 0; i < 50; i++) {
+        const char *before = b.data;
+
+        ck_assert_int_eq(buf_append(&b, chunk, sizeof(chunk)), BF_OK);
+        moved += b.data != before;
+    }
+    ck_assert_uint_eq(b.len, 51 * sizeof(chunk));
+    for (i = 0; i < (int)b.len; i++)
+        ck_assert_int_eq(b.data[i], 'k');
+    ck_assert_int_eq(b.data[b.len], '\0');
+    ck_assert_int_gt(moved, 0);
+    ck_assert_ptr_ne(b.data, first);
+    buf_cleanup_secure(&b);
+    ck_assert_ptr_null(b.data);
+}
+END_TEST
+
 START_TEST(time_parse_forms)
 {
     char out[TIME_ISO_LEN];
@@ -291,6 +322,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, err_cause_is_bounded_json);
     tcase_add_test(tc, buf_respects_limit);
     tcase_add_test(tc, time_parse_forms);
+    tcase_add_test(tc, buf_secret_grows_by_copy);
     tcase_add_test(tc, time_parse_rejects);
     tcase_add_test(tc, time_format_matches_gmtime);
     tcase_add_test(tc, log_lines_are_json);
