@@ -260,18 +260,38 @@ static int count_calls(struct wk *w, const char *op, int *sigv4_bad)
     return n;
 }
 
-static int log_contains(struct wk *w, const char *needle)
+/* Lines of the worker's log that contain `needle`. */
+static int log_count(struct wk *w, const char *needle)
 {
     FILE *f = fopen(w->log, "r");
     char line[8192];
-    int found = 0;
+    int n = 0;
 
     if (f == NULL)
         return 0;
-    while (!found && fgets(line, sizeof line, f) != NULL)
-        found = strstr(line, needle) != NULL;
+    while (fgets(line, sizeof line, f) != NULL)
+        n += strstr(line, needle) != NULL;
     fclose(f);
-    return found;
+    return n;
+}
+
+static int log_contains(struct wk *w, const char *needle)
+{
+    return log_count(w, needle) > 0;
+}
+
+/* Wait until the worker has logged `n` task_started events. The fake
+ * records a delivery when it sends the response, before the worker has
+ * read it; a test about a task that is *running* when something happens
+ * must wait for the worker's own word (a sanitizer build is slow enough
+ * to lose that race). */
+static void wait_started(struct wk *w, int n, int timeout_ms)
+{
+    int64_t end = time_mono_ms() + timeout_ms;
+
+    while (log_count(w, "\"event\":\"task_started\"") < n && time_mono_ms() < end)
+        ms_sleep(10);
+    ck_assert_int_eq(log_count(w, "\"event\":\"task_started\""), n);
 }
 
 static void stop_worker(struct wk *w, int timeout_ms)
@@ -522,7 +542,7 @@ START_TEST(sigterm_mid_task_drains_then_fails)
     enqueue(&w, input, 2, 0);
     worker_start(&w, args);
     cJSON_Delete(wait_delivered(&w, 2, 5000));
-    ms_sleep(100);
+    wait_started(&w, 2, 10000);
     t0 = time_mono_ms();
     kill(w.pid, SIGTERM);
     ck_assert_int_eq(worker_wait(&w, 8000), 0);
@@ -549,13 +569,14 @@ START_TEST(sigterm_mid_task_finishes_within_drain)
     snprintf(input, sizeof input, GOOD_INPUT, 60);
     enqueue(&w, input, 2, 0);
     worker_start(&w, args);
-    /* Both tasks must be running before the signal (a sanitizer build
-     * starts slowly): a task delivered after it is failed by design. */
+    /* Both tasks must be running before the signal: a task that arrives
+     * after it is failed by design. */
     tasks = wait_delivered(&w, 2, 20000);
     cJSON_ArrayForEach(t, tasks)
         delivered += cJSON_GetArraySize(cJSON_GetObjectItem(t, "deliveries")) > 0;
     cJSON_Delete(tasks);
     ck_assert_int_eq(delivered, 2);
+    wait_started(&w, 2, 10000);
     kill(w.pid, SIGTERM);
     ck_assert_int_eq(worker_wait(&w, 10000), 0);
     tasks = admin_json(&w, "svc/sfn/tasks");
