@@ -31,7 +31,10 @@
 
 #define HTTP_MAX_REQUEST_HEADERS 62
 #define HTTP_MAX_SOCKETS 8  /* a transfer uses 1; happy eyeballs 2 */
-#define HTTP_MAX_WAIT_MS 1000
+/* curl's timer callback says when it needs us; this cap is only a safety
+ * net. It is long because each wake costs: a worker idles with one long
+ * poll per slot, and a 1 s cap woke 16 slot threads 16 times a second. */
+#define HTTP_MAX_WAIT_MS 10000
 
 /* A socket curl asked us to watch, and for what (CURL_POLL_*). */
 struct watched {
@@ -525,7 +528,7 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
     return 0;
 }
 
-/* Wait for the watched sockets or curl's timer (at most a second), then
+/* Wait for the watched sockets or curl's timer (HTTP_MAX_WAIT_MS at most), then
  * hand curl what happened. Telling curl which socket is readable spares it
  * a poll(2) of its own before each read; a loop around
  * curl_multi_poll()/curl_multi_perform() (what curl_easy_perform does)

@@ -354,6 +354,7 @@ static void *zpipe_main(void *arg)
     struct bf_err e;
     enum bf_rc rc, failed;
 
+    pthread_setname_np(pthread_self(), "bf-gzip");
     pthread_mutex_lock(&zp->mu);
     for (;;) {
         while (zp->qlen == 0 && !zp->stop && !zp->cancel)

@@ -908,6 +908,7 @@ static void *prefetch_main(void *arg)
     struct cw_source *cw = arg;
     int i = 0;
 
+    pthread_setname_np(pthread_self(), "bf-cw-prefetch");
     pthread_mutex_lock(&cw->mu);
     for (;;) {
         while (!cw->stop && cw->slots[i].state != SLOT_FREE)

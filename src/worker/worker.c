@@ -5,7 +5,11 @@
  * so a hung handler cannot delay anyone's heartbeat), and the caller's
  * thread as the coordinator (watches for stop requests, runs the drain
  * clock, cancels and, as a last resort, answers tasks whose handler does
- * not return). Every answer goes through answer_claim(), a compare-and-swap
+ * not return). Neither housekeeping thread ticks while nothing happens: the
+ * heartbeat thread sleeps until the next heartbeat is due or a task starts,
+ * the coordinator until a slot ends, a fatal error, or its tick (fast only
+ * while draining; a stop signal can only set a flag, so it is polled).
+ * Every answer goes through answer_claim(), a compare-and-swap
  * on the slot, so each task is answered at most once; every path that
  * holds a token ends in an answer, so each task is answered exactly once
  * unless Step Functions closed it first (then nothing more is sent).
@@ -26,10 +30,27 @@
 #include "worker/metrics.h"
 
 #define ANSWER_ROUNDS 5
+/* How often the coordinator looks at the stop flag: a signal handler can
+ * only set an atomic, so this bounds how late a SIGTERM starts the drain
+ * clock. While draining, the tick is short so deadlines are kept. */
+#define COORD_IDLE_TICK_MS 250
+#define COORD_DRAIN_TICK_MS 20
 
 enum slot_state { SLOT_IDLE = 0, SLOT_POLLING, SLOT_HELD, SLOT_DONE };
 
 struct worker;
+
+/* A thread that sleeps until a deadline or until another thread kicks it.
+ * The flag makes a kick sent before the sleep begins count. */
+struct waker {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;        /* on CLOCK_MONOTONIC, like time_mono_ms() */
+    int kicked;
+    int64_t until;              /* the sleep's deadline, or WAKER_* */
+};
+
+#define WAKER_AWAKE   (-2)      /* not sleeping: it may have missed a change */
+#define WAKER_FOREVER (-1)
 
 struct slot {
     struct worker *w;
@@ -61,6 +82,8 @@ struct worker {
     pthread_mutex_t fatal_lock;
     struct bf_err fatal_err;
     atomic_int hb_quit;
+    struct waker hb_wake;       /* kicked when a heartbeat clock starts */
+    struct waker coord_wake;    /* kicked when a slot ends or goes fatal */
     atomic_int refs;            /* worker_run + each slot thread */
     struct metrics metrics;
 };
@@ -81,6 +104,64 @@ static void sleep_ms(int ms)
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+static void waker_init(struct waker *k)
+{
+    pthread_condattr_t attr;
+
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&k->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    k->kicked = 0;
+    k->until = WAKER_AWAKE;
+}
+
+static void waker_destroy(struct waker *k)
+{
+    pthread_cond_destroy(&k->cond);
+    pthread_mutex_destroy(&k->lock);
+}
+
+/* Wake the thread unless it is asleep until `due_ms` or sooner anyway.
+ * A task start passes its first heartbeat time, so a steady stream of
+ * short tasks does not wake the heartbeat thread once per task. */
+static void waker_kick_by(struct waker *k, int64_t due_ms)
+{
+    pthread_mutex_lock(&k->lock);
+    if (k->until < 0 || due_ms < k->until) {
+        k->kicked = 1;
+        pthread_cond_signal(&k->cond);
+    }
+    pthread_mutex_unlock(&k->lock);
+}
+
+static void waker_kick(struct waker *k)
+{
+    waker_kick_by(k, -1);
+}
+
+/* Sleep until `deadline_ms` (time_mono_ms(); WAKER_FOREVER: none) or a
+ * kick. */
+static void waker_wait(struct waker *k, int64_t deadline_ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(deadline_ms / 1000);
+    ts.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+    pthread_mutex_lock(&k->lock);
+    k->until = deadline_ms;
+    while (!k->kicked) {
+        if (deadline_ms < 0)
+            pthread_cond_wait(&k->cond, &k->lock);
+        else if (pthread_cond_timedwait(&k->cond, &k->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    k->kicked = 0;
+    k->until = WAKER_AWAKE;
+    pthread_mutex_unlock(&k->lock);
 }
 
 static int stopping(struct worker *w)
@@ -208,21 +289,30 @@ static void fail_now(struct slot *s, struct awsjson_client *c, enum bf_rc rc,
 static void heartbeat_start(struct slot *s, int heartbeat_seconds)
 {
     int64_t interval = (int64_t)heartbeat_seconds * 1000 / 3;
+    int64_t due;
 
     pthread_mutex_lock(&s->lock);
     s->hb_interval_ms = interval > 0 ? interval : 1;
-    s->hb_next_ms = time_mono_ms() + s->hb_interval_ms;
+    due = s->hb_next_ms = time_mono_ms() + s->hb_interval_ms;
     s->hb_active = 1;
     pthread_mutex_unlock(&s->lock);
+    waker_kick_by(&s->w->hb_wake, due);
 }
 
 /* Returns with no heartbeat in flight for this slot (the heartbeat thread
- * holds the lock during its call). */
+ * holds the lock during its call). No kick: the heartbeat thread finds the
+ * clock stopped when it wakes. */
 static void heartbeat_stop(struct slot *s)
 {
     pthread_mutex_lock(&s->lock);
     s->hb_active = 0;
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Under s->lock. An answered or closed task gets no more heartbeats. */
+static int heartbeat_wanted(const struct slot *s)
+{
+    return s->hb_active && !atomic_load(&s->answered) && !atomic_load(&s->closed);
 }
 
 static void heartbeat_one(struct worker *w, struct slot *s,
@@ -263,25 +353,29 @@ static void *heartbeat_main(void *arg)
     struct bf_err err;
     int i;
 
+    pthread_setname_np(pthread_self(), "bf-heartbeat");
     bf_err_init(&err);
     if (sfn_client_new(w->o->aws, &c, &err) != BF_OK) {
         log_msg(LOG_ERROR, "heartbeat_thread_failed", "%s", err.message);
         return NULL;
     }
     while (!atomic_load(&w->hb_quit)) {
+        int64_t next = WAKER_FOREVER; /* the earliest heartbeat due */
+
         for (i = 0; i < w->o->concurrency; i++) {
             struct slot *s = &w->slots[i];
             int64_t now = time_mono_ms();
 
             pthread_mutex_lock(&s->lock);
-            if (s->hb_active && now >= s->hb_next_ms &&
-                !atomic_load(&s->answered) && !atomic_load(&s->closed)) {
+            if (heartbeat_wanted(s) && now >= s->hb_next_ms) {
                 s->hb_next_ms = now + s->hb_interval_ms;
                 heartbeat_one(w, s, c);
             }
+            if (heartbeat_wanted(s) && (next < 0 || s->hb_next_ms < next))
+                next = s->hb_next_ms;
             pthread_mutex_unlock(&s->lock);
         }
-        sleep_ms(20);
+        waker_wait(&w->hb_wake, next);
     }
     awsjson_client_free(c);
     return NULL;
@@ -399,6 +493,7 @@ static void set_fatal(struct worker *w, const struct bf_err *err)
         atomic_store(&w->fatal, err->rc != BF_OK ? (int)err->rc : BF_E_INTERNAL);
     }
     pthread_mutex_unlock(&w->fatal_lock);
+    waker_kick(&w->coord_wake);
 }
 
 /* Capped exponential backoff with jitter in [d/2, d), slept in short steps
@@ -449,8 +544,12 @@ static void *slot_main(void *arg)
     struct worker *w = s->w;
     struct awsjson_client *c = NULL;
     struct bf_err err;
+    char name[16];
     int failures = 0;
 
+    /* Named threads: `top -H` and `ps -L` show which slot is busy. */
+    snprintf(name, sizeof name, "bf-slot-%d", s->index % 10000);
+    pthread_setname_np(pthread_self(), name);
     bf_err_init(&err);
     if (sfn_client_new(w->o->aws, &c, &err) != BF_OK) {
         set_fatal(w, &err);
@@ -479,6 +578,7 @@ static void *slot_main(void *arg)
 out:
     awsjson_client_free(c);
     atomic_store(&s->state, SLOT_DONE);
+    waker_kick(&w->coord_wake);
     worker_unref(w);
     return NULL;
 }
@@ -550,7 +650,8 @@ static int coordinate(struct worker *w, struct awsjson_client *c)
     int draining = 0, shortened = 0, polling = 0;
 
     for (;;) {
-        sleep_ms(20);
+        waker_wait(&w->coord_wake, time_mono_ms() +
+                   (draining ? COORD_DRAIN_TICK_MS : COORD_IDLE_TICK_MS));
         now = time_mono_ms();
         if (slots_done(w, &polling))
             return 0;
@@ -661,6 +762,8 @@ static void worker_unref(struct worker *w)
     for (i = 0; i < w->o->concurrency; i++)
         pthread_mutex_destroy(&w->slots[i].lock);
     pthread_mutex_destroy(&w->fatal_lock);
+    waker_destroy(&w->hb_wake);
+    waker_destroy(&w->coord_wake);
     awsenv_release(w->opts.aws);
     free(w->slots);
     free(w);
@@ -697,6 +800,8 @@ static struct worker *worker_new(const struct worker_options *o, struct bf_err *
     copy_options(w, o);
     w->stop = o->stop != NULL ? o->stop : &signal_count;
     pthread_mutex_init(&w->fatal_lock, NULL);
+    waker_init(&w->hb_wake);
+    waker_init(&w->coord_wake);
     metrics_init(&w->metrics, o->metrics_emf, w->opts.metrics_namespace);
     slots_init(w);
     atomic_init(&w->refs, 1 + o->concurrency); /* the caller + each slot */
@@ -731,6 +836,7 @@ enum bf_rc worker_run(const struct worker_options *o, struct bf_err *err)
     slots_start(w);
     stuck = coordinate(w, c);
     atomic_store(&w->hb_quit, 1);
+    waker_kick(&w->hb_wake);
     if (hb_started)
         pthread_join(hb, NULL);
     slots_finish(w, stuck);

@@ -7,6 +7,7 @@
  * the right error names, heartbeat cadence, shutdown rules. The one slow
  * case (a poll that hangs for 70 s) is in its own TCase.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -419,6 +420,89 @@ START_TEST(heartbeat_cadence)
     }
     cJSON_Delete(tasks);
     stop_worker(&w, 5000);
+    teardown_wk(&w);
+}
+END_TEST
+
+/* Whether task `tid` of `pid` is one of the worker's own threads: the
+ * main thread or one it named "bf-..." (a sanitizer's helper thread is
+ * neither, and wakes on its own schedule). */
+static int own_thread(pid_t pid, const char *tid)
+{
+    char path[300], comm[32] = "";
+    FILE *f;
+
+    if (atoi(tid) == (int)pid)
+        return 1;
+    snprintf(path, sizeof path, "/proc/%d/task/%.32s/comm", (int)pid, tid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    if (fgets(comm, sizeof comm, f) == NULL)
+        comm[0] = '\0';
+    fclose(f);
+    return strncmp(comm, "bf-", 3) == 0;
+}
+
+/* Voluntary context switches of the worker's threads so far: each is a
+ * thread going to sleep, so the count says how often they woke. `*threads`
+ * gets how many threads were counted. */
+static long proc_wakeups(pid_t pid, int *threads)
+{
+    char path[300], line[128];
+    struct dirent *e;
+    long total = 0, v;
+    DIR *d;
+
+    *threads = 0;
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    ck_assert_msg(d != NULL, "no %s", path);
+    while ((e = readdir(d)) != NULL) {
+        FILE *f;
+
+        if (e->d_name[0] == '.' || !own_thread(pid, e->d_name))
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.32s/status", (int)pid, e->d_name);
+        f = fopen(path, "r");
+        if (f == NULL)
+            continue; /* the thread ended */
+        (*threads)++;
+        while (fgets(line, sizeof line, f) != NULL)
+            if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+                total += v;
+        fclose(f);
+    }
+    closedir(d);
+    return total;
+}
+
+/* An idle worker sleeps: 16 slots in long polls, no task, and the process
+ * wakes a few times a second (the coordinator's look at the stop flag),
+ * not once per slot per second plus every 20 ms per housekeeping thread
+ * as it did (about 117 wakeups a second). */
+START_TEST(idle_worker_sleeps)
+{
+    struct wk w;
+    const char *const args[] = { "--concurrency", "16", NULL };
+    long before, woke;
+    int threads;
+    int64_t end;
+
+    fake_start(&w, 8000);
+    worker_start(&w, args);
+    end = time_mono_ms() + 5000;
+    while (count_calls(&w, "GetActivityTask", NULL) < 16 && time_mono_ms() < end)
+        ms_sleep(20);
+    ck_assert_int_eq(count_calls(&w, "GetActivityTask", NULL), 16);
+    ms_sleep(300);
+    before = proc_wakeups(w.pid, &threads);
+    ms_sleep(2000);
+    woke = proc_wakeups(w.pid, &threads) - before;
+    /* main, heartbeat and one per slot: the names are what we count by */
+    ck_assert_int_eq(threads, 18);
+    ck_assert_msg(woke <= 40, "%ld wakeups in 2 s of idle polling", woke);
+    stop_worker(&w, 15000);
     teardown_wk(&w);
 }
 END_TEST
@@ -855,6 +939,7 @@ Suite *test_suite(void)
     tcase_add_test(fast, tasks_over_slots_answered_once);
     tcase_add_test(fast, malformed_inputs_fail_and_worker_keeps_running);
     tcase_add_test(fast, heartbeat_cadence);
+    tcase_add_test(fast, idle_worker_sleeps);
     tcase_add_test(fast, heartbeat_timed_out_cancels_and_sends_nothing);
     tcase_add_test(fast, endpoint_faults_no_lost_or_duplicate_answer);
     tcase_add_test(fast, sigterm_mid_poll_fails_late_task);
