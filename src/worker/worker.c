@@ -30,10 +30,11 @@
 #include "worker/metrics.h"
 
 #define ANSWER_ROUNDS 5
-/* How often the coordinator looks at the stop flag: a signal handler can
+/* How often a sleeping thread looks at the stop flag: a signal handler can
  * only set an atomic, so this bounds how late a SIGTERM starts the drain
- * clock. While draining, the tick is short so deadlines are kept. */
-#define COORD_IDLE_TICK_MS 250
+ * clock or ends a slot's backoff. While draining, the coordinator ticks
+ * faster so deadlines are kept. */
+#define STOP_CHECK_MS 250
 #define COORD_DRAIN_TICK_MS 20
 
 enum slot_state { SLOT_IDLE = 0, SLOT_POLLING, SLOT_HELD, SLOT_DONE };
@@ -496,15 +497,16 @@ static void set_fatal(struct worker *w, const struct bf_err *err)
     waker_kick(&w->coord_wake);
 }
 
-/* Capped exponential backoff with jitter in [d/2, d), slept in short steps
- * so a stop request is seen quickly. */
+/* Capped exponential backoff with jitter in [d/2, d), slept in steps of
+ * STOP_CHECK_MS so a stop request is seen soon (16 slots backing off while
+ * the endpoint is down should not wake 50 times a second each). */
 static void backoff(struct slot *s, int failures)
 {
     const struct worker_options *o = s->w->o;
     int64_t base = o->poll_backoff_base_ms > 0 ? o->poll_backoff_base_ms : 250;
     int64_t cap = o->poll_backoff_cap_ms > 0 ? o->poll_backoff_cap_ms : 20000;
     int64_t d = base;
-    int64_t end;
+    int64_t end, left;
     int i;
 
     for (i = 1; i < failures && d < cap; i++)
@@ -516,8 +518,8 @@ static void backoff(struct slot *s, int failures)
     s->rng ^= s->rng << 17;
     d = d / 2 + (int64_t)(s->rng % (uint64_t)(d / 2 + 1));
     end = time_mono_ms() + d;
-    while (!stopping(s->w) && time_mono_ms() < end)
-        sleep_ms(20);
+    while (!stopping(s->w) && (left = end - time_mono_ms()) > 0)
+        sleep_ms((int)(left < STOP_CHECK_MS ? left : STOP_CHECK_MS));
 }
 
 static void poll_failed(struct slot *s, const struct bf_err *err, int failures)
@@ -651,7 +653,7 @@ static int coordinate(struct worker *w, struct awsjson_client *c)
 
     for (;;) {
         waker_wait(&w->coord_wake, time_mono_ms() +
-                   (draining ? COORD_DRAIN_TICK_MS : COORD_IDLE_TICK_MS));
+                   (draining ? COORD_DRAIN_TICK_MS : STOP_CHECK_MS));
         now = time_mono_ms();
         if (slots_done(w, &polling))
             return 0;

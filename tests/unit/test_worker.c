@@ -507,6 +507,39 @@ START_TEST(idle_worker_sleeps)
 }
 END_TEST
 
+/* Slots backing off from a failing endpoint sleep too, and still see a
+ * stop request soon. The old 20 ms steps woke each slot 50 times a
+ * second (over 400 wakeups in 2 s at 4 slots). */
+START_TEST(backoff_sleeps_and_stops_promptly)
+{
+    struct wk w;
+    const char *const args[] = { "--concurrency", "4", NULL };
+    long before, woke;
+    int threads;
+    int64_t end, t0;
+
+    fake_start(&w, 1000);
+    admin_ok(&w, "POST", "faults", "{\"faults\":["
+             "{\"service\":\"sfn\",\"op\":\"GetActivityTask\",\"times\":10000,"
+             "\"status\":500,\"body\":{\"__type\":\"InternalFailure\"}}]}");
+    worker_start(&w, args);
+    end = time_mono_ms() + 5000;
+    while (count_calls(&w, "GetActivityTask", NULL) < 8 && time_mono_ms() < end)
+        ms_sleep(20);
+    ck_assert_int_ge(count_calls(&w, "GetActivityTask", NULL), 8);
+    before = proc_wakeups(w.pid, &threads);
+    ms_sleep(2000);
+    woke = proc_wakeups(w.pid, &threads) - before;
+    ck_assert_msg(woke <= 200, "%ld wakeups in 2 s of backoff", woke);
+    ck_assert_int_eq(threads, 6);
+    t0 = time_mono_ms();
+    stop_worker(&w, 5000);
+    ck_assert_msg(time_mono_ms() - t0 < 1500, "stop took %lld ms",
+                  (long long)(time_mono_ms() - t0));
+    teardown_wk(&w);
+}
+END_TEST
+
 START_TEST(heartbeat_timed_out_cancels_and_sends_nothing)
 {
     struct wk w;
@@ -940,6 +973,7 @@ Suite *test_suite(void)
     tcase_add_test(fast, malformed_inputs_fail_and_worker_keeps_running);
     tcase_add_test(fast, heartbeat_cadence);
     tcase_add_test(fast, idle_worker_sleeps);
+    tcase_add_test(fast, backoff_sleeps_and_stops_promptly);
     tcase_add_test(fast, heartbeat_timed_out_cancels_and_sends_nothing);
     tcase_add_test(fast, endpoint_faults_no_lost_or_duplicate_answer);
     tcase_add_test(fast, sigterm_mid_poll_fails_late_task);
