@@ -10,6 +10,7 @@
 #ifndef BF_AWS_HTTP_H
 #define BF_AWS_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "util/buf.h"
@@ -30,7 +31,13 @@ struct http_request {
     long connect_timeout_ms;      /* 0 = 5000 */
     long timeout_ms;              /* whole request; 0 = 30000 */
     size_t max_response;          /* body cap; 0 = 16 MiB */
+    /* Optional: once *abandon is nonzero the request is given up within
+     * HTTP_ABANDON_CHECK_MS and http_perform returns BF_E_CANCELLED (a
+     * cancelled task must not wait out a 120 s source timeout). */
+    const atomic_int *abandon;
 };
+
+#define HTTP_ABANDON_CHECK_MS 100
 
 #define HTTP_MAX_RESPONSE_HEADERS 64
 

@@ -80,7 +80,8 @@ char *task_result_json(const struct task_input *in, const struct task_result *r,
 
 /* Cooperative cancellation: the worker sets it (a heartbeat answered
  * TaskTimedOut, or the shutdown drain ran out); the handler checks it
- * between pages and parts and returns BF_E_CANCELLED. */
+ * between pages and parts, the source's HTTP request in flight watches it
+ * (http_request.abandon), and the handler returns BF_E_CANCELLED. */
 struct task_cancel {
     atomic_int flag;
     atomic_int reason; /* enum bf_rc: BF_E_CANCELLED or BF_E_WORKER_SHUTDOWN */

@@ -64,6 +64,7 @@ struct transfer {
     struct http_response *resp;
     int over_limit;
     int head;          /* a HEAD request: Content-Length declares no body */
+    int abandoned;     /* req->abandon was raised mid-transfer */
 };
 
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud,
@@ -469,6 +470,11 @@ static enum bf_rc classify(struct http_client *c,
     const char *why = c->errbuf[0] != '\0' ? c->errbuf
                                            : curl_easy_strerror(cc);
 
+    if (t->abandoned) {
+        t->resp->status = 0;
+        return bf_err_set(err, BF_E_CANCELLED, "%s %s: abandoned, the task "
+                          "was cancelled", req->method, req->url);
+    }
     if (t->over_limit || cc == CURLE_FILESIZE_EXCEEDED) {
         t->resp->status = 0;
         return bf_err_set(err, BF_E_LIMIT, "%s %s: response larger than "
@@ -533,16 +539,16 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
  * a poll(2) of its own before each read; a loop around
  * curl_multi_poll()/curl_multi_perform() (what curl_easy_perform does)
  * makes two more per request. */
-static CURLMcode step(struct http_client *c, int *running)
+static CURLMcode step(struct http_client *c, int64_t max_wait, int *running)
 {
     struct pollfd pfd[HTTP_MAX_SOCKETS];
-    int64_t wait = HTTP_MAX_WAIT_MS;
+    int64_t wait = max_wait;
     CURLMcode mc = CURLM_OK;
     int i, n, nfd = c->nsocks;
 
     if (c->timer_at_ms >= 0) {
         wait = c->timer_at_ms - time_mono_ms();
-        wait = wait < 0 ? 0 : wait > HTTP_MAX_WAIT_MS ? HTTP_MAX_WAIT_MS : wait;
+        wait = wait < 0 ? 0 : wait > max_wait ? max_wait : wait;
     }
     for (i = 0; i < nfd; i++) {
         pfd[i].fd = c->socks[i].fd;
@@ -572,19 +578,27 @@ static CURLMcode step(struct http_client *c, int *running)
 
 /* One transfer on the client's multi handle (which keeps the connections
  * between requests, as curl_easy_perform's own would). Connect and total
- * timeouts are curl's timers. */
-static CURLcode transfer(struct http_client *c)
+ * timeouts are curl's timers. Removing an unfinished transfer from the
+ * multi handle aborts it and closes its connection. */
+static CURLcode transfer(struct http_client *c, const atomic_int *abandon,
+                         struct transfer *t)
 {
     CURLMcode mc = curl_multi_add_handle(c->multi, c->curl);
     CURLcode cc = CURLE_OK;
     const CURLMsg *msg = NULL;
+    int64_t max_wait = abandon != NULL ? HTTP_ABANDON_CHECK_MS : HTTP_MAX_WAIT_MS;
     int running = 1, left = 0;
 
     if (mc != CURLM_OK)
         return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
                                          : CURLE_FAILED_INIT;
     while (mc == CURLM_OK) {
-        mc = step(c, &running);
+        if (abandon != NULL && atomic_load(abandon) != 0) {
+            t->abandoned = 1;
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        mc = step(c, max_wait, &running);
         msg = mc == CURLM_OK ? curl_multi_info_read(c->multi, &left) : NULL;
         if (msg != NULL && msg->msg == CURLMSG_DONE) {
             cc = msg->data.result;
@@ -602,7 +616,7 @@ enum bf_rc http_perform(struct http_client *c, const struct http_request *req,
                         struct http_response *resp, struct bf_err *err)
 {
     struct curl_slist *headers = NULL;
-    struct transfer t = { resp, 0, 0 };
+    struct transfer t = { resp, 0, 0, 0 };
     CURLcode cc;
     enum bf_rc rc;
 
@@ -619,7 +633,7 @@ enum bf_rc http_perform(struct http_client *c, const struct http_request *req,
     if (rc != BF_OK)
         return rc;
     set_options(c, req, headers, &t);
-    cc = transfer(c);
+    cc = transfer(c, req->abandon, &t);
     if (cc == CURLE_OK) {
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
         rc = BF_OK;

@@ -654,6 +654,9 @@ static enum bf_rc perform(struct cw_source *cw, struct bf_err *err)
                    (cw->page_no >= 1 && !cw->link_mode) ? 3 : 4;
     req.timeout_ms = cw->p.opts.timeout_ms;
     req.max_response = cw->p.opts.max_response;
+    /* A cancelled task gives up the page in flight too (main thread or
+     * prefetch), instead of waiting for it up to the 120 s timeout. */
+    req.abandon = cw->p.cancel != NULL ? &cw->p.cancel->flag : NULL;
     return http_perform(cw->http, &req, &cw->fill->resp, err);
 }
 

@@ -1094,6 +1094,59 @@ START_TEST(ratelimit_shared_by_threads)
 }
 END_TEST
 
+/* Sets the flag after a delay, from another thread, as the worker's
+ * heartbeat thread or coordinator does. */
+struct late_cancel {
+    struct task_cancel *cancel;
+    int after_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+    struct late_cancel *lc = arg;
+
+    time_sleep_ms(lc->after_ms);
+    task_cancel_set(lc->cancel, BF_E_CANCELLED);
+    return NULL;
+}
+
+/* A cancelled task gives up the ConnectWise request in flight: with the
+ * page held 6 s by the server, the source returns BF_E_CANCELLED soon
+ * after the flag (it used to wait for the answer, up to the 120 s
+ * timeout). With prefetch, closing the source must not wait either. */
+START_TEST(cancel_abandons_request_in_flight)
+{
+    struct tenant_source_creds c;
+    struct task_cancel cancel;
+    struct cw_options o = {0};
+    struct late_cancel lc;
+    struct run r = {0};
+    pthread_t th;
+    int prefetch;
+
+    creds_for(&c, "");
+    o.page_size = 100;
+    for (prefetch = 0; prefetch <= 1; prefetch++) {
+        reset_fake();
+        faults("{\"faults\":[{\"delayMs\":6000,\"skip\":1,\"times\":1}]}");
+        task_cancel_init(&cancel);
+        lc.cancel = &cancel;
+        lc.after_ms = 800;
+        o.no_prefetch = !prefetch;
+        memset(&r, 0, sizeof(r));
+        ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, &lc), 0);
+        run_source(&c, "service/tickets", ms_of(DS_START),
+                   ms_of("2025-01-31T00:00:00Z"), &o, &cancel, -1, NULL, &r);
+        pthread_join(th, NULL);
+        ck_assert_int_eq(r.rc, BF_E_CANCELLED);
+        ck_assert_int_eq(r.pages, 1); /* page 2 is the one held */
+        ck_assert_msg(r.elapsed_ms < 3000, "prefetch %d: returned after %lld ms",
+                      prefetch, (long long)r.elapsed_ms);
+        free(r.ids.v);
+    }
+}
+END_TEST
+
 START_TEST(ratelimit_cancel_and_unlimited)
 {
     struct source_ratelimit *rl = source_ratelimit_new(0.5, 1);
@@ -1155,6 +1208,7 @@ Suite *test_suite(void)
     tcase_add_test(fake, response_size_cap);
     tcase_add_test(fake, slow_page_ok);
     tcase_add_test(fake, cancel_between_pages);
+    tcase_add_test(fake, cancel_abandons_request_in_flight);
     tcase_add_test(fake, credentials_checked);
     tcase_add_test(fake, ratelimit_paces_source);
     suite_add_tcase(s, fake);
