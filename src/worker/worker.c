@@ -26,6 +26,7 @@
 #include "aws/sfn.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/waker.h"
 #include "worker/answer.h"
 #include "worker/metrics.h"
 
@@ -40,18 +41,6 @@
 enum slot_state { SLOT_IDLE = 0, SLOT_POLLING, SLOT_HELD, SLOT_DONE };
 
 struct worker;
-
-/* A thread that sleeps until a deadline or until another thread kicks it.
- * The flag makes a kick sent before the sleep begins count. */
-struct waker {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;        /* on CLOCK_MONOTONIC, like time_mono_ms() */
-    int kicked;
-    int64_t until;              /* the sleep's deadline, or WAKER_* */
-};
-
-#define WAKER_AWAKE   (-2)      /* not sleeping: it may have missed a change */
-#define WAKER_FOREVER (-1)
 
 struct slot {
     struct worker *w;
@@ -105,64 +94,6 @@ static void sleep_ms(int ms)
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
-}
-
-static void waker_init(struct waker *k)
-{
-    pthread_condattr_t attr;
-
-    pthread_mutex_init(&k->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&k->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    k->kicked = 0;
-    k->until = WAKER_AWAKE;
-}
-
-static void waker_destroy(struct waker *k)
-{
-    pthread_cond_destroy(&k->cond);
-    pthread_mutex_destroy(&k->lock);
-}
-
-/* Wake the thread unless it is asleep until `due_ms` or sooner anyway.
- * A task start passes its first heartbeat time, so a steady stream of
- * short tasks does not wake the heartbeat thread once per task. */
-static void waker_kick_by(struct waker *k, int64_t due_ms)
-{
-    pthread_mutex_lock(&k->lock);
-    if (k->until < 0 || due_ms < k->until) {
-        k->kicked = 1;
-        pthread_cond_signal(&k->cond);
-    }
-    pthread_mutex_unlock(&k->lock);
-}
-
-static void waker_kick(struct waker *k)
-{
-    waker_kick_by(k, -1);
-}
-
-/* Sleep until `deadline_ms` (time_mono_ms(); WAKER_FOREVER: none) or a
- * kick. */
-static void waker_wait(struct waker *k, int64_t deadline_ms)
-{
-    struct timespec ts;
-
-    ts.tv_sec = (time_t)(deadline_ms / 1000);
-    ts.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
-    pthread_mutex_lock(&k->lock);
-    k->until = deadline_ms;
-    while (!k->kicked) {
-        if (deadline_ms < 0)
-            pthread_cond_wait(&k->cond, &k->lock);
-        else if (pthread_cond_timedwait(&k->cond, &k->lock, &ts) == ETIMEDOUT)
-            break;
-    }
-    k->kicked = 0;
-    k->until = WAKER_AWAKE;
-    pthread_mutex_unlock(&k->lock);
 }
 
 static int stopping(struct worker *w)

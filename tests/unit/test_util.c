@@ -1,4 +1,5 @@
 /* test_util.c -- err, buf, timeutil and log: the bottom layer. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/waker.h"
 
 #include "testsuite.h"
 
@@ -312,6 +314,82 @@ START_TEST(file_read_all_bounds_and_missing)
 }
 END_TEST
 
+/* waker: another thread kicks after `delay_ms`, with waker_kick_by(due)
+ * when due >= 0, else waker_kick(). */
+struct kicker {
+    struct waker *k;
+    int delay_ms;
+    int64_t due;
+};
+
+static void *kick_later(void *arg)
+{
+    struct kicker *kk = arg;
+    int asleep = 0;
+
+    /* Kick a sleeping waiter, not one that has yet to start waiting. */
+    while (!asleep) {
+        pthread_mutex_lock(&kk->k->lock);
+        asleep = kk->k->until != WAKER_AWAKE;
+        pthread_mutex_unlock(&kk->k->lock);
+        time_sleep_ms(5);
+    }
+    time_sleep_ms(kk->delay_ms);
+    if (kk->due >= 0)
+        waker_kick_by(kk->k, kk->due);
+    else
+        waker_kick(kk->k);
+    return NULL;
+}
+
+/* How long waker_wait(deadline = now + `sleep_ms`, or forever when < 0)
+ * takes while another thread kicks as `kk` says. */
+static int64_t timed_wait(struct waker *k, int64_t sleep_ms, struct kicker *kk)
+{
+    pthread_t th;
+    int64_t t0 = time_mono_ms();
+
+    kk->k = k;
+    ck_assert_int_eq(pthread_create(&th, NULL, kick_later, kk), 0);
+    waker_wait(k, sleep_ms < 0 ? WAKER_FOREVER : t0 + sleep_ms);
+    pthread_join(th, NULL);
+    return time_mono_ms() - t0;
+}
+
+START_TEST(waker_deadlines_and_kicks)
+{
+    struct waker k;
+    struct kicker kk;
+    int64_t t0, took;
+
+    waker_init(&k);
+    /* The deadline alone ends the sleep. */
+    t0 = time_mono_ms();
+    waker_wait(&k, t0 + 150);
+    took = time_mono_ms() - t0;
+    ck_assert_msg(took >= 150 && took < 2000, "deadline sleep took %lld ms", (long long)took);
+    /* A kick sent while awake is kept: the next wait returns at once. */
+    waker_kick(&k);
+    t0 = time_mono_ms();
+    waker_wait(&k, t0 + 5000);
+    ck_assert_int_lt(time_mono_ms() - t0, 1000);
+    /* A kick from another thread ends a sleep without a deadline. */
+    kk.delay_ms = 100;
+    kk.due = -1;
+    took = timed_wait(&k, -1, &kk);
+    ck_assert_msg(took >= 100 && took < 2000, "kicked after %lld ms", (long long)took);
+    /* kick_by a time after the sleep's own deadline does not wake it... */
+    kk.due = time_mono_ms() + 60000;
+    took = timed_wait(&k, 600, &kk);
+    ck_assert_msg(took >= 600, "woken early, after %lld ms", (long long)took);
+    /* ...and one before it does. */
+    kk.due = time_mono_ms() + 200;
+    took = timed_wait(&k, 5000, &kk);
+    ck_assert_msg(took < 2500, "not woken, slept %lld ms", (long long)took);
+    waker_destroy(&k);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("util");
@@ -328,6 +406,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, log_lines_are_json);
     tcase_add_test(tc, hex_known_answers);
     tcase_add_test(tc, file_read_all_bounds_and_missing);
+    tcase_add_test(tc, waker_deadlines_and_kicks);
     suite_add_tcase(s, tc);
     return s;
 }
