@@ -261,6 +261,17 @@ static int count_calls(struct wk *w, const char *op, int *sigv4_bad)
     return n;
 }
 
+/* Wait until the fake has seen at least `n` GetActivityTask calls;
+ * returns how many it saw. */
+static int wait_polls(struct wk *w, int n, int timeout_ms)
+{
+    int64_t end = time_mono_ms() + timeout_ms;
+
+    while (count_calls(w, "GetActivityTask", NULL) < n && time_mono_ms() < end)
+        ms_sleep(20);
+    return count_calls(w, "GetActivityTask", NULL);
+}
+
 /* Lines of the worker's log that contain `needle`. */
 static int log_count(struct wk *w, const char *needle)
 {
@@ -487,14 +498,10 @@ START_TEST(idle_worker_sleeps)
     const char *const args[] = { "--concurrency", "16", NULL };
     long before, woke;
     int threads;
-    int64_t end;
 
     fake_start(&w, 8000);
     worker_start(&w, args);
-    end = time_mono_ms() + 5000;
-    while (count_calls(&w, "GetActivityTask", NULL) < 16 && time_mono_ms() < end)
-        ms_sleep(20);
-    ck_assert_int_eq(count_calls(&w, "GetActivityTask", NULL), 16);
+    ck_assert_int_eq(wait_polls(&w, 16, 5000), 16);
     ms_sleep(300);
     before = proc_wakeups(w.pid, &threads);
     ms_sleep(2000);
@@ -516,17 +523,14 @@ START_TEST(backoff_sleeps_and_stops_promptly)
     const char *const args[] = { "--concurrency", "4", NULL };
     long before, woke;
     int threads;
-    int64_t end, t0;
+    int64_t t0;
 
     fake_start(&w, 1000);
     admin_ok(&w, "POST", "faults", "{\"faults\":["
              "{\"service\":\"sfn\",\"op\":\"GetActivityTask\",\"times\":10000,"
              "\"status\":500,\"body\":{\"__type\":\"InternalFailure\"}}]}");
     worker_start(&w, args);
-    end = time_mono_ms() + 5000;
-    while (count_calls(&w, "GetActivityTask", NULL) < 8 && time_mono_ms() < end)
-        ms_sleep(20);
-    ck_assert_int_ge(count_calls(&w, "GetActivityTask", NULL), 8);
+    ck_assert_int_ge(wait_polls(&w, 8, 5000), 8);
     before = proc_wakeups(w.pid, &threads);
     ms_sleep(2000);
     woke = proc_wakeups(w.pid, &threads) - before;
@@ -620,14 +624,10 @@ START_TEST(sigterm_mid_poll_fails_late_task)
     const char *const args[] = { "--concurrency", "2", NULL };
     char input[512];
     cJSON *tasks;
-    int64_t end;
 
     fake_start(&w, 3000);
     worker_start(&w, args);
-    end = time_mono_ms() + 5000;
-    while (count_calls(&w, "GetActivityTask", NULL) < 2 && time_mono_ms() < end)
-        ms_sleep(20);
-    ck_assert_int_eq(count_calls(&w, "GetActivityTask", NULL), 2);
+    ck_assert_int_eq(wait_polls(&w, 2, 5000), 2);
     kill(w.pid, SIGTERM);
     ms_sleep(200);
     /* Arrives on a poll that was in flight when the signal came. */
