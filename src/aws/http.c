@@ -534,7 +534,7 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
     return 0;
 }
 
-/* Wait for the watched sockets or curl's timer (HTTP_MAX_WAIT_MS at most), then
+/* Wait for the watched sockets or curl's timer (max_wait at most), then
  * hand curl what happened. Telling curl which socket is readable spares it
  * a poll(2) of its own before each read; a loop around
  * curl_multi_poll()/curl_multi_perform() (what curl_easy_perform does)
