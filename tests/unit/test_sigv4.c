@@ -226,6 +226,21 @@ START_TEST(session_token_and_s3_payload)
 }
 END_TEST
 
+/* Sign `req` with the key cache and without it: both succeed with the
+ * same signature and Authorization, and the cache has derived `derived`
+ * keys so far. */
+static void assert_cache_agrees(const struct sigv4_config *cfg,
+                                const struct sigv4_request *req,
+                                struct sigv4_key_cache *kc, unsigned long derived,
+                                struct sigv4_result *r1, struct sigv4_result *r2)
+{
+    ck_assert_int_eq(sigv4_sign(cfg, req, kc, r2, NULL), BF_OK);
+    ck_assert_int_eq(sigv4_sign(cfg, req, NULL, r1, NULL), BF_OK);
+    ck_assert_str_eq(r1->signature, r2->signature);
+    ck_assert_str_eq(r1->authorization.data, r2->authorization.data);
+    ck_assert_uint_eq(kc->derivations, derived);
+}
+
 /* The cache derives a key once per (secret, date, region, service) and
  * again as soon as any of them changes; the fetched SHA-256 gives the same
  * signatures as the one-shot path (cache NULL). */
@@ -248,39 +263,23 @@ START_TEST(key_cache_derives_once_per_scope_and_secret)
     /* Same day (even later that day), same secret: derived once. */
     for (i = 0; i < 5; i++) {
         cfg.time_s = DOC_TIME + i * 3600;
-        ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
-        ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
-        ck_assert_str_eq(r1.signature, r2.signature);
-        ck_assert_str_eq(r1.authorization.data, r2.authorization.data);
+        assert_cache_agrees(&cfg, &req, &kc, 1, &r1, &r2);
     }
-    ck_assert_uint_eq(kc.derivations, 1);
     /* New credentials (rotated secret): a new key at once. */
     cfg.creds = &c2;
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
-    ck_assert_str_eq(r1.signature, r2.signature);
-    ck_assert_uint_eq(kc.derivations, 2);
+    assert_cache_agrees(&cfg, &req, &kc, 2, &r1, &r2);
     /* Past midnight UTC: the date in the scope changes, so does the key. */
     cfg.time_s = DOC_TIME - DOC_TIME % 86400 + 86400;
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
-    ck_assert_str_eq(r1.signature, r2.signature);
-    ck_assert_uint_eq(kc.derivations, 3);
+    assert_cache_agrees(&cfg, &req, &kc, 3, &r1, &r2);
     /* Another region or service is another scope. */
     cfg.region = "eu-west-1";
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
+    assert_cache_agrees(&cfg, &req, &kc, 4, &r1, &r2);
     cfg.service = "states";
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
-    ck_assert_str_eq(r1.signature, r2.signature);
-    ck_assert_uint_eq(kc.derivations, 5);
+    assert_cache_agrees(&cfg, &req, &kc, 5, &r1, &r2);
     /* Back to the first secret on the same scope: derived again (one
      * entry; never a stale key). */
     cfg.creds = &c;
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, &kc, &r2, NULL), BF_OK);
-    ck_assert_int_eq(sigv4_sign(&cfg, &req, NULL, &r1, NULL), BF_OK);
-    ck_assert_str_eq(r1.signature, r2.signature);
-    ck_assert_uint_eq(kc.derivations, 6);
+    assert_cache_agrees(&cfg, &req, &kc, 6, &r1, &r2);
     sigv4_result_cleanup(&r1);
     sigv4_result_cleanup(&r2);
     sigv4_key_cache_cleanup(&kc);
