@@ -16,11 +16,9 @@
  */
 #include "worker/worker.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "aws/sfn.h"
@@ -86,14 +84,6 @@ static atomic_int signal_count;
 void worker_signal(void)
 {
     atomic_fetch_add(&signal_count, 1);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
 }
 
 static int stopping(struct worker *w)
@@ -168,7 +158,7 @@ static void answer_send(struct slot *s, struct awsjson_client *c,
             break;
         log_msg(LOG_WARN, "answer_retry", "slot %d round %d: %s", s->index,
                 round, err.message);
-        sleep_ms(1000 << (round - 1));
+        time_sleep_ms(1000 << (round - 1));
     }
     if (log_begin(&l, LOG_ERROR, "answer_failed")) {
         log_task(&l, s, in);
@@ -450,7 +440,7 @@ static void backoff(struct slot *s, int failures)
     d = d / 2 + (int64_t)(s->rng % (uint64_t)(d / 2 + 1));
     end = time_mono_ms() + d;
     while (!stopping(s->w) && (left = end - time_mono_ms()) > 0)
-        sleep_ms((int)(left < STOP_CHECK_MS ? left : STOP_CHECK_MS));
+        time_sleep_ms(left < STOP_CHECK_MS ? left : STOP_CHECK_MS);
 }
 
 static void poll_failed(struct slot *s, const struct bf_err *err, int failures)

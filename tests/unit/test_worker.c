@@ -8,7 +8,6 @@
  * case (a poll that hangs for 70 s) is in its own TCase.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <fcntl.h>
@@ -41,13 +40,6 @@ struct wk {
     pid_t pid;
     char log[128];
 };
-
-static void ms_sleep(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
 
 static void admin_ok(struct wk *w, const char *method, const char *path, const char *body)
 {
@@ -121,7 +113,7 @@ static int worker_wait(struct wk *w, int timeout_ms)
             w->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
-        ms_sleep(20);
+        time_sleep_ms(20);
     }
     kill(w->pid, SIGKILL);
     waitpid(w->pid, &status, 0);
@@ -194,7 +186,7 @@ static cJSON *wait_answered(struct wk *w, int n, int timeout_ms)
         if (count_answered(t) >= n || time_mono_ms() >= end)
             return t;
         cJSON_Delete(t);
-        ms_sleep(50);
+        time_sleep_ms(50);
     }
 }
 
@@ -212,7 +204,7 @@ static cJSON *wait_delivered(struct wk *w, int n, int timeout_ms)
         if (d >= n || time_mono_ms() >= end)
             return t;
         cJSON_Delete(t);
-        ms_sleep(20);
+        time_sleep_ms(20);
     }
 }
 
@@ -268,7 +260,7 @@ static int wait_polls(struct wk *w, int n, int timeout_ms)
     int64_t end = time_mono_ms() + timeout_ms;
 
     while (count_calls(w, "GetActivityTask", NULL) < n && time_mono_ms() < end)
-        ms_sleep(20);
+        time_sleep_ms(20);
     return count_calls(w, "GetActivityTask", NULL);
 }
 
@@ -302,7 +294,7 @@ static void wait_started(struct wk *w, int n, int timeout_ms)
     int64_t end = time_mono_ms() + timeout_ms;
 
     while (log_count(w, "\"event\":\"task_started\"") < n && time_mono_ms() < end)
-        ms_sleep(10);
+        time_sleep_ms(10);
     ck_assert_int_eq(log_count(w, "\"event\":\"task_started\""), n);
 }
 
@@ -502,9 +494,9 @@ START_TEST(idle_worker_sleeps)
     fake_start(&w, 8000);
     worker_start(&w, args);
     ck_assert_int_eq(wait_polls(&w, 16, 5000), 16);
-    ms_sleep(300);
+    time_sleep_ms(300);
     before = proc_wakeups(w.pid, &threads);
-    ms_sleep(2000);
+    time_sleep_ms(2000);
     woke = proc_wakeups(w.pid, &threads) - before;
     /* main, heartbeat and one per slot: the names are what we count by */
     ck_assert_int_eq(threads, 18);
@@ -532,7 +524,7 @@ START_TEST(backoff_sleeps_and_stops_promptly)
     worker_start(&w, args);
     ck_assert_int_ge(wait_polls(&w, 8, 5000), 8);
     before = proc_wakeups(w.pid, &threads);
-    ms_sleep(2000);
+    time_sleep_ms(2000);
     woke = proc_wakeups(w.pid, &threads) - before;
     ck_assert_msg(woke <= 200, "%ld wakeups in 2 s of backoff", woke);
     ck_assert_int_eq(threads, 6);
@@ -629,7 +621,7 @@ START_TEST(sigterm_mid_poll_fails_late_task)
     worker_start(&w, args);
     ck_assert_int_eq(wait_polls(&w, 2, 5000), 2);
     kill(w.pid, SIGTERM);
-    ms_sleep(200);
+    time_sleep_ms(200);
     /* Arrives on a poll that was in flight when the signal came. */
     snprintf(input, sizeof input, GOOD_INPUT, 60);
     enqueue(&w, input, 1, 0);
@@ -720,7 +712,7 @@ START_TEST(second_signal_shortens_drain)
     cJSON_Delete(wait_delivered(&w, 1, 5000));
     t0 = time_mono_ms();
     kill(w.pid, SIGTERM);
-    ms_sleep(300);
+    time_sleep_ms(300);
     kill(w.pid, SIGINT);
     ck_assert_int_eq(worker_wait(&w, 5000), 0);
     ck_assert(time_mono_ms() - t0 < 3000);
@@ -769,7 +761,7 @@ START_TEST(poll_hanging_70s_recovers)
     admin_ok(&w, "POST", "faults", "{\"faults\":[{\"service\":\"sfn\","
              "\"op\":\"GetActivityTask\",\"times\":1,\"hang\":true}]}");
     worker_start(&w, args);
-    ms_sleep(500);
+    time_sleep_ms(500);
     snprintf(input, sizeof input, GOOD_INPUT, 60);
     enqueue(&w, input, 1, 0);
     tasks = wait_answered(&w, 1, 90000);
@@ -800,7 +792,7 @@ static enum bf_rc hang_or_work(void *ctx, const struct task_input *in,
     if (strcmp(in->tenant_id, "hang") != 0)
         return worker_noop_run(&work_ms, in, cancel, out, err);
     while (!atomic_load(&hang_release))
-        ms_sleep(10);
+        time_sleep_ms(10);
     task_result_init(out);
     return BF_OK;
 }
@@ -880,7 +872,7 @@ START_TEST(hung_handler_does_not_block_heartbeats_and_is_answered)
     atomic_store(&stop, 1);
     end = time_mono_ms() + 8000;
     while (!atomic_load(&a->done) && time_mono_ms() < end)
-        ms_sleep(20);
+        time_sleep_ms(20);
     ck_assert_msg(atomic_load(&a->done), "worker_run did not return");
     pthread_join(th, NULL);
     ck_assert_int_eq(a->rc, BF_E_WORKER_SHUTDOWN);
@@ -890,7 +882,7 @@ START_TEST(hung_handler_does_not_block_heartbeats_and_is_answered)
     ck_assert_str_eq(answer_field(hang, "error"), "Backfill.WorkerShutdown");
     cJSON_Delete(tasks);
     atomic_store(&hang_release, 1); /* the stuck thread finishes: sends nothing */
-    ms_sleep(300);
+    time_sleep_ms(300);
     tasks = admin_json(&w, "svc/sfn/tasks");
     assert_each_answered_once(tasks, 2);
     hang = cJSON_GetArrayItem(tasks, find_task(tasks, "hang"));
