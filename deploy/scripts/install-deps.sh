@@ -63,7 +63,9 @@ done
 fuzzer_present || missing+=(libclang-rt-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
-  IFS=$'\n' mapfile -t missing < <(sort <<<"${missing[*]}")
+  # One name per line into sort: apt-get must get each package as its own
+  # argument ("${missing[*]}" would join them into one line, one name).
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort)
   cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing: ${missing[*]}" >&2
