@@ -17,6 +17,7 @@
 #include "aws/http.h"
 #include "chunk/chunk.h"
 #include "config/config.h"
+#include "fleet/fleet.h"
 #include "plan/plan.h"
 #include "task/task.h"
 #include "util/buf.h"
@@ -285,6 +286,7 @@ static int cmd_worker(struct cli *c)
 {
     struct awsenv *aws = NULL;
     struct chunk_runner *runner = NULL;
+    struct fleet *fleet = NULL;
     struct worker_options o;
     struct bf_err err;
     int code = 1;
@@ -303,6 +305,15 @@ static int cmd_worker(struct cli *c)
         log_msg(LOG_ERROR, "startup_failed", "%s", err.message);
         goto done;
     }
+    /* The fleet state machine's plan and summary tasks share the activity. */
+    if (fleet_new(&c->cfg, aws, &fleet, &err) != BF_OK) {
+        log_msg(LOG_ERROR, "startup_failed", "%s", err.message);
+        goto done;
+    }
+    o.extra.accepts = fleet_accepts;
+    o.extra.run = fleet_run;
+    o.extra.ctx = fleet;
+    o.extra.heartbeat_seconds = 60;
     o.activity_arn = c->cfg.activity_arn;
     o.worker_name = c->cfg.worker_name;
     o.concurrency = c->cfg.concurrency;
@@ -322,6 +333,7 @@ static int cmd_worker(struct cli *c)
         _exit(1);
     }
 done:
+    fleet_free(fleet);
     chunk_runner_free(runner);
     awsenv_release(aws);
     return code;

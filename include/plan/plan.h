@@ -49,12 +49,32 @@ struct plan_request {
 enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
                               struct plan_request *out, struct bf_err *err);
 
+/* What one request may ask for. plan_parse_request() is one execution's
+ * plan: tenant_id required, PLAN_CONCURRENCY_MAX, PLAN_CHUNKS_MAX. A fleet
+ * plan (src/fleet) names its tenants elsewhere and has larger ceilings. */
+struct plan_limits {
+    int need_tenant;       /* read and check tenant_id */
+    int concurrency_max;   /* max_concurrency: 1..this */
+    long chunks_max;       /* chunks over all tables, for one tenant */
+};
+
+enum bf_rc plan_parse_request_limits(const char *json, size_t len, int64_t now_ms,
+                                     const struct plan_limits *lim,
+                                     struct plan_request *out, struct bf_err *err);
+
 /* Chunks for one table: ceil((end - start) / step). 0 when end <= start. */
 long plan_chunk_count(int64_t start_ms, int64_t end_ms, int chunk_size_days);
 
 /* Bounds of chunk `i` (0-based): [start + i*step, min(start+(i+1)*step, end)). */
 void plan_chunk_bounds(int64_t start_ms, int64_t end_ms, int chunk_size_days,
                        long i, int64_t *chunk_start, int64_t *chunk_end);
+
+/* Chunk `i` (0-based) of `n` of `table` as a task input object without
+ * backfill_id (the caller adds it): the fields plan_json lists per chunk.
+ * NULL when out of memory. */
+struct cJSON;
+struct cJSON *plan_chunk_object(const struct plan_request *req,
+                                const char *table, long i, long n);
 
 /* The plan as JSON: {tenant_id, service, tables, start_date, end_date,
  * chunk_size_days, max_concurrency, total_chunks, chunks: [{tenant_id,

@@ -64,6 +64,12 @@ enum bf_rc tenant_lookup(struct tenant_store *s, const char *tenant_id,
                          const char *service, struct tenant_info *out,
                          struct bf_err *err);
 
+/* Every enabled tenant of `service`, in store order: `*ids` is a malloc'd
+ * array of `*n` entries of 65 bytes. The file store only; a DynamoDB store
+ * is BF_E_CONFIG (a Scan is not implemented: name the tenants). */
+enum bf_rc tenant_list_enabled(struct tenant_store *s, const char *service,
+                               char (**ids)[65], size_t *n, struct bf_err *err);
+
 /* BF_E_CREDENTIALS_INVALID with the missing *field* named, never a value. */
 enum bf_rc tenant_source_creds_get(struct tenant_store *s,
                                    const struct tenant_info *t,

@@ -16,6 +16,18 @@
 #include "task/task.h"
 #include "util/err.h"
 
+/* Tasks of other kinds on the same activity (the fleet's plan and summary,
+ * include/fleet/fleet.h): when `accepts` says yes for an input, the slot
+ * runs `run` instead of the chunk handler, heartbeating every
+ * heartbeat_seconds / 3, and sends `*output` as the task's output. */
+struct worker_extra_handler {
+    int (*accepts)(void *ctx, const char *input);
+    enum bf_rc (*run)(void *ctx, const char *input, struct task_cancel *cancel,
+                      char **output, struct bf_err *err);
+    void *ctx;
+    int heartbeat_seconds;
+};
+
 struct worker_options {
     const char *activity_arn;
     const char *worker_name;
@@ -31,6 +43,7 @@ struct worker_options {
                                    cancelled handler may take to return
                                    before the task is answered without it */
     atomic_int *stop;           /* NULL = the process signal counter */
+    struct worker_extra_handler extra; /* run == NULL: chunks only */
 };
 
 /* Async-signal-safe: count one SIGTERM/SIGINT. The first starts the

@@ -167,15 +167,16 @@ static enum bf_rc parse_window(const cJSON *o, int64_t now_ms,
     return BF_OK;
 }
 
-static enum bf_rc check_size(const struct plan_request *r, struct bf_err *err)
+static enum bf_rc check_size(const struct plan_request *r, long max,
+                             struct bf_err *err)
 {
     long n = plan_chunk_count(r->start_ms, r->end_ms, r->chunk_size_days);
 
-    if (n * r->ntables > PLAN_CHUNKS_MAX)
+    if (n * r->ntables > max)
         return bf_err_set(err, BF_E_INVALID_INPUT,
-                          "chunk_size_days: %ld chunks over all tables, more than %d; "
+                          "chunk_size_days: %ld chunks over all tables, more than %ld; "
                           "use larger chunks or split the window", n * r->ntables,
-                          PLAN_CHUNKS_MAX);
+                          max);
     return BF_OK;
 }
 
@@ -206,6 +207,15 @@ static enum bf_rc parse_task_options(const cJSON *o, struct plan_request *r,
 enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
                               struct plan_request *out, struct bf_err *err)
 {
+    static const struct plan_limits one = { 1, PLAN_CONCURRENCY_MAX, PLAN_CHUNKS_MAX };
+
+    return plan_parse_request_limits(json, len, now_ms, &one, out, err);
+}
+
+enum bf_rc plan_parse_request_limits(const char *json, size_t len, int64_t now_ms,
+                                     const struct plan_limits *lim,
+                                     struct plan_request *out, struct bf_err *err)
+{
     cJSON *root = NULL;
     enum bf_rc rc = BF_OK;
     const char *svc = NULL;
@@ -221,11 +231,13 @@ enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
         rc = bf_err_set(err, BF_E_INVALID_INPUT, "input: must be a JSON object");
         goto out;
     }
-    rc = get_str(root, "tenant_id", out->tenant_id, sizeof out->tenant_id, err);
-    if (rc != BF_OK)
-        goto out;
+    if (lim->need_tenant) {
+        rc = get_str(root, "tenant_id", out->tenant_id, sizeof out->tenant_id, err);
+        if (rc != BF_OK)
+            goto out;
+    }
     /* The tenant rule lives in task.c; ask it rather than copy it. */
-    if (!task_tenant_id_ok(out->tenant_id)) {
+    if (lim->need_tenant && !task_tenant_id_ok(out->tenant_id)) {
         rc = bf_err_set(err, BF_E_INVALID_INPUT,
                         "tenant_id: must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$");
         goto out;
@@ -244,9 +256,9 @@ enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
     if (rc == BF_OK)
         rc = get_int(root, "chunk_size_days", 1, 366, &out->chunk_size_days, err);
     if (rc == BF_OK)
-        rc = check_size(out, err);
+        rc = check_size(out, lim->chunks_max, err);
     if (rc == BF_OK)
-        rc = get_int(root, "max_concurrency", 1, PLAN_CONCURRENCY_MAX,
+        rc = get_int(root, "max_concurrency", 1, lim->concurrency_max,
                      &out->max_concurrency, err);
     if (rc == BF_OK)
         rc = parse_task_options(root, out, err);
@@ -255,8 +267,8 @@ out:
     return rc;
 }
 
-static cJSON *chunk_object(const struct plan_request *req, const char *table,
-                           long i, long n)
+cJSON *plan_chunk_object(const struct plan_request *req, const char *table,
+                         long i, long n)
 {
     cJSON *c = cJSON_CreateObject();
     int64_t s, e;
@@ -326,7 +338,7 @@ enum bf_rc plan_json(const struct plan_request *req, char **out,
         goto nomem;
     for (t = 0; t < req->ntables; t++) {
         for (i = 0; i < n; i++) {
-            cJSON *c = chunk_object(req, req->tables[t], i, n);
+            cJSON *c = plan_chunk_object(req, req->tables[t], i, n);
             if (c == NULL)
                 goto nomem;
             cJSON_AddItemToArray(chunks, c);

@@ -599,3 +599,50 @@ enum bf_rc tenant_source_creds_get(struct tenant_store *s,
     secret_cache_put(s, t->secret_name, value, len);
     return BF_OK;
 }
+
+/* ---- listing ------------------------------------------------------------ */
+
+enum bf_rc tenant_list_enabled(struct tenant_store *s, const char *service,
+                               char (**ids)[65], size_t *n, struct bf_err *err)
+{
+    char *text = NULL;
+    size_t len = 0, cap;
+    cJSON *root = NULL;
+    const cJSON *it = NULL;
+    enum bf_rc rc;
+
+    *ids = NULL;
+    *n = 0;
+    if (s->tenants_kind != TENANTS_FILE)
+        return bf_err_set(err, BF_E_CONFIG,
+                          "tenants: listing a DynamoDB tenant store is not "
+                          "implemented; name the tenants in the input");
+    rc = secrets_read_file(s->tenants_loc, &text, &len, err);
+    if (rc != BF_OK) {
+        bf_err_prefix(err, "tenants file");
+        return rc == BF_E_IO ? bf_err_reclassify(err, BF_E_CONFIG) : rc;
+    }
+    root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsArray(root)) {
+        cJSON_Delete(root);
+        return bf_err_set(err, BF_E_CONFIG, "tenants file %s: not a JSON array of items",
+                          s->tenants_loc);
+    }
+    cap = (size_t)cJSON_GetArraySize(root) + 1;
+    *ids = calloc(cap, sizeof **ids);
+    if (*ids == NULL) {
+        cJSON_Delete(root);
+        return bf_err_set(err, BF_E_NOMEM, "tenants: out of memory");
+    }
+    cJSON_ArrayForEach(it, root) {
+        const char *t = json_str_field(it, "tenant_id");
+        const char *v = json_str_field(it, "service");
+
+        if (t != NULL && v != NULL && strcmp(v, service) == 0 &&
+            json_bool_field(it, "enabled", 1) == 1 && strlen(t) < 65)
+            snprintf((*ids)[(*n)++], 65, "%s", t);
+    }
+    cJSON_Delete(root);
+    return BF_OK;
+}

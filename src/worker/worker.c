@@ -305,6 +305,37 @@ static void *heartbeat_main(void *arg)
 
 /* --- one task ------------------------------------------------------------ */
 
+/* A task of another kind (worker_extra_handler): answered like a chunk. */
+static void run_extra(struct slot *s, struct awsjson_client *c, const char *input)
+{
+    const struct worker_extra_handler *x = &s->w->o->extra;
+    struct bf_err err;
+    struct answer a;
+    char *out = NULL;
+    int64_t t0 = time_mono_ms();
+    enum bf_rc rc;
+
+    bf_err_init(&err);
+    heartbeat_start(s, x->heartbeat_seconds > 0 ? x->heartbeat_seconds : 60);
+    rc = x->run(x->ctx, input, &s->cancel, &out, &err);
+    heartbeat_stop(s);
+    if (atomic_load(&s->closed)) {
+        free(out);
+        return;
+    }
+    memset(&a, 0, sizeof a);
+    if (rc == BF_OK && out != NULL) {
+        a.rc = BF_OK;
+        a.output = out;
+        a.records = -1;
+    } else {
+        free(out);
+        answer_from_error(&a, rc == BF_OK ? BF_E_INTERNAL : rc, &err);
+    }
+    answer_and_log(s, c, &a, NULL, time_mono_ms() - t0);
+    answer_cleanup(&a);
+}
+
 static void run_task(struct slot *s, struct awsjson_client *c, const char *input)
 {
     struct worker *w = s->w;
@@ -316,6 +347,10 @@ static void run_task(struct slot *s, struct awsjson_client *c, const char *input
     int64_t t0;
     enum bf_rc rc;
 
+    if (w->o->extra.run != NULL && w->o->extra.accepts(w->o->extra.ctx, input)) {
+        run_extra(s, c, input);
+        return;
+    }
     bf_err_init(&err);
     rc = task_input_parse(input, strlen(input), &in, &err);
     if (rc != BF_OK) {
