@@ -339,6 +339,39 @@ done:
     return code;
 }
 
+/* `fleet-task`: one fleet plan or summary task through the worker's code,
+ * printed instead of sent (the fleet's counterpart of run-chunk). */
+static int cmd_fleet_task(struct cli *c)
+{
+    struct buf in;
+    struct awsenv *aws = NULL;
+    struct fleet *f = NULL;
+    struct task_cancel cancel;
+    struct bf_err err;
+    char *out = NULL;
+    int code = 1;
+
+    buf_init(&in, INPUT_READ_MAX);
+    bf_err_init(&err);
+    task_cancel_init(&cancel);
+    if (read_input(c->input, &in) != 0)
+        goto done;
+    aws = make_aws(0);
+    if (fleet_new(&c->cfg, aws, &f, &err) == BF_OK &&
+        fleet_run(f, in.data, &cancel, &out, &err) == BF_OK) {
+        code = print_json(out);
+        goto done;
+    }
+    fprintf(stderr, "backfill-worker fleet-task: %s\n", err.message);
+    print_error_json(&err);
+done:
+    free(out);
+    fleet_free(f);
+    awsenv_release(aws);
+    buf_cleanup(&in);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     struct cli c;
@@ -360,7 +393,7 @@ int main(int argc, char **argv)
         return argc > 1 ? 0 : EXIT_USAGE;
     }
     if (strcmp(c.cmd, "worker") != 0 && strcmp(c.cmd, "run-chunk") != 0 &&
-        strcmp(c.cmd, "plan") != 0) {
+        strcmp(c.cmd, "plan") != 0 && strcmp(c.cmd, "fleet-task") != 0) {
         fprintf(stderr, "backfill-worker: unknown command \"%s\"\n", c.cmd);
         usage(stderr, NULL);
         return EXIT_USAGE;
@@ -393,6 +426,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(c.cmd, "run-chunk") == 0)
         code = cmd_run_chunk(&c);
+    else if (strcmp(c.cmd, "fleet-task") == 0)
+        code = cmd_fleet_task(&c);
     else
         code = cmd_worker(&c);
     http_global_cleanup();
