@@ -679,6 +679,28 @@ test('every expression in the definition was evaluated by some case', () => {
   eq(missed, [], 'expressions never evaluated');
 });
 
+// ---- the fleet definition (statemachine/backfill-fleet.asl.json) -------------
+const FLEET_TEXT = fs.readFileSync(path.join(TOP, 'statemachine/backfill-fleet.asl.json'), 'utf8');
+const FLEET = JSON.parse(FLEET_TEXT.replace(/\$\{([A-Za-z0-9_]+)\}/g, (m, k) => {
+  if (!(k in SUBST)) throw new Error(`fleet: unknown substitution ${m}`);
+  return SUBST[k];
+}));
+
+test('asl-validator accepts the fleet definition (ARN and path checks on)', () => {
+  const validate = aslValidator.default || aslValidator;
+  const r = validate(FLEET, { checkArn: true, checkPaths: true });
+  assert(r.isValid, JSON.stringify(r.errors));
+});
+
+test('fleet chunk Task: same Resource, Arguments, heartbeat, timeout and Retry as RunChunk', () => {
+  const mine = FLEET.States.RunChunks.ItemProcessor.States.RunChunk;
+  const base = BASE.def.States.RunChunks.ItemProcessor.States.RunChunk;
+  for (const k of ['Resource', 'Arguments', 'HeartbeatSeconds', 'TimeoutSeconds', 'Retry'])
+    eq(mine[k], base[k], `RunChunk.${k}`);
+  eq(mine.Catch, undefined, 'no Catch: a failed chunk fails its child execution');
+  eq(FLEET.States.RunChunks.ItemProcessor.ProcessorConfig, { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, 'ProcessorConfig');
+});
+
 (async () => {
   let skipped = 0;
   for (const t of tests) {
