@@ -76,6 +76,11 @@ struct cJSON;
 struct cJSON *plan_chunk_object(const struct plan_request *req,
                                 const char *table, long i, long n);
 
+/* The plan's header fields (tables, tenant_id, service, window, chunk size,
+ * concurrency, task options, total_chunks) added to `o`. */
+enum bf_rc plan_add_header(struct cJSON *o, const struct plan_request *req,
+                           long total);
+
 /* The plan as JSON: {tenant_id, service, tables, start_date, end_date,
  * chunk_size_days, max_concurrency, total_chunks, chunks: [{tenant_id,
  * service, table_name, chunk_number, total_chunks, start_date, end_date,

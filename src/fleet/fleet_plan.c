@@ -106,25 +106,19 @@ static enum bf_rc write_tenant(struct sink_object *o, const struct plan_request 
     return rc;
 }
 
+/* The plan rule's header, without the one-tenant fields (the fleet's
+ * total_chunks is added once every tenant is planned). */
 static cJSON *answer_header(const struct plan_request *req, const char *key)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON *tables = cJSON_AddArrayToObject(o, "tables");
-    char iso[TIME_ISO_LEN];
-    int i;
 
-    for (i = 0; i < req->ntables; i++)
-        cJSON_AddItemToArray(tables, cJSON_CreateString(req->tables[i]));
+    if (o == NULL || plan_add_header(o, req, 0) != BF_OK) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "tenant_id");
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "total_chunks");
     cJSON_AddStringToObject(o, "plan_key", key);
-    cJSON_AddStringToObject(o, "service", req->service);
-    time_format_iso8601(req->start_ms, iso);
-    cJSON_AddStringToObject(o, "start_date", iso);
-    time_format_iso8601(req->end_ms, iso);
-    cJSON_AddStringToObject(o, "end_date", iso);
-    cJSON_AddNumberToObject(o, "chunk_size_days", req->chunk_size_days);
-    cJSON_AddNumberToObject(o, "max_concurrency", req->max_concurrency);
-    cJSON_AddNumberToObject(o, "heartbeat_seconds", req->heartbeat_seconds);
-    cJSON_AddNumberToObject(o, "task_timeout_seconds", req->task_timeout_seconds);
     return o;
 }
 
@@ -228,7 +222,8 @@ enum bf_rc fleet_plan_run(struct fleet *f, const char *input, size_t len,
         rc = sink_object_begin(s, key, &o, err);
     if (rc == BF_OK) {
         ans = answer_header(&req, key);
-        rc = plan_all(f, &req, &t, o, id, ans, err);
+        rc = ans == NULL ? bf_err_set(err, BF_E_NOMEM, "plan: out of memory")
+                         : plan_all(f, &req, &t, o, id, ans, err);
         if (rc == BF_OK)
             rc = sink_object_commit(o, err);
         else

@@ -292,7 +292,7 @@ cJSON *plan_chunk_object(const struct plan_request *req, const char *table,
     return c;
 }
 
-static enum bf_rc add_header(cJSON *o, const struct plan_request *req, long total)
+enum bf_rc plan_add_header(struct cJSON *o, const struct plan_request *req, long total)
 {
     char iso[TIME_ISO_LEN];
     cJSON *tables = cJSON_AddArrayToObject(o, "tables");
@@ -331,7 +331,7 @@ enum bf_rc plan_json(const struct plan_request *req, char **out,
         return bf_err_set(err, BF_E_LIMIT, "plan: %ld chunks, more than %d",
                           n * req->ntables, PLAN_CHUNKS_MAX);
     o = cJSON_CreateObject();
-    if (o == NULL || add_header(o, req, n * req->ntables) != BF_OK)
+    if (o == NULL || plan_add_header(o, req, n * req->ntables) != BF_OK)
         goto nomem;
     chunks = cJSON_AddArrayToObject(o, "chunks");
     if (chunks == NULL)
