@@ -89,19 +89,24 @@ kill_inside() {
   return 0
 }
 
+# The EXIT trap keeps the script's own status: under `set -e` and pipefail
+# any probe below that finds nothing (grep with no match) would otherwise
+# turn a passing run into exit 1.
 cleanup() {
-  local i
+  local rc=$? i
+  set +e
   kill_inside
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
     umount -l "${mounts[$i]}" 2>/dev/null || true
   done
   # Anything a test mounted inside (a tmpfs, say) goes too.
-  grep -o " $root/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  grep -o " $root/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   if [ "$keep" -eq 1 ]; then
     say "kept $work"
   else
     rm -rf --one-file-system "$work"
   fi
+  exit "$rc"
 }
 trap cleanup EXIT
 
