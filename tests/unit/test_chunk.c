@@ -984,11 +984,24 @@ START_TEST(ninth_endpoint_from_fixtures)
     struct buf b;
     long lines, navigable = 0, unlabelled = 0;
     size_t i;
+    FILE *f = NULL;
 
     binary_env(vals, env, "50");
     run_binary(input, env, &cr);
     ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) != 0, "%s", cr.out);
     ck_assert_msg(strstr(cr.out, "Backfill.InvalidInput") != NULL, "%s", cr.out);
+    /* An invalid catalog stops the program before any work (exit 2). */
+    snprintf(cat, sizeof(cat), "%s/bad-endpoints.json", g_dir);
+    f = fopen(cat, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"fixture/widgets\"}]}}", f);
+    fclose(f);
+    env[12] = "BACKFILL_ENDPOINTS_FILE";
+    env[13] = cat;
+    env[14] = NULL;
+    run_binary(input, env, &cr);
+    ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 2, "%s", cr.out);
+    ck_assert_msg(strstr(cr.out, "SUCCEEDED") == NULL, "%s", cr.out);
 
     snprintf(top, sizeof(top), "%s", getenv("BF_TOP"));
     snprintf(cat, sizeof(cat), "%s/" EXTRA_DIR "/endpoints.json", top);
