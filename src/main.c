@@ -18,6 +18,7 @@
 #include "chunk/chunk.h"
 #include "config/config.h"
 #include "plan/plan.h"
+#include "source/source.h"
 #include "task/task.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -371,6 +372,12 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     log_setup(c.cfg.log_level, c.cfg.worker_name, STDERR_FILENO);
+    /* Extra endpoints join the table before any thread reads it. */
+    if (c.cfg.endpoints_file[0] != '\0' &&
+        source_endpoints_add_file(c.cfg.endpoints_file, &err) != BF_OK) {
+        fprintf(stderr, "backfill-worker: %s\n", err.message);
+        return EXIT_USAGE;
+    }
     if (strcmp(c.cmd, "plan") == 0)
         return cmd_plan(&c);
     /* libcurl's one-time set-up is not thread-safe: do it here, before

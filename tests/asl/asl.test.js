@@ -641,7 +641,19 @@ test('plan equivalence: JSONata plan = C plan for 1200 random inputs and 300 inv
 
 test('known tables equal the worker\'s enabled endpoints (src/source/endpoints.json)', async () => {
   eq(await knownTablesDef(), WORKER_TABLES, 'definition vs worker');
-  assert(WORKER_TABLES.length >= 4, 'at least the four priority tables');
+  assert(WORKER_TABLES.length >= 8, 'the eight ConnectWise endpoints');
+  const defaults = ENDPOINTS.connectwise.endpoints.filter((e) => e.enabled && e.default).map((e) => e.endpoint);
+  eq((await plan({ tenant_id: 't', service: 'connectwise', start_date: '2025-01-01', end_date: '2025-01-02' })).tables,
+     defaults, 'default tables = the "default" entries of the endpoint table');
+  eq(defaults, ['service/tickets', 'time/entries', 'company/companies', 'company/contacts'], 'the four priority tables');
+  // All eight at once: 8 x 25 chunks is the 200-chunk inline limit, one more day is over it.
+  const eight = { tenant_id: 't', service: 'connectwise', tables: WORKER_TABLES, start_date: '2025-01-01', chunk_size_days: 1 };
+  const ok = await plan({ ...eight, end_date: '2025-01-26' });
+  assert(!ok.invalid && ok.chunks.length === 200, `8 tables x 25 days: ${JSON.stringify(ok.invalid)}`);
+  const over = await plan({ ...eight, end_date: '2025-01-27' });
+  assert(over.invalid, '8 tables x 26 days is over the limit');
+  const co = oracle([`0\t${JSON.stringify({ ...eight, end_date: '2025-01-26' })}`, `0\t${JSON.stringify({ ...eight, end_date: '2025-01-27' })}`]);
+  assert(!co[0].error && co[1].error === 'Backfill.InvalidInput', 'C agrees on the limit: ' + JSON.stringify(co.map((x) => x.error || 'ok')));
   const c = oracle(WORKER_TABLES.map((t) => `0\t${JSON.stringify({ tenant_id: 't', service: 'connectwise', table_name: t, start_date: '2025-01-01', end_date: '2025-01-02' })}`));
   for (const r of c) assert(!r.error, 'C accepts ' + JSON.stringify(r));
 });

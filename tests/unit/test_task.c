@@ -155,6 +155,10 @@ START_TEST(tables_known)
     ck_assert(task_table_known("connectwise", "time/entries"));
     ck_assert(task_table_known("connectwise", "company/companies"));
     ck_assert(task_table_known("connectwise", "company/contacts"));
+    ck_assert(task_table_known("connectwise", "procurement/products"));
+    ck_assert(task_table_known("connectwise", "finance/agreements"));
+    ck_assert(task_table_known("connectwise", "project/projects"));
+    ck_assert(task_table_known("connectwise", "system/members"));
     ck_assert(!task_table_known("connectwise", "service/tickets/../x"));
     ck_assert(!task_table_known("salesforce", "service/tickets"));
     ck_assert(!task_table_known(NULL, "service/tickets"));
