@@ -39,7 +39,9 @@ enum json_strict_kind {
 };
 
 /* Repair mode: bad string contents (NUL, UTF-8, surrogate) are not
- * errors; they are replaced by U+FFFD in `fixed` and counted. */
+ * errors; they are replaced by U+FFFD in `fixed` and counted. A duplicate
+ * member is not an error either: the first one is named in `duplicate`
+ * and the scan goes on, so the caller can still build a tree to reject. */
 #define JSON_STRICT_REPAIR 1
 
 struct json_strict_report {
@@ -49,6 +51,7 @@ struct json_strict_report {
     char top_key[64];   /* the top-level member it is under ("" at top) */
     long replaced;      /* repair mode: sequences replaced by U+FFFD */
     int replaced_id;    /* repair mode: a replacement in top-level "id" */
+    char duplicate[64]; /* repair mode: the first duplicate member name */
 };
 
 /* Check p[0..n) against the strict rules. With JSON_STRICT_REPAIR and a

@@ -285,6 +285,7 @@ void task_result_init(struct task_result *r)
     r->records_ingested = -1;
     r->records_transformed = -1;
     r->records_rejected = -1;
+    r->text_replaced = -1;
     r->pages = -1;
 }
 
@@ -328,6 +329,7 @@ static cJSON *result_object(const struct task_input *in,
     add_count(o, "records_ingested", r->records_ingested);
     add_count(o, "records_transformed", r->records_transformed);
     add_count(o, "records_rejected", r->records_rejected);
+    add_count(o, "text_replaced", r->text_replaced);
     add_count(o, "pages", r->pages);
     add_location(o, "raw", &r->raw);
     add_location(o, "canonical", &r->canonical);

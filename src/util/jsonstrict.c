@@ -240,8 +240,13 @@ static enum json_strict_kind add_name(struct scan *s, size_t mark, size_t at)
     while (i < s->names.len) {
         size_t l = strlen(s->names.data + i);
 
-        if (l == len && memcmp(s->names.data + i, d, len) == 0)
-            return fail(s, JSON_STRICT_DUPLICATE, at);
+        if (l == len && memcmp(s->names.data + i, d, len) == 0) {
+            if (!(s->flags & JSON_STRICT_REPAIR))
+                return fail(s, JSON_STRICT_DUPLICATE, at);
+            if (s->rep->duplicate[0] == '\0')
+                memcpy(s->rep->duplicate, s->rep->key, sizeof s->rep->key);
+            return JSON_STRICT_OK;
+        }
         i += l + 1;
     }
     if (buf_append(&s->names, d, len) != BF_OK ||
