@@ -238,8 +238,9 @@ static enum bf_rc write_raw(struct chunk_job *j, const char *p, size_t n,
 /* The strict check of one record (README, "Input hardening": malformed
  * records). A duplicate member or bad text in "id" makes it a reject
  * (`reason` set); bad text elsewhere is replaced by U+FFFD and counted, and
- * *p, *n then point at the repaired copy. Only a record the page scanner
- * let through that is still not JSON fails the chunk. */
+ * *p, *n then point at the repaired copy. Text the scan finds no JSON in
+ * (cJSON reads some laxer forms, "2." or control bytes) is left to the
+ * parsers; only a record neither can read fails the chunk. */
 static enum bf_rc check_record(struct chunk_job *j, const char **p, size_t *n,
                                char *reason, size_t cap, struct bf_err *err)
 {
@@ -250,13 +251,8 @@ static enum bf_rc check_record(struct chunk_job *j, const char **p, size_t *n,
     k = json_strict_scan(*p, *n, JSON_STRICT_REPAIR, &j->fixed, &rep);
     if (k == JSON_STRICT_NOMEM)
         return bf_err_set(err, BF_E_NOMEM, "record check: out of memory");
-    if (k != JSON_STRICT_OK) {
-        char why[160];
-
-        json_strict_describe(&rep, why, sizeof why);
-        return bf_err_set(err, BF_E_TRANSFORM_FAILED,
-                          "a raw record could not be parsed: %s", why);
-    }
+    if (k != JSON_STRICT_OK)
+        return BF_OK; /* not strict JSON: cJSON's reading decides, as before */
     if (rep.replaced > 0) {
         *p = j->fixed.data;
         *n = j->fixed.len;

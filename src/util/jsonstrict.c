@@ -36,8 +36,16 @@ static enum json_strict_kind fail(struct scan *s, enum json_strict_kind k,
     return k;
 }
 
+/* JSON whitespace. Repair mode (records) reads like cJSON and the fast
+ * record parser do, which skip any byte up to 0x20 between tokens:
+ * a record the fast path reads is never failed by the record check. */
 static void skip_ws(struct scan *s)
 {
+    if (s->flags & JSON_STRICT_REPAIR) {
+        while (s->i < s->n && s->p[s->i] <= 0x20)
+            s->i++;
+        return;
+    }
     while (s->i < s->n && (s->p[s->i] == ' ' || s->p[s->i] == '\t' ||
                            s->p[s->i] == '\n' || s->p[s->i] == '\r'))
         s->i++;
@@ -188,11 +196,17 @@ static enum json_strict_kind string(struct scan *s, int in_key)
             return JSON_STRICT_OK;
         }
         if (c == 0) {
-            if (s->flags & JSON_STRICT_REPAIR)
-                return fail(s, JSON_STRICT_SYNTAX, s->i); /* raw control */
-            return fail(s, JSON_STRICT_NUL, s->i);
+            enum json_strict_kind r = bad(s, JSON_STRICT_NUL, s->i, s->i + 1,
+                                          in_key);
+
+            if (r != JSON_STRICT_OK)
+                return r;
+            s->i++;
+            continue;
         }
-        if (c < 0x20)
+        /* Raw control bytes: refused, except in records, where cJSON and
+         * the fast parser keep them (raw output turns CR/LF into spaces). */
+        if (c < 0x20 && !(s->flags & JSON_STRICT_REPAIR))
             return fail(s, JSON_STRICT_SYNTAX, s->i);
         if (c == '\\') {
             enum json_strict_kind r;
@@ -429,9 +443,8 @@ enum json_strict_kind json_strict_scan(const char *p, size_t n, int flags,
     s.rep = rep;
     buf_init(&s.names, 0);
     buf_init(&s.str, 0);
-    /* cJSON skips a leading UTF-8 byte order mark; so does this. */
-    if (s.n >= 3 && memcmp(s.p, "\xEF\xBB\xBF", 3) == 0)
-        s.i = 3;
+    /* A leading byte order mark is refused (RFC 8259 section 8.1 lets a
+     * reader ignore it, and cJSON_ParseWithLength does not). */
     r = value(&s);
     if (r == JSON_STRICT_OK) {
         skip_ws(&s);
