@@ -67,9 +67,15 @@ enum json_strict_kind json_strict_scan(const char *p, size_t n, int flags,
 void json_strict_describe(const struct json_strict_report *rep, char *out,
                           size_t cap);
 
+/* json_strict_parse(): the message names no member (secret documents,
+ * where a name may itself be secret: "duplicate key at byte 12"). */
+#define JSON_STRICT_NO_NAMES 2
+
 /* Strict check, then cJSON_ParseWithLength. On a refusal returns `rc`
- * with err->message "<what>: <description>"; *out is NULL. */
+ * with err->message "<what>: <description>"; *out is NULL. `flags`: 0 or
+ * JSON_STRICT_NO_NAMES. */
 enum bf_rc json_strict_parse(const char *p, size_t n, const char *what,
-                             enum bf_rc rc, cJSON **out, struct bf_err *err);
+                             enum bf_rc rc, int flags, cJSON **out,
+                             struct bf_err *err);
 
 #endif

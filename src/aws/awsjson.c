@@ -141,7 +141,7 @@ void awsjson_parse_error(const char *body, size_t len, const char *type_header,
     /* An error body two readers could read differently names no code:
      * the header or the HTTP status decides instead. */
     if (body != NULL && len > 0 &&
-        json_strict_parse(body, len, "error body", BF_E_AWS, &root, NULL) != BF_OK)
+        json_strict_parse(body, len, "error body", BF_E_AWS, 0, &root, NULL) != BF_OK)
         root = NULL;
     /* The header wins: REST-JSON services put the type only there. */
     if (type_header != NULL && type_header[0] != '\0' && code_cap > 0)

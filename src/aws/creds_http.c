@@ -148,7 +148,7 @@ enum bf_rc creds_parse_json(const char *json, const char *what,
     enum bf_rc rc;
 
     rc = json_strict_parse(json, json != NULL ? strlen(json) : 0, what,
-                           BF_E_HTTP, &doc, err);
+                           BF_E_HTTP, JSON_STRICT_NO_NAMES, &doc, err);
     if (rc != BF_OK)
         return rc;
     if (!cJSON_IsObject(doc)) {

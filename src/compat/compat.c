@@ -194,7 +194,7 @@ static const cJSON *answer_body(const cJSON *root, cJSON **owned)
         return b;
     if (cJSON_IsString(b)) {
         if (json_strict_parse(b->valuestring, strlen(b->valuestring), "body",
-                              BF_E_LAMBDA_FAILED, owned, NULL) != BF_OK)
+                              BF_E_LAMBDA_FAILED, 0, owned, NULL) != BF_OK)
             *owned = NULL;
         if (cJSON_IsObject(*owned))
             return *owned;

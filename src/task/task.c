@@ -262,7 +262,7 @@ enum bf_rc task_input_parse(const char *json, size_t len,
                           "input: %zu bytes, more than %d", len, TASK_INPUT_MAX);
     /* Strict: a duplicate member, trailing bytes, NUL, invalid UTF-8 or
      * a lone surrogate anywhere is refused (README, "Input hardening"). */
-    rc = json_strict_parse(json, len, "input", BF_E_INVALID_INPUT, &root, err);
+    rc = json_strict_parse(json, len, "input", BF_E_INVALID_INPUT, 0, &root, err);
     if (rc != BF_OK)
         goto out;
     if (!cJSON_IsObject(root)) {

@@ -113,9 +113,11 @@ enum bf_rc secrets_parse_creds(const char *text, size_t len,
     const cJSON *obj = NULL;
     enum bf_rc rc = BF_OK;
     size_t i;
+    char what[280];
 
-    rc = json_strict_parse(text, len, "secret", BF_E_CREDENTIALS_INVALID,
-                           &root, err);
+    snprintf(what, sizeof what, "secret %s", t->secret_name);
+    rc = json_strict_parse(text, len, what, BF_E_CREDENTIALS_INVALID,
+                           JSON_STRICT_NO_NAMES, &root, err);
     if (rc != BF_OK)
         goto out;
     if (!cJSON_IsObject(root)) {
@@ -202,7 +204,7 @@ enum bf_rc secrets_fetch_file(const char *path, const char *name,
         return rc == BF_E_IO ? bf_err_reclassify(err, BF_E_CONFIG) : rc;
     }
     rc = json_strict_parse(text, len, "secrets file", BF_E_CREDENTIALS_INVALID,
-                           &root, err);
+                           JSON_STRICT_NO_NAMES, &root, err);
     if (rc != BF_OK)
         goto out;
     if (!cJSON_IsObject(root)) {

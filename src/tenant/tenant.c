@@ -309,7 +309,7 @@ static enum bf_rc fetch_tenant_file(struct tenant_store *s, const char *tenant_i
         bf_err_prefix(err, "tenants file");
         return rc == BF_E_IO ? bf_err_reclassify(err, BF_E_CONFIG) : rc;
     }
-    rc = json_strict_parse(text, len, "tenants file", BF_E_CONFIG, &root, err);
+    rc = json_strict_parse(text, len, "tenants file", BF_E_CONFIG, 0, &root, err);
     if (rc != BF_OK)
         goto out;
     if (!cJSON_IsArray(root)) {

@@ -469,7 +469,10 @@ void json_strict_describe(const struct json_strict_report *rep, char *out,
         snprintf(out, cap, "valid");
         break;
     case JSON_STRICT_DUPLICATE:
-        snprintf(out, cap, "duplicate key: %s", rep->key);
+        if (rep->key[0] != '\0')
+            snprintf(out, cap, "duplicate key: %s", rep->key);
+        else
+            snprintf(out, cap, "duplicate key at byte %zu", rep->offset);
         break;
     case JSON_STRICT_TRAILING:
         snprintf(out, cap, "trailing data after the JSON value at byte %zu",
@@ -501,7 +504,8 @@ void json_strict_describe(const struct json_strict_report *rep, char *out,
 }
 
 enum bf_rc json_strict_parse(const char *p, size_t n, const char *what,
-                             enum bf_rc rc, cJSON **out, struct bf_err *err)
+                             enum bf_rc rc, int flags, cJSON **out,
+                             struct bf_err *err)
 {
     struct json_strict_report rep;
     char why[160];
@@ -510,6 +514,8 @@ enum bf_rc json_strict_parse(const char *p, size_t n, const char *what,
     if (p == NULL)
         return bf_err_set(err, rc, "%s: missing", what);
     if (json_strict_scan(p, n, 0, NULL, &rep) != JSON_STRICT_OK) {
+        if (flags & JSON_STRICT_NO_NAMES) /* names may be secret */
+            rep.key[0] = rep.top_key[0] = '\0';
         json_strict_describe(&rep, why, sizeof why);
         return bf_err_set(err, rep.kind == JSON_STRICT_NOMEM ? BF_E_NOMEM : rc,
                           "%s: %s", what, why);
