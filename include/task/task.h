@@ -63,6 +63,8 @@ struct task_result {
     long long records_ingested;    /* -1 = unknown (Lambda without counts) */
     long long records_transformed; /* -1 = unknown */
     long long records_rejected;    /* -1 = unknown */
+    long long text_replaced;       /* bad text sequences made U+FFFD in
+                                    * canonical records; -1 = unknown */
     long pages;                    /* -1 = unknown */
     struct task_location raw;
     struct task_location canonical;

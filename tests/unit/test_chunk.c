@@ -431,6 +431,60 @@ static void check_reject(const char *line, void *ud)
     cJSON_Delete(j);
 }
 
+static void count_dup_reject(const char *line, void *ud)
+{
+    cJSON *j = cJSON_Parse(line);
+    const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(j, "reason"));
+
+    if (why != NULL && strcmp(why, "duplicate key: id") == 0)
+        (*(long *)ud)++;
+    cJSON_Delete(j);
+}
+
+static void count_lone_surrogates(const char *line, void *ud)
+{
+    if (strstr(line, "\"pasted \\ud800 text\"") != NULL)
+        (*(long *)ud)++;
+    if (strstr(line, "\"\\udc00\"") != NULL)
+        (*(long *)ud)++;
+}
+
+/* Poison records (lone surrogates, a duplicate member) on tickets and time
+ * entries: the chunk succeeds, raw keeps their bytes, the canonical side
+ * counts the replacements and rejects the duplicate with its reason. */
+START_TEST(hostile_records_do_not_fail_the_chunk)
+{
+    static const char *const tables[] = { "service/tickets", "time/entries" };
+    struct bf_config cfg;
+    struct chunk_runner *r = NULL;
+    struct task_input in;
+    struct outcome o;
+    size_t t;
+
+    config_for(&cfg, "out");
+    r = runner_for(&cfg);
+    for (t = 0; t < 2; t++) {
+        long dups = 0, lone = 0;
+
+        input_for(&in, "acme", tables[t], DS_START, DS_END);
+        fakesrv_admin(&g_cw, "POST", "faults",
+                      "{\"faults\":[{\"hostile\":true,\"times\":1}]}", NULL);
+        run_chunk(r, &in, NULL, &o);
+        ck_assert_msg(o.rc == BF_OK, "%s: %s", tables[t], o.err.message);
+        ck_assert_int_eq(o.res.text_replaced, 2);
+        ck_assert_int_ge(o.res.records_rejected, 1);
+        ck_assert_int_eq(o.res.records_transformed + o.res.records_rejected,
+                         o.res.records_ingested);
+        read_parts(uri_path(o.res.canonical.uri), "rejects-", count_dup_reject, &dups);
+        ck_assert_int_eq(dups, 1);
+        read_parts(uri_path(o.res.raw.uri), "part-", count_lone_surrogates, &lone);
+        ck_assert_int_eq(lone, 2);
+        fakesrv_admin(&g_cw, "DELETE", "faults", NULL, NULL);
+    }
+    chunk_runner_free(r);
+}
+END_TEST
+
 START_TEST(contacts_rejects_and_raw_bytes)
 {
     struct bf_config cfg;
@@ -1315,6 +1369,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, ninth_endpoint_from_fixtures);
     tcase_add_loop_test(tc, new_tables_one_chunk, 0,
                         (int)(sizeof(new_tables) / sizeof(new_tables[0])));
+    tcase_add_test(tc, hostile_records_do_not_fail_the_chunk);
     tcase_add_test(tc, idempotent_rerun_and_crash);
     tcase_add_test(tc, auth_failure_rereads_secret);
     tcase_add_test(tc, tenant_errors);

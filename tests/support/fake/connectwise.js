@@ -39,13 +39,18 @@
 //   POST /__admin/reset                  calls, faults, mode and keys
 // F = {"times":1, "skip":0, "path":"regex", "status":429, "headers":{},
 //      "body":"...", "delayMs":0, "truncate":false, "invalid":false,
-//      "repeatLink":false, "foreignLink":false, "reset":false}
+//      "repeatLink":false, "foreignLink":false, "reset":false,
+//      "hostile":false}
 // A fault applies to data requests whose path matches; `skip` lets that many
 // matching requests through first; `times` counts down. status/body answer
 // instead of the API; delayMs slows the real answer; truncate cuts the real
 // page in half; invalid serves non-JSON; repeatLink serves the real page
 // with a Link that points back at the same request; reset drops the
-// connection.
+// connection. hostile serves the real page with poison records: the
+// first record gains "hostileNote":"pasted \ud800 text" (a lone high
+// surrogate escape, as text pasted from other tools has), the second a
+// duplicate "id" member, the third "hostileNote2":"\udc00" (a lone low
+// surrogate).
 'use strict';
 const { listenAndServe } = require('./serve.js');
 const http = require('http');
@@ -445,7 +450,17 @@ function main() {
     return null;
   }
 
-  function pageOf(req, url, table) {
+  // Rewrites the first three records of a page (see the header).
+  function poison(parts) {
+    const add = ['"hostileNote":"pasted \\ud800 text",', null, '"hostileNote2":"\\udc00",'];
+    for (let k = 0; k < Math.min(3, parts.length); k++) {
+      const id = /^\{"id":(\d+),/.exec(parts[k]);
+      if (!id) continue;
+      parts[k] = '{"id":' + id[1] + ',' + (add[k] || `"id":${id[1]},`) + parts[k].slice(id[0].length);
+    }
+  }
+
+  function pageOf(req, url, table, hostile) {
     const cond = parseConditions(url.searchParams.get('conditions'));
     if (!cond) return { error: 'bad conditions' };
     const idx = window(table, cond.lo, cond.hi);
@@ -482,6 +497,7 @@ function main() {
     }
     const parts = [];
     for (let k = from; k < Math.min(from + size, idx.length); k++) parts.push(recordText(table, idx[k]));
+    if (hostile) poison(parts);
     const links = [];
     if (state.mode !== 'nolink') {
       if (next) links.push(`<${next}>; rel="next"`);
@@ -510,7 +526,7 @@ function main() {
       call.status = 401;
       return sendJson(res, 401, { code: 'Unauthorized', message: 'Authentication failed' });
     }
-    const p = pageOf(req, url, table);
+    const p = pageOf(req, url, table, !!(f && f.hostile));
     if (p.error) { call.status = 400; return sendJson(res, 400, { code: 'InvalidObject', message: p.error }); }
     let body = p.body;
     const headers = {};
