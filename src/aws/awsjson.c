@@ -153,11 +153,6 @@ void awsjson_parse_error(const char *body, size_t len, const char *type_header,
     cJSON_Delete(root);
 }
 
-int awsjson_is_retryable(long status, const char *aws_code)
-{
-    return retry_is_retryable(status, aws_code);
-}
-
 /* Fill the outcome and `err` for an error answer. */
 static enum bf_rc answer_error(struct json_call *k, struct retry_outcome *o,
                                struct bf_err *err)
