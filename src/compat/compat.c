@@ -6,7 +6,7 @@
  * refusal by the service or a timeout is BF_E_LAMBDA_FAILED, and
  * err->retryable says whether trying again can help. Counts come from the
  * response when the function reports them; otherwise they stay -1 (null),
- * never 0 (the original reported 0 for everything; issue 5).
+ * never 0 (the original reported 0 for everything).
  */
 #include "compat/compat.h"
 
