@@ -15,7 +15,7 @@
 
 #include <openssl/crypto.h>
 
-#include "aws/awscall.h"
+#include "aws/private/awscall.h"
 #include "aws/http.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"
