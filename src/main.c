@@ -51,7 +51,7 @@ static void usage(FILE *out, const char *cmd)
     }
     if (strcmp(cmd, "plan") == 0) {
         fprintf(out, "usage: backfill-worker plan --input FILE|-\n\n"
-                "Prints the chunk plan (DESIGN.md section 4) for a StartExecution input\n"
+                "Prints the chunk plan for a StartExecution input\n"
                 "{tenant_id, service, table_name | tables[], start_date?, end_date?,\n"
                 " chunk_size_days?, max_concurrency?} as JSON.\n");
         return;

@@ -1,4 +1,4 @@
-/* config.h -- every setting of backfill-worker (DESIGN.md section 3).
+/* config.h -- every setting of backfill-worker (README "Configuration").
  *
  * Each setting has an environment variable (BACKFILL_*) and a flag; flags
  * win. config_load() reads both into one struct that main() owns and hands

@@ -1,7 +1,7 @@
 /* task.h -- the task contract between the state machine and the worker.
  *
  * One activity task is one chunk. This module owns the task input schema
- * and its validation (DESIGN.md section 5), the result that SendTaskSuccess
+ * and its validation (README "Running the worker", "Error names"), the result that SendTaskSuccess
  * carries, the cancellation flag a running task checks, and the handler
  * interface that the worker calls (the chunk pipeline is one handler; tests
  * and the dispatch benchmark use others). Keep the schema here and nowhere

@@ -15,7 +15,7 @@
 
 #include <openssl/crypto.h>
 
-#include "aws/awscall.h"
+#include "aws/private/awscall.h"
 #include "aws/http.h"
 #include "aws/retry.h"
 #include "util/jsonstrict.h"
@@ -155,11 +155,6 @@ void awsjson_parse_error(const char *body, size_t len, const char *type_header,
             snprintf(message, message_cap, "%s", s);
     }
     cJSON_Delete(root);
-}
-
-int awsjson_is_retryable(long status, const char *aws_code)
-{
-    return retry_is_retryable(status, aws_code);
 }
 
 /* Fill the outcome and `err` for an error answer. */

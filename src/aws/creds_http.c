@@ -4,7 +4,7 @@
  * creds_ecs.c and creds_imds.c (see creds_http.h). Short timeouts: a
  * metadata endpoint is local or absent, never slow for a good reason.
  */
-#include "aws/creds_http.h"
+#include "aws/private/creds_http.h"
 
 #include <string.h>
 

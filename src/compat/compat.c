@@ -6,7 +6,7 @@
  * refusal by the service or a timeout is BF_E_LAMBDA_FAILED, and
  * err->retryable says whether trying again can help. Counts come from the
  * response when the function reports them; otherwise they stay -1 (null),
- * never 0 (the original reported 0 for everything; issue 5).
+ * never 0 (the original reported 0 for everything).
  */
 #include "compat/compat.h"
 
@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "aws/awsjson.h"
+#include "aws/retry.h"
 #include "aws/lambda.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -343,7 +344,7 @@ static enum bf_rc judge_call_failure(const char *function, enum bf_rc rc,
     else if (rc == BF_E_LIMIT)
         retryable = 0;
     else
-        retryable = awsjson_is_retryable(err != NULL ? err->http_status : 0,
+        retryable = retry_is_retryable(err != NULL ? err->http_status : 0,
                                          err != NULL ? err->aws_code : "");
     return lambda_failed(err, retryable, err != NULL ? err->http_status : 0,
                          function, "invoke failed: %.300s%s", why,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// asl.test.js -- tests of statemachine/backfill.asl.json (issue 6).
+// asl.test.js -- tests of statemachine/backfill.asl.json.
 //
 // Every JSONata expression is read from the definition file itself (walking
 // the JSON for "{% ... %}" strings) and evaluated with the reference

@@ -151,7 +151,7 @@ check('template parses as CloudFormation YAML (short-form tags)', () => {
   return p;
 });
 
-check('template has the parameters issue 7 asks for', () => {
+check('template has the parameters deploy/README.md lists', () => {
   const need = ['Environment', 'DataBucket', 'TenantServicesTable', 'SecretsPrefix', 'WorkerImage', 'WorkerCount',
     'Concurrency', 'HeartbeatSeconds', 'LogLevel', 'LambdaCompatibility', 'EnableXRay', 'Subnets', 'DrainSeconds'];
   const p = need.filter((n) => !params[n]).map((n) => `missing parameter ${n}`);

@@ -3,7 +3,7 @@
 // binary and the real statemachine/backfill.asl.json on the local Step
 // Functions runner, against the fake ConnectWise, writing to a directory.
 //
-// Scenarios (issue 8): happy path with counts checked against the source;
+// Scenarios: happy path with counts checked against the source;
 // transient faults absorbed; a worker killed mid-chunk (heartbeat timeout,
 // another worker finishes, no duplicates); a permanent failure, then a
 // redrive that re-runs only the failed chunks; SIGTERM mid-run (prompt

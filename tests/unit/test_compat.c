@@ -1,4 +1,4 @@
-/* test_compat.c -- Lambda compatibility mode (issue 5).
+/* test_compat.c -- Lambda compatibility mode.
  *
  * Against the fake Lambda (tests/support/fake/server.js), which verifies
  * SigV4 and records every Invoke: the exact function names and payloads for
