@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "fleet/fleet.h"
 #include "plan/plan.h"
+#include "source/source.h"
 #include "task/task.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -51,7 +52,7 @@ static void usage(FILE *out, const char *cmd)
     }
     if (strcmp(cmd, "plan") == 0) {
         fprintf(out, "usage: backfill-worker plan --input FILE|-\n\n"
-                "Prints the chunk plan (DESIGN.md section 4) for a StartExecution input\n"
+                "Prints the chunk plan for a StartExecution input\n"
                 "{tenant_id, service, table_name | tables[], start_date?, end_date?,\n"
                 " chunk_size_days?, max_concurrency?} as JSON.\n");
         return;
@@ -416,6 +417,12 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     log_setup(c.cfg.log_level, c.cfg.worker_name, STDERR_FILENO);
+    /* Extra endpoints join the table before any thread reads it. */
+    if (c.cfg.endpoints_file[0] != '\0' &&
+        source_endpoints_add_file(c.cfg.endpoints_file, &err) != BF_OK) {
+        fprintf(stderr, "backfill-worker: %s\n", err.message);
+        return EXIT_USAGE;
+    }
     if (strcmp(c.cmd, "plan") == 0)
         return cmd_plan(&c);
     /* libcurl's one-time set-up is not thread-safe: do it here, before

@@ -10,6 +10,10 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
+# The file probes below look under $INSTALL_DEPS_ROOT (default: /), so that
+# tests/deps can point them at a scratch tree; command probes follow PATH.
+root=${INSTALL_DEPS_ROOT:-}
+
 # Debian package -> a file or command that proves it is installed.
 declare -A probe=(
   [build-essential]=/usr/bin/cc
@@ -36,20 +40,20 @@ declare -A probe=(
 
 present() {
   case "$1" in
-    /*) [ -e "$1" ] ;;
+    /*) [ -e "$root$1" ] ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }
 
 # curl.h lives under a multiarch directory on non-amd64 machines.
 curl_present() {
-  compgen -G "/usr/include/*/curl/curl.h" >/dev/null || [ -e /usr/include/curl/curl.h ]
+  compgen -G "$root/usr/include/*/curl/curl.h" >/dev/null || [ -e "$root/usr/include/curl/curl.h" ]
 }
 
 # The libFuzzer runtime ships apart from clang (libclang-rt-NN-dev; the
 # unversioned libclang-rt-dev depends on Debian's default one).
 fuzzer_present() {
-  compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null
+  compgen -G "$root/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null
 }
 
 missing=()

@@ -50,8 +50,4 @@ void awsjson_parse_error(const char *body, size_t len, const char *type_header,
                          char *code, size_t code_cap,
                          char *message, size_t message_cap);
 
-/* Whether the standard retry mode retries this answer: status 0 means a
- * transport error. */
-int awsjson_is_retryable(long status, const char *aws_code);
-
 #endif

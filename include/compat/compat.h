@@ -1,6 +1,6 @@
 /* compat.h -- Lambda compatibility mode: run the original AVESA ingestion
  * and canonical-transform Lambdas as the chunk's ingest or transform step
- * (BACKFILL_INGEST=lambda, BACKFILL_TRANSFORM=lambda; issue 5).
+ * (BACKFILL_INGEST=lambda, BACKFILL_TRANSFORM=lambda).
  *
  * Function names: avesa-{service}-ingestion-{env} and
  * avesa-canonical-transform-{canonical table with '_' -> '-'}-{env}.

@@ -1,4 +1,4 @@
-/* config.h -- every setting of backfill-worker (DESIGN.md section 3).
+/* config.h -- every setting of backfill-worker (README "Configuration").
  *
  * Each setting has an environment variable (BACKFILL_*) and a flag; flags
  * win. config_load() reads both into one struct that main() owns and hands
@@ -25,6 +25,7 @@ struct bf_config {
     char transform[16];        /* BACKFILL_TRANSFORM: builtin | lambda */
     char transform_invocation[16]; /* RequestResponse | Event */
     char mappings_dir[1024];   /* BACKFILL_MAPPINGS_DIR, "" = embedded */
+    char endpoints_file[1024]; /* BACKFILL_ENDPOINTS_FILE: extra endpoints, "" = none */
     double source_rps;         /* BACKFILL_SOURCE_RPS, default 4 */
     enum log_level log_level;  /* BACKFILL_LOG_LEVEL, default info */
     char metrics[16];          /* BACKFILL_METRICS: off | emf */

@@ -1,4 +1,4 @@
-/* plan.h -- the chunk plan (DESIGN.md section 4), shared by `plan` and tests.
+/* plan.h -- the chunk plan (README "Input (StartExecution)"), shared by `plan` and tests.
  *
  * A StartExecution input names a tenant, a service, one table or a list
  * and an optional date window; the plan cuts the window into consecutive

@@ -1,7 +1,7 @@
 /* chunkout.h -- one chunk directory of gzip JSON Lines parts plus a manifest.
  *
- * DESIGN.md section 6: a chunk directory (a key prefix such as
- * "t1/raw/connectwise/service/tickets/backfill/{start}_{end}") holds
+ * README "Output layout, manifests and idempotency": a chunk directory (a
+ * key prefix such as "t1/raw/connectwise/service/tickets/backfill/{start}_{end}") holds
  * part-NNNNN.jsonl.gz (and, for canonical output, rejects-NNNNN.jsonl.gz)
  * and `_manifest.json`, written LAST. Readers trust only a directory with a
  * manifest. Opening a chunk deletes an earlier attempt's manifest first, so

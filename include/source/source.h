@@ -22,8 +22,10 @@ struct source_endpoint {
     const char *endpoint;        /* "service/tickets" (the task's table_name) */
     const char *canonical_table; /* "tickets" */
     int page_size;               /* records per request, 1..1000 */
-    const char *date_field;      /* "_info/lastUpdated" */
+    const char *date_field;      /* "_info/lastUpdated": the condition field */
     int enabled;                 /* disabled entries are known but refused */
+    int is_default;              /* planned when an input names no table */
+    int forward_only;            /* ask for pagination-type: forward-only */
 };
 
 /* The entry for (service, endpoint), or NULL when unknown. Entries live for
@@ -34,6 +36,15 @@ const struct source_endpoint *source_endpoint_find(const char *service,
 /* Iterate the table: entry `i` for 0 <= i < source_endpoint_count(). */
 size_t source_endpoint_count(void);
 const struct source_endpoint *source_endpoint_at(size_t i);
+
+/* Add the endpoints of an extra catalog file (the format of
+ * src/source/endpoints.json; README, section `ConnectWise ingest`) to the
+ * table, validated strictly: unknown keys, a wrong type, an unknown service,
+ * a malformed endpoint, table or date field, a page size outside 1..1000 or
+ * an endpoint already in the table fail the whole file with BF_E_CONFIG
+ * naming the entry, and nothing is added. Call before any other thread
+ * uses the table (main() does, right after reading the configuration). */
+enum bf_rc source_endpoints_add_file(const char *path, struct bf_err *err);
 
 /* The default codebase path of a service's API ("v4_6_release"). */
 const char *source_codebase(const char *service);

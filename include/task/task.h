@@ -1,7 +1,7 @@
 /* task.h -- the task contract between the state machine and the worker.
  *
  * One activity task is one chunk. This module owns the task input schema
- * and its validation (DESIGN.md section 5), the result that SendTaskSuccess
+ * and its validation (README "Running the worker", "Error names"), the result that SendTaskSuccess
  * carries, the cancellation flag a running task checks, and the handler
  * interface that the worker calls (the chunk pipeline is one handler; tests
  * and the dispatch benchmark use others). Keep the schema here and nowhere
@@ -63,6 +63,8 @@ struct task_result {
     long long records_ingested;    /* -1 = unknown (Lambda without counts) */
     long long records_transformed; /* -1 = unknown */
     long long records_rejected;    /* -1 = unknown */
+    long long text_replaced;       /* bad text sequences made U+FFFD in
+                                    * canonical records; -1 = unknown */
     long pages;                    /* -1 = unknown */
     struct task_location raw;
     struct task_location canonical;

@@ -1,4 +1,4 @@
-/* secrets.h -- reading and checking source-credential secrets (issue 5).
+/* secrets.h -- reading and checking source-credential secrets.
  *
  * The pieces of the tenant store that touch secret text: fetch it (local
  * file or Secrets Manager), parse it into `struct tenant_source_creds`.

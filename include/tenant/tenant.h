@@ -1,4 +1,4 @@
-/* tenant.h -- tenant configuration and source credentials (issue 5).
+/* tenant.h -- tenant configuration and source credentials.
  *
  * Which tenants have which service enabled (file://tenants.json or
  * dynamodb://TenantServices-{env}), and the credentials to call the source

@@ -3,7 +3,7 @@
  * Every fallible function in avesa-backfill returns an `enum bf_rc` and takes
  * a `struct bf_err *err` as its last argument (NULL allowed). The code says
  * what class of failure happened; the record says why, in one line, plus the
- * details the state machine's `cause` carries (DESIGN.md section 5).
+ * details the state machine's `cause` carries (README "Error names").
  *
  * Rules: pass a callee's code up unchanged; only a layer that knows more
  * reclassifies it (an S3 sink turns an HTTP 403 into SINK_ACCESS_DENIED).
@@ -16,7 +16,7 @@
 
 enum bf_rc {
     BF_OK = 0,
-    /* One code per Backfill.* error name (DESIGN.md section 5). */
+    /* One code per Backfill.* error name (README "Error names"). */
     BF_E_INVALID_INPUT,
     BF_E_TENANT_NOT_CONFIGURED,
     BF_E_TENANT_DISABLED,

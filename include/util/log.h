@@ -33,7 +33,6 @@ struct log_line {
 
 /* Process settings; call before starting threads. `worker` is copied. */
 void log_setup(enum log_level level, const char *worker, int fd);
-enum log_level log_get_level(void);
 
 /* Parse "debug", "info", "warn", "error", "off". Returns 0 or -1. */
 int log_level_parse(const char *s, enum log_level *out);
@@ -42,11 +41,7 @@ int log_level_parse(const char *s, enum log_level *out);
 int log_begin(struct log_line *l, enum log_level level, const char *event);
 void log_str(struct log_line *l, const char *key, const char *value);
 void log_int(struct log_line *l, const char *key, int64_t value);
-void log_dbl(struct log_line *l, const char *key, double value);
 void log_bool(struct log_line *l, const char *key, int value);
-/* Append a pre-serialized JSON value (object, array, number); NULL is
- * written as null. */
-void log_raw(struct log_line *l, const char *key, const char *json);
 void log_end(struct log_line *l);
 
 /* One-call form: {"time","level","event","worker","msg"}. */

@@ -1,6 +1,6 @@
 /* timeutil.h -- ISO 8601 timestamps as whole milliseconds since the epoch.
  *
- * The chunk plan (DESIGN.md section 4) works in milliseconds, truncating any
+ * The chunk plan (README "Input (StartExecution)") works in milliseconds, truncating any
  * finer fraction exactly as JSONata's $toMillis does, and writes timestamps
  * the way $fromMillis does (YYYY-MM-DDTHH:MM:SS.sssZ). The state machine and
  * the worker must agree to the millisecond, so both directions live here and
@@ -28,7 +28,7 @@ enum bf_rc time_parse_iso8601(const char *s, int64_t *ms_out,
  * function can't fail. */
 void time_format_iso8601(int64_t ms, char out[TIME_ISO_LEN]);
 
-/* The same, with ':' replaced by '-' for object keys (DESIGN.md section 6). */
+/* The same, with ':' replaced by '-' for object keys (README "Output layout"). */
 void time_format_key(int64_t ms, char out[TIME_ISO_LEN]);
 
 /* Days since 1970-01-01 for a proleptic Gregorian date. Pure. */

@@ -6,7 +6,7 @@
  * their error-body parsers. Never logs or echoes a request: it can carry
  * task tokens or secrets.
  */
-#include "aws/awscall.h"
+#include "aws/private/awscall.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -15,9 +15,10 @@
 
 #include <openssl/crypto.h>
 
-#include "aws/awscall.h"
+#include "aws/private/awscall.h"
 #include "aws/http.h"
 #include "aws/retry.h"
+#include "util/jsonstrict.h"
 #include "aws/sigv4.h"
 
 #define AWSJSON_DEFAULT_TIMEOUT_MS 30000L
@@ -137,8 +138,11 @@ void awsjson_parse_error(const char *body, size_t len, const char *type_header,
         code[0] = '\0';
     if (message_cap > 0)
         message[0] = '\0';
-    if (body != NULL && len > 0)
-        root = cJSON_ParseWithLength(body, len);
+    /* An error body two readers could read differently names no code:
+     * the header or the HTTP status decides instead. */
+    if (body != NULL && len > 0 &&
+        json_strict_parse(body, len, "error body", BF_E_AWS, 0, &root, NULL) != BF_OK)
+        root = NULL;
     /* The header wins: REST-JSON services put the type only there. */
     if (type_header != NULL && type_header[0] != '\0' && code_cap > 0)
         short_code(type_header, code, code_cap);
@@ -151,11 +155,6 @@ void awsjson_parse_error(const char *body, size_t len, const char *type_header,
             snprintf(message, message_cap, "%s", s);
     }
     cJSON_Delete(root);
-}
-
-int awsjson_is_retryable(long status, const char *aws_code)
-{
-    return retry_is_retryable(status, aws_code);
 }
 
 /* Fill the outcome and `err` for an error answer. */
@@ -253,14 +252,22 @@ static enum bf_rc parse_answer(struct json_call *k, cJSON **resp,
 {
     const struct buf *b = &k->resp.body;
 
-    *resp = b->len == 0 ? cJSON_CreateObject()
-                        : cJSON_ParseWithLength(b->data, b->len);
+    struct json_strict_report rep;
+    char why[160] = "";
+
+    *resp = NULL;
+    if (b->len == 0)
+        *resp = cJSON_CreateObject();
+    else if (json_strict_scan(b->data, b->len, 0, NULL, &rep) == JSON_STRICT_OK)
+        *resp = cJSON_ParseWithLength(b->data, b->len);
+    else
+        json_strict_describe(&rep, why, sizeof why);
     if (*resp != NULL)
         return BF_OK;
-    if (b->len == 0)
+    if (why[0] == '\0')
         return bf_err_set(err, BF_E_NOMEM, "%s: out of memory", k->op);
-    bf_err_set(err, BF_E_AWS, "%s: the answer is not JSON (%zu bytes, "
-               "HTTP %ld)", k->op, b->len, k->resp.status);
+    bf_err_set(err, BF_E_AWS, "%s: the answer is not strict JSON: %s (%zu "
+               "bytes, HTTP %ld)", k->op, why, b->len, k->resp.status);
     if (err != NULL) {
         err->http_status = (int)k->resp.status;
         snprintf(err->aws_code, sizeof(err->aws_code), "MalformedResponse");

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/awscall.h"
+#include "aws/private/awscall.h"
 #include "aws/awsjson.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"

@@ -15,7 +15,7 @@
 
 #include <openssl/crypto.h>
 
-#include "aws/creds_http.h"
+#include "aws/private/creds_http.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 

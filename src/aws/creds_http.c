@@ -4,7 +4,7 @@
  * creds_ecs.c and creds_imds.c (see creds_http.h). Short timeouts: a
  * metadata endpoint is local or absent, never slow for a good reason.
  */
-#include "aws/creds_http.h"
+#include "aws/private/creds_http.h"
 
 #include <string.h>
 
@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "util/timeutil.h"
+#include "util/jsonstrict.h"
 
 #define CONNECT_TIMEOUT_MS 1000L
 
@@ -142,11 +143,15 @@ static void wipe_json(cJSON *doc)
 enum bf_rc creds_parse_json(const char *json, const char *what,
                             struct creds *out, struct bf_err *err)
 {
-    cJSON *doc = cJSON_Parse(json);
+    cJSON *doc = NULL;
     const cJSON *exp;
     enum bf_rc rc;
 
-    if (doc == NULL || !cJSON_IsObject(doc)) {
+    rc = json_strict_parse(json, json != NULL ? strlen(json) : 0, what,
+                           BF_E_HTTP, JSON_STRICT_NO_NAMES, &doc, err);
+    if (rc != BF_OK)
+        return rc;
+    if (!cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
         return bf_err_set(err, BF_E_HTTP, "%s: answer is not a JSON object",
                           what);

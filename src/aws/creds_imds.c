@@ -16,7 +16,7 @@
 
 #include <openssl/crypto.h>
 
-#include "aws/creds_http.h"
+#include "aws/private/creds_http.h"
 
 #define IMDS_DEFAULT "http://169.254.169.254"
 #define IMDS_TIMEOUT_MS 2000L

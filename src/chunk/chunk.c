@@ -26,6 +26,7 @@
 #include "tenant/tenant.h"
 #include "transform/jsonin.h"
 #include "transform/xform.h"
+#include "util/jsonstrict.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -68,6 +69,8 @@ struct chunk_job {
     long pages;
     long long ingested;
     long long coercion_nulls;
+    long long text_replaced;        /* U+FFFD replacements, all records */
+    struct buf fixed;               /* a record's repaired copy, reused */
     struct chunkout_summary raw_sum;
     struct chunkout_summary canon_sum;
     int have_raw_sum;
@@ -232,23 +235,59 @@ static enum bf_rc write_raw(struct chunk_job *j, const char *p, size_t n,
  * raw record is parsed into jsonin's reused arena and the writer serialises
  * the canonical line into its own reused buffer: no malloc per record
  * unless the record is unusual (cJSON parses it) or rejected. */
+/* The strict check of one record (README, "Input hardening": malformed
+ * records). A duplicate member or bad text in "id" makes it a reject
+ * (`reason` set); bad text elsewhere is replaced by U+FFFD and counted, and
+ * *p, *n then point at the repaired copy. Text the scan finds no JSON in
+ * (cJSON reads some laxer forms, "2." or control bytes) is left to the
+ * parsers; only a record neither can read fails the chunk. */
+static enum bf_rc check_record(struct chunk_job *j, const char **p, size_t *n,
+                               char *reason, size_t cap, struct bf_err *err)
+{
+    struct json_strict_report rep;
+    enum json_strict_kind k;
+
+    buf_reset(&j->fixed);
+    k = json_strict_scan(*p, *n, JSON_STRICT_REPAIR, &j->fixed, &rep);
+    if (k == JSON_STRICT_NOMEM)
+        return bf_err_set(err, BF_E_NOMEM, "record check: out of memory");
+    if (k != JSON_STRICT_OK)
+        return BF_OK; /* not strict JSON: cJSON's reading decides, as before */
+    if (rep.replaced > 0) {
+        *p = j->fixed.data;
+        *n = j->fixed.len;
+    }
+    if (rep.duplicate[0] != '\0')
+        snprintf(reason, cap, "duplicate key: %s", rep.duplicate);
+    else if (rep.replaced_id)
+        snprintf(reason, cap, "id: invalid text (lone surrogate, invalid "
+                 "UTF-8 or NUL)");
+    else
+        j->text_replaced += rep.replaced;
+    return BF_OK;
+}
+
 static enum bf_rc transform_record(struct chunk_job *j, const char *p, size_t n,
                                    struct bf_err *err)
 {
-    const cJSON *raw = jsonin_parse(j->jin, p, n);
+    const cJSON *raw = NULL;
     cJSON *owned = NULL, *rej = NULL;
     const char *line = NULL;
     size_t len = 0;
     char reason[XFORM_REASON_MAX] = "";
     int nulls = 0;
-    enum bf_rc rc = BF_OK;
+    enum bf_rc rc = check_record(j, &p, &n, reason, sizeof reason, err);
 
+    if (rc != BF_OK)
+        return rc;
+    raw = jsonin_parse(j->jin, p, n);
     if (raw == NULL) /* not the common subset: cJSON decides */
         raw = owned = cJSON_ParseWithLength(p, n);
     if (raw == NULL)
         return bf_err_set(err, BF_E_TRANSFORM_FAILED,
                           "a raw record could not be parsed");
-    rc = xform_write_record(j->xw, raw, &line, &len, reason, &nulls, err);
+    if (reason[0] == '\0')
+        rc = xform_write_record(j->xw, raw, &line, &len, reason, &nulls, err);
     if (rc != BF_OK)
         goto out;
     j->coercion_nulls += nulls;
@@ -378,6 +417,7 @@ static enum bf_rc ingest_once(struct chunk_job *j,
     j->pages = 0;
     j->ingested = 0;
     j->coercion_nulls = 0;
+    j->text_replaced = 0;
     cw_params_fill(j, creds, &p);
     rc = open_outputs(j, 1, err);
     if (rc == BF_OK)
@@ -578,6 +618,7 @@ static void result_fill(const struct chunk_job *j, struct task_result *out)
     if (j->have_canon_sum) {
         out->records_transformed = (long long)j->canon_sum.records;
         out->records_rejected = (long long)j->canon_sum.rejects;
+        out->text_replaced = j->text_replaced;
         location_fill(&out->canonical, &j->canon_sum);
     }
 }
@@ -598,6 +639,7 @@ static void log_done(const struct chunk_job *j, const struct task_result *out,
     log_int(&l, "records_transformed", out->records_transformed);
     log_int(&l, "records_rejected", out->records_rejected);
     log_int(&l, "coercion_nulls", j->coercion_nulls);
+    log_int(&l, "text_replaced", j->text_replaced);
     log_int(&l, "duration_ms", out->duration_ms);
     if (rc != BF_OK && err != NULL) {
         log_str(&l, "error", bf_rc_error_name(rc));
@@ -642,6 +684,7 @@ enum bf_rc chunk_run(void *ctx, const struct task_input *in,
     j.r = ctx;
     j.in = in;
     j.cancel = cancel;
+    buf_init(&j.fixed, 0);
     task_result_init(out);
     rc = run_steps(&j, out, err);
     /* The source only knows "cancelled"; a shutdown drain is retried at once
@@ -662,5 +705,6 @@ enum bf_rc chunk_run(void *ctx, const struct task_input *in,
     sink_free(j.sink);
     xform_writer_free(j.xw);
     jsonin_free(j.jin);
+    buf_cleanup(&j.fixed);
     return rc;
 }

@@ -6,7 +6,7 @@
  * refusal by the service or a timeout is BF_E_LAMBDA_FAILED, and
  * err->retryable says whether trying again can help. Counts come from the
  * response when the function reports them; otherwise they stay -1 (null),
- * never 0 (the original reported 0 for everything; issue 5).
+ * never 0 (the original reported 0 for everything).
  */
 #include "compat/compat.h"
 
@@ -18,9 +18,11 @@
 #include <cjson/cJSON.h>
 
 #include "aws/awsjson.h"
+#include "aws/retry.h"
 #include "aws/lambda.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/jsonstrict.h"
 
 #define TRANSFORM_PREFIX "avesa-canonical-transform-"
 
@@ -192,7 +194,9 @@ static const cJSON *answer_body(const cJSON *root, cJSON **owned)
     if (cJSON_IsObject(b))
         return b;
     if (cJSON_IsString(b)) {
-        *owned = cJSON_Parse(b->valuestring);
+        if (json_strict_parse(b->valuestring, strlen(b->valuestring), "body",
+                              BF_E_LAMBDA_FAILED, 0, owned, NULL) != BF_OK)
+            *owned = NULL;
         if (cJSON_IsObject(*owned))
             return *owned;
     }
@@ -270,6 +274,33 @@ static void fill_counts(enum compat_step step, const cJSON *root,
     out->records_rejected = count_in(root, body, rejected_keys);
 }
 
+/* The answer's payload. Text that is not JSON at all is judged as before
+ * (no counts); JSON that two readers could read differently (a duplicate
+ * member, bytes after the value, bad string contents) is refused. */
+static enum bf_rc parse_payload(const char *function,
+                                const struct lambda_invoke_result *r,
+                                cJSON **root, struct bf_err *err)
+{
+    struct json_strict_report rep;
+    char why[160];
+
+    *root = NULL;
+    if (r->payload == NULL || r->payload_len == 0)
+        return BF_OK;
+    switch (json_strict_scan(r->payload, r->payload_len, 0, NULL, &rep)) {
+    case JSON_STRICT_OK:
+        *root = cJSON_ParseWithLength(r->payload, r->payload_len);
+        return BF_OK;
+    case JSON_STRICT_SYNTAX:
+    case JSON_STRICT_DEPTH:
+        return BF_OK;
+    default:
+        json_strict_describe(&rep, why, sizeof why);
+        return lambda_failed(err, 0, (int)r->status, function,
+                             "answer refused: %s", why);
+    }
+}
+
 static enum bf_rc judge_answer(enum compat_step step, const char *function,
                                const struct lambda_invoke_result *r,
                                struct task_result *out, struct bf_err *err)
@@ -279,7 +310,9 @@ static enum bf_rc judge_answer(enum compat_step step, const char *function,
     const cJSON *body = NULL;
     enum bf_rc rc = BF_OK;
 
-    root = cJSON_ParseWithLength(r->payload, r->payload_len);
+    rc = parse_payload(function, r, &root, err);
+    if (rc != BF_OK)
+        goto out;
     if (r->function_error[0] != '\0') {
         rc = judge_function_error(function, r, root, err);
         goto out;
@@ -311,7 +344,7 @@ static enum bf_rc judge_call_failure(const char *function, enum bf_rc rc,
     else if (rc == BF_E_LIMIT)
         retryable = 0;
     else
-        retryable = awsjson_is_retryable(err != NULL ? err->http_status : 0,
+        retryable = retry_is_retryable(err != NULL ? err->http_status : 0,
                                          err != NULL ? err->aws_code : "");
     return lambda_failed(err, retryable, err != NULL ? err->http_status : 0,
                          function, "invoke failed: %.300s%s", why,

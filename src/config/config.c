@@ -168,6 +168,12 @@ static enum bf_rc set_mappings(struct bf_config *cfg, const char *name,
     return copy_str(cfg->mappings_dir, sizeof cfg->mappings_dir, name, value, err);
 }
 
+static enum bf_rc set_endpoints(struct bf_config *cfg, const char *name,
+                                const char *value, struct bf_err *err)
+{
+    return copy_str(cfg->endpoints_file, sizeof cfg->endpoints_file, name, value, err);
+}
+
 static enum bf_rc set_rps(struct bf_config *cfg, const char *name,
                           const char *value, struct bf_err *err)
 {
@@ -244,6 +250,7 @@ static const struct setting settings[] = {
     { "BACKFILL_TRANSFORM", "transform", set_transform },
     { "BACKFILL_TRANSFORM_INVOCATION", "transform-invocation", set_invocation },
     { "BACKFILL_MAPPINGS_DIR", "mappings-dir", set_mappings },
+    { "BACKFILL_ENDPOINTS_FILE", "endpoints-file", set_endpoints },
     { "BACKFILL_SOURCE_RPS", "source-rps", set_rps },
     { "BACKFILL_LOG_LEVEL", "log-level", set_log_level },
     { "BACKFILL_METRICS", "metrics", set_metrics },

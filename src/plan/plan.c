@@ -14,13 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "source/source.h"
 #include "task/task.h"
 
 #define MS_PER_DAY 86400000LL
-
-static const char *const default_tables[] = {
-    "service/tickets", "time/entries", "company/companies", "company/contacts",
-};
 
 long plan_chunk_count(int64_t start_ms, int64_t end_ms, int chunk_size_days)
 {
@@ -132,9 +129,16 @@ static enum bf_rc parse_tables(const cJSON *o, struct plan_request *r,
         return add_table(r, "table_name", one->valuestring, err);
     }
     if (list == NULL) {
-        for (i = 0; i < sizeof default_tables / sizeof default_tables[0]; i++)
-            snprintf(r->tables[r->ntables++], sizeof r->tables[0], "%s",
-                     default_tables[i]);
+        /* The endpoint table's "default" entries, in table order. */
+        for (i = 0; i < source_endpoint_count(); i++) {
+            const struct source_endpoint *e = source_endpoint_at(i);
+
+            if (e->is_default && e->enabled && strcmp(e->service, r->service) == 0) {
+                rc = add_table(r, "tables", e->endpoint, err);
+                if (rc != BF_OK)
+                    return rc;
+            }
+        }
         return BF_OK;
     }
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)

@@ -1,6 +1,6 @@
 /* chunkout.c -- gzip JSON Lines parts and the manifest of one chunk directory.
  *
- * Owns the on-sink layout of a chunk (DESIGN.md section 6): part and reject
+ * Owns the on-sink layout of a chunk (README "Output layout, manifests and idempotency"): part and reject
  * part names, rolling at a size limit, per-part record counts, sizes and
  * SHA-256, the manifest written last, and the clean-up of an earlier
  * attempt (its manifest and unfinished S3 uploads removed first, its

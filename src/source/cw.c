@@ -647,10 +647,11 @@ static enum bf_rc perform(struct cw_source *cw, struct bf_err *err)
     req.method = "GET";
     req.url = cw->next_url;
     req.headers = h;
-    /* Page mode (the first page came without a Link) must not ask for
-     * forward-only paging again: such a server ignores page= and would
-     * serve the first page for ever. */
-    req.nheaders = cw->p.opts.force_page_mode ||
+    /* An endpoint marked "paging": "navigable" in the endpoint table never
+     * asks for forward-only paging. Page mode (the first page came without
+     * a Link) must not ask for it again: such a server ignores page= and
+     * would serve the first page for ever. */
+    req.nheaders = !cw->p.ep->forward_only || cw->p.opts.force_page_mode ||
                    (cw->page_no >= 1 && !cw->link_mode) ? 3 : 4;
     req.timeout_ms = cw->p.opts.timeout_ms;
     req.max_response = cw->p.opts.max_response;

@@ -12,6 +12,7 @@
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/jsonout.h"
+#include "util/jsonstrict.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -247,23 +248,6 @@ static enum bf_rc parse_options(const cJSON *o, struct task_input *in,
     return rc;
 }
 
-/* Whether the text holds the escape \u0000. A preceding
- * backslash pair ("\\u0000") is an escaped backslash, not an escape. */
-static int has_escaped_nul(const char *s, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i + 6 <= len; i++) {
-        if (s[i] != '\\')
-            continue;
-        if (s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' &&
-            s[i + 4] == '0' && s[i + 5] == '0')
-            return 1;
-        i++; /* skip the escaped character */
-    }
-    return 0;
-}
-
 enum bf_rc task_input_parse(const char *json, size_t len,
                             struct task_input *out, struct bf_err *err)
 {
@@ -276,16 +260,11 @@ enum bf_rc task_input_parse(const char *json, size_t len,
     if (len > TASK_INPUT_MAX)
         return bf_err_set(err, BF_E_INVALID_INPUT,
                           "input: %zu bytes, more than %d", len, TASK_INPUT_MAX);
-    if (has_escaped_nul(json, len)) {
-        /* cJSON would end the string there: "a\u0000b" would read as "a". */
-        rc = bf_err_set(err, BF_E_INVALID_INPUT, "input: \\u0000 is not allowed in strings");
+    /* Strict: a duplicate member, trailing bytes, NUL, invalid UTF-8 or
+     * a lone surrogate anywhere is refused (README, "Input hardening"). */
+    rc = json_strict_parse(json, len, "input", BF_E_INVALID_INPUT, 0, &root, err);
+    if (rc != BF_OK)
         goto out;
-    }
-    root = cJSON_ParseWithLength(json, len);
-    if (root == NULL) {
-        rc = bf_err_set(err, BF_E_INVALID_INPUT, "input: not valid JSON");
-        goto out;
-    }
     if (!cJSON_IsObject(root)) {
         rc = bf_err_set(err, BF_E_INVALID_INPUT, "input: must be a JSON object");
         goto out;
@@ -306,6 +285,7 @@ void task_result_init(struct task_result *r)
     r->records_ingested = -1;
     r->records_transformed = -1;
     r->records_rejected = -1;
+    r->text_replaced = -1;
     r->pages = -1;
 }
 
@@ -349,6 +329,7 @@ static cJSON *result_object(const struct task_input *in,
     add_count(o, "records_ingested", r->records_ingested);
     add_count(o, "records_transformed", r->records_transformed);
     add_count(o, "records_rejected", r->records_rejected);
+    add_count(o, "text_replaced", r->text_replaced);
     add_count(o, "pages", r->pages);
     add_location(o, "raw", &r->raw);
     add_location(o, "canonical", &r->canonical);

@@ -19,6 +19,7 @@
 #include "aws/sm.h"
 #include "util/buf.h"
 #include "util/fileio.h"
+#include "util/jsonstrict.h"
 
 #define STORE_FILE_MAX ((size_t)8 * 1024 * 1024)
 
@@ -112,8 +113,13 @@ enum bf_rc secrets_parse_creds(const char *text, size_t len,
     const cJSON *obj = NULL;
     enum bf_rc rc = BF_OK;
     size_t i;
+    char what[280];
 
-    root = cJSON_ParseWithLength(text, len);
+    snprintf(what, sizeof what, "secret %s", t->secret_name);
+    rc = json_strict_parse(text, len, what, BF_E_CREDENTIALS_INVALID,
+                           JSON_STRICT_NO_NAMES, &root, err);
+    if (rc != BF_OK)
+        goto out;
     if (!cJSON_IsObject(root)) {
         rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
                         "secret %s: not a JSON object", t->secret_name);
@@ -197,7 +203,10 @@ enum bf_rc secrets_fetch_file(const char *path, const char *name,
         bf_err_prefix(err, "secrets file");
         return rc == BF_E_IO ? bf_err_reclassify(err, BF_E_CONFIG) : rc;
     }
-    root = cJSON_ParseWithLength(text, len);
+    rc = json_strict_parse(text, len, "secrets file", BF_E_CREDENTIALS_INVALID,
+                           JSON_STRICT_NO_NAMES, &root, err);
+    if (rc != BF_OK)
+        goto out;
     if (!cJSON_IsObject(root)) {
         rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
                         "secrets file %s: not a JSON object", path);

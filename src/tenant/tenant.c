@@ -6,7 +6,7 @@
  * outside the lock; fetching and checking secret text is secrets.c's.
  * Secret text lives only in cache entries and stack copies, all wiped with
  * OPENSSL_cleanse when dropped. Messages name fields and secret names,
- * never values (issue 5, DESIGN.md section 3).
+ * never values (README "Tenants, source credentials and Lambda compatibility mode").
  */
 #include "tenant/tenant.h"
 
@@ -22,6 +22,7 @@
 #include "tenant/secrets.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/jsonstrict.h"
 
 #define TENANT_TTL_DEFAULT_MS 60000L
 #define SECRET_TTL_DEFAULT_MS 300000L
@@ -308,7 +309,9 @@ static enum bf_rc fetch_tenant_file(struct tenant_store *s, const char *tenant_i
         bf_err_prefix(err, "tenants file");
         return rc == BF_E_IO ? bf_err_reclassify(err, BF_E_CONFIG) : rc;
     }
-    root = cJSON_ParseWithLength(text, len);
+    rc = json_strict_parse(text, len, "tenants file", BF_E_CONFIG, 0, &root, err);
+    if (rc != BF_OK)
+        goto out;
     if (!cJSON_IsArray(root)) {
         rc = bf_err_set(err, BF_E_CONFIG,
                         "tenants file %s: not a JSON array of items",

@@ -1,7 +1,7 @@
 /* err.c -- result codes, their Step Functions names, and the cause JSON.
  *
  * The table of names is the contract with statemachine/backfill.asl.json
- * (DESIGN.md section 5); tests/asl checks that both sides list the same names.
+ * (README "Error names"); tests/asl checks that both sides list the same names.
  */
 #include "util/err.h"
 

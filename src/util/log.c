@@ -33,11 +33,6 @@ void log_setup(enum log_level level, const char *worker, int fd)
     log_cfg.fd = fd;
 }
 
-enum log_level log_get_level(void)
-{
-    return log_cfg.level;
-}
-
 int log_level_parse(const char *s, enum log_level *out)
 {
     static const char *names[] = { "debug", "info", "warn", "error", "off" };
@@ -156,17 +151,6 @@ void log_int(struct log_line *l, const char *key, int64_t value)
     field_done(l, start);
 }
 
-void log_dbl(struct log_line *l, const char *key, double value)
-{
-    char num[64];
-    int n = snprintf(num, sizeof(num), "%.6g", value);
-    int start = l->len;
-
-    put_key(l, key);
-    put_bytes(l, num, (size_t)n);
-    field_done(l, start);
-}
-
 void log_bool(struct log_line *l, const char *key, int value)
 {
     int start = l->len;
@@ -176,18 +160,6 @@ void log_bool(struct log_line *l, const char *key, int value)
         put_bytes(l, "true", 4);
     else
         put_bytes(l, "false", 5);
-    field_done(l, start);
-}
-
-void log_raw(struct log_line *l, const char *key, const char *json)
-{
-    int start = l->len;
-
-    put_key(l, key);
-    if (json == NULL)
-        put_bytes(l, "null", 4);
-    else
-        put_bytes(l, json, strlen(json));
     field_done(l, start);
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aws/retry.h"
 #include "aws/sfn.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -153,7 +154,7 @@ static void answer_send(struct slot *s, struct awsjson_client *c,
             return;
         }
         if (round >= ANSWER_ROUNDS ||
-            !awsjson_is_retryable(rc == BF_E_TRANSPORT ? 0 : err.http_status,
+            !retry_is_retryable(rc == BF_E_TRANSPORT ? 0 : err.http_status,
                                   err.aws_code))
             break;
         log_msg(LOG_WARN, "answer_retry", "slot %d round %d: %s", s->index,

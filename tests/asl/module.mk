@@ -1,4 +1,4 @@
-# tests/asl/module.mk -- tests of statemachine/backfill.asl.json (issue 6).
+# tests/asl/module.mk -- tests of statemachine/backfill.asl.json.
 #
 # check-asl validates the definition with asl-validator, evaluates every
 # JSONata expression read from the definition file with the reference

@@ -1,4 +1,4 @@
-# tests/bench/module.mk -- `make bench` (issue 9): benchmarks, not tests.
+# tests/bench/module.mk -- `make bench` (README "Benchmarks"): benchmarks, not tests.
 #
 # bench-all runs tests/bench/bench.js: dispatch overhead against boto3 and
 # @aws-sdk/client-sfn workers, pipeline throughput against a plain Python

@@ -7,7 +7,9 @@
 // statemachine/backfill.asl.json, starts two `backfill-worker worker`
 // processes, runs the original scenario (tenant sitetechnology,
 // service/tickets, 7 days in 2-day chunks) together with the three other
-// default tables, prints a summary and stops everything it started.
+// default tables and the four further ConnectWise tables (products,
+// agreements, projects, members), prints a summary and stops everything it
+// started.
 // Output lands in ./backfill-data/ (raw, canonical, backfill_metadata).
 'use strict';
 const fs = require('fs');
@@ -21,7 +23,8 @@ const CW_KEYS = { company_id: 'sitetechnology', public_key: 'demo-public', priva
                   client_id: '00000000-0000-4000-8000-000000000001' };
 const INPUT = {
   tenant_id: TENANT, service: 'connectwise',
-  tables: ['service/tickets', 'time/entries', 'company/companies', 'company/contacts'],
+  tables: ['service/tickets', 'time/entries', 'company/companies', 'company/contacts',
+           'procurement/products', 'finance/agreements', 'project/projects', 'system/members'],
   start_date: '2025-06-13T06:00:57.295053+00:00', end_date: '2025-06-20T06:00:57.295053+00:00',
   chunk_size_days: 2, max_concurrency: 4, heartbeat_seconds: 30,
 };
@@ -38,6 +41,7 @@ async function main() {
   const cw = await h.startFake(path.join(h.TOP, 'tests/support/fake/connectwise.js'), [
     '--seed', '42', '--start', '2025-06-10T00:00:00Z', '--days', '14',
     '--tickets', '1400', '--time-entries', '2800', '--companies', '140', '--contacts', '420',
+    '--products', '700', '--agreements', '120', '--projects', '160', '--members', '60',
     '--keys', `${CW_KEYS.company_id}+${CW_KEYS.public_key}:${CW_KEYS.private_key}`,
     '--client-id', CW_KEYS.client_id, '--max-seconds', '600']);
   // Empty long polls are answered after 5 s instead of AWS's 60 s, so the
@@ -85,13 +89,13 @@ function printSummary(d) {
   const pad = (x, n) => String(x).padEnd(n);
   const num = (x) => String(x === null || x === undefined ? '-' : x).padStart(10);
   console.log('');
-  console.log(`${pad('table', 20)}${'chunks'.padStart(8)}${'ok'.padStart(6)}${num('ingested')}${num('canonical')}${num('rejected')}`);
+  console.log(`${pad('table', 22)}${'chunks'.padStart(8)}${'ok'.padStart(6)}${num('ingested')}${num('canonical')}${num('rejected')}`);
   for (const r of rows) {
-    console.log(`${pad(r.table_name || r.table, 20)}${String(r.chunks_total).padStart(8)}${String(r.chunks_succeeded).padStart(6)}` +
+    console.log(`${pad(r.table_name || r.table, 22)}${String(r.chunks_total).padStart(8)}${String(r.chunks_succeeded).padStart(6)}` +
                 `${num(r.records_ingested)}${num(r.records_transformed)}${num(r.records_rejected)}`);
   }
   const o = s.overall || s;
-  console.log(`${pad('all', 20)}${String(o.chunks_total).padStart(8)}${String(o.chunks_succeeded).padStart(6)}` +
+  console.log(`${pad('all', 22)}${String(o.chunks_total).padStart(8)}${String(o.chunks_succeeded).padStart(6)}` +
               `${num(o.records_ingested)}${num(o.records_transformed)}${num(o.records_rejected)}`);
   console.log('');
 }

@@ -3,7 +3,7 @@
 // binary and the real statemachine/backfill.asl.json on the local Step
 // Functions runner, against the fake ConnectWise, writing to a directory.
 //
-// Scenarios (issue 8): happy path with counts checked against the source;
+// Scenarios: happy path with counts checked against the source;
 // transient faults absorbed; a worker killed mid-chunk (heartbeat timeout,
 // another worker finishes, no duplicates); a permanent failure, then a
 // redrive that re-runs only the failed chunks; SIGTERM mid-run (prompt
@@ -21,9 +21,13 @@ const TENANT = 'acme';
 const KEYS = { company_id: 'acme', public_key: 'pub-e2e', private_key: 'priv-e2e',
                client_id: '00000000-0000-4000-8000-00000000e2e0' };
 const WINDOW = { start_date: '2025-03-01T00:00:00Z', end_date: '2025-03-07T00:00:00Z', chunk_size_days: 2 };
-const TABLES = ['service/tickets', 'time/entries', 'company/companies', 'company/contacts'];
-const CANONICAL = { 'service/tickets': 'tickets', 'time/entries': 'time_entries',
-                    'company/companies': 'companies', 'company/contacts': 'contacts' };
+// Every enabled endpoint of the worker's endpoint table (all eight), with
+// its canonical table: one list, read from the table itself.
+const ENDPOINTS = JSON.parse(fs.readFileSync(path.join(h.TOP, 'src/source/endpoints.json'), 'utf8'))
+  .connectwise.endpoints.filter((e) => e.enabled);
+const TABLES = ENDPOINTS.map((e) => e.endpoint);
+const CANONICAL = Object.fromEntries(ENDPOINTS.map((e) => [e.endpoint, e.canonical_table]));
+const NEW_TABLES = ENDPOINTS.filter((e) => !e.default).map((e) => e.endpoint);
 
 async function json(url, opts = {}) {
   const r = await fetch(url, opts);
@@ -124,6 +128,20 @@ const scenarios = {
         const ids = canonicalRecords(sys.out, t.table_name).map((r) => r.id);
         assert.strictEqual(new Set(ids).size, ids.length, 'no duplicates');
         assert.strictEqual(ids.length, t.records_transformed);
+      }
+      assert.strictEqual(s.tables.length, 8, 'all eight tables ran');
+      assert.strictEqual(NEW_TABLES.length, 4);
+      const newRejected = s.tables.filter((t) => NEW_TABLES.includes(t.table_name))
+        .reduce((a, t) => a + t.records_rejected, 0);
+      assert.ok(newRejected > 0, 'records of the new tables without a required field were rejected');
+      for (const t of NEW_TABLES) {
+        const recs = canonicalRecords(sys.out, t);
+        assert.ok(recs.length > 0, `${t}: canonical records`);
+        for (const r of recs) {
+          assert.strictEqual(r.source_table, t);
+          assert.strictEqual(r.canonical_table, CANONICAL[t]);
+          assert.strictEqual(typeof r.record_hash, 'string');
+        }
       }
       const meta = path.join(sys.out, TENANT, 'backfill_metadata', 'connectwise', 'run1.json');
       assert.strictEqual(JSON.parse(fs.readFileSync(meta)).chunks_succeeded, chunks.length, 'metadata written by the state machine');

@@ -1,4 +1,4 @@
-# tests/e2e/module.mk -- the whole system end to end (issue 8): the real
+# tests/e2e/module.mk -- the whole system end to end: the real
 # worker binary and definition on the local runner, against the fakes.
 CHECK_TARGETS += check-e2e
 

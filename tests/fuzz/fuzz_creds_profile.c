@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "aws/creds.h"
-#include "aws/creds_http.h"
+#include "aws/private/creds_http.h"
 #include "fuzz.h"
 
 static int cfg_fd = -1, cred_fd = -1;

@@ -20,8 +20,12 @@
 
 #define FUZZ_MAX_DEPTH 64 /* cw_options.max_depth's default */
 
+/* Every table of src/source/endpoints.json with a mapping. */
 static const char *const tables[] = {"service/tickets", "time/entries",
-                                     "company/companies", "company/contacts"};
+                                     "company/companies", "company/contacts",
+                                     "procurement/products", "finance/agreements",
+                                     "project/projects", "system/members"};
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
 static struct xform_mappings *maps;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -74,10 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    t = xform_find(maps, "connectwise", tables[data[0] % 4]);
+    t = xform_find(maps, "connectwise", tables[data[0] % NTABLES]);
     if (t == NULL)
         abort();
-    ctx = (struct xform_ctx){"tenant-1", "connectwise", tables[data[0] % 4],
+    ctx = (struct xform_ctx){"tenant-1", "connectwise", tables[data[0] % NTABLES],
                              xform_table_canonical(t),
                              "2026-01-01T00:00:00.000Z", "bf-1"};
     /* Exact-size copy: the splitter must stay inside `len`. */

@@ -20,7 +20,7 @@ static void check_accepted(const struct task_input *in)
     char *json = NULL;
     cJSON *doc = NULL;
 
-    /* The schema's promises (DESIGN.md section 5). */
+    /* The schema's promises (README "Error names"). */
     if (!task_tenant_id_ok(in->tenant_id) || in->end_ms <= in->start_ms ||
         in->chunk_number < 1 || in->total_chunks < 1 ||
         in->heartbeat_seconds < 1 || in->heartbeat_seconds > 99999999 ||

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh -- static analysis of src/: cppcheck, then clang-tidy (issue 10).
+# run.sh -- static analysis of src/: cppcheck, then clang-tidy (README "Static analysis").
 #
 # cppcheck runs with warning, style, performance and portability checks and
 # the reviewed exceptions in tests/lint/cppcheck.supp. clang-tidy runs with

@@ -1,4 +1,4 @@
-# tests/sigv4/module.mk -- the SigV4 oracle test (issue 2).
+# tests/sigv4/module.mk -- the SigV4 oracle test.
 #
 # check-sigv4-oracle builds oracle_sign (the C signer, one JSON request per
 # line) and runs oracle.js, which generates a deterministic corpus of

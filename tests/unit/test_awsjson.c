@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "aws/awsjson.h"
+#include "aws/retry.h"
 #include "util/timeutil.h"
 #include "fakesrv.h"
 #include "testsuite.h"
@@ -158,8 +159,8 @@ START_TEST(parse_error_shapes)
     ck_assert_str_eq(msg, "");
     awsjson_parse_error(NULL, 0, NULL, code, sizeof(code), msg, sizeof(msg));
     ck_assert_str_eq(code, "");
-    ck_assert(awsjson_is_retryable(400, "ThrottlingException"));
-    ck_assert(!awsjson_is_retryable(400, "TaskDoesNotExist"));
+    ck_assert(retry_is_retryable(400, "ThrottlingException"));
+    ck_assert(!retry_is_retryable(400, "TaskDoesNotExist"));
 }
 END_TEST
 

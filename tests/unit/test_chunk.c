@@ -88,10 +88,17 @@ static void rm_rf(const char *dir)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* A ninth, test-only endpoint: its catalog entry, mapping and fake
+ * records are files here, and nothing else (README, `ConnectWise ingest`). */
+#define EXTRA_DIR "tests/unit/fixtures/extra-endpoint"
+
 static void setup_fake(void)
 {
     const char *args[] = {"--seed", "11", "--start", DS_START, "--days", "30",
                           "--tickets", "2000", "--contacts", "1500",
+                          "--products", "600", "--agreements", "400",
+                          "--projects", "400", "--members", "300",
+                          "--extra", "fixture/widgets=" EXTRA_DIR "/fake.js:180",
                           "--max-seconds", "600", NULL};
 
     ck_assert_int_eq(fakesrv_start(&g_cw, "tests/support/fake/connectwise.js", args), 0);
@@ -424,6 +431,60 @@ static void check_reject(const char *line, void *ud)
     cJSON_Delete(j);
 }
 
+static void count_dup_reject(const char *line, void *ud)
+{
+    cJSON *j = cJSON_Parse(line);
+    const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(j, "reason"));
+
+    if (why != NULL && strcmp(why, "duplicate key: id") == 0)
+        (*(long *)ud)++;
+    cJSON_Delete(j);
+}
+
+static void count_lone_surrogates(const char *line, void *ud)
+{
+    if (strstr(line, "\"pasted \\ud800 text\"") != NULL)
+        (*(long *)ud)++;
+    if (strstr(line, "\"\\udc00\"") != NULL)
+        (*(long *)ud)++;
+}
+
+/* Poison records (lone surrogates, a duplicate member) on tickets and time
+ * entries: the chunk succeeds, raw keeps their bytes, the canonical side
+ * counts the replacements and rejects the duplicate with its reason. */
+START_TEST(hostile_records_do_not_fail_the_chunk)
+{
+    static const char *const tables[] = { "service/tickets", "time/entries" };
+    struct bf_config cfg;
+    struct chunk_runner *r = NULL;
+    struct task_input in;
+    struct outcome o;
+    size_t t;
+
+    config_for(&cfg, "out");
+    r = runner_for(&cfg);
+    for (t = 0; t < 2; t++) {
+        long dups = 0, lone = 0;
+
+        input_for(&in, "acme", tables[t], DS_START, DS_END);
+        fakesrv_admin(&g_cw, "POST", "faults",
+                      "{\"faults\":[{\"hostile\":true,\"times\":1}]}", NULL);
+        run_chunk(r, &in, NULL, &o);
+        ck_assert_msg(o.rc == BF_OK, "%s: %s", tables[t], o.err.message);
+        ck_assert_int_eq(o.res.text_replaced, 2);
+        ck_assert_int_ge(o.res.records_rejected, 1);
+        ck_assert_int_eq(o.res.records_transformed + o.res.records_rejected,
+                         o.res.records_ingested);
+        read_parts(uri_path(o.res.canonical.uri), "rejects-", count_dup_reject, &dups);
+        ck_assert_int_eq(dups, 1);
+        read_parts(uri_path(o.res.raw.uri), "part-", count_lone_surrogates, &lone);
+        ck_assert_int_eq(lone, 2);
+        fakesrv_admin(&g_cw, "DELETE", "faults", NULL, NULL);
+    }
+    chunk_runner_free(r);
+}
+END_TEST
+
 START_TEST(contacts_rejects_and_raw_bytes)
 {
     struct bf_config cfg;
@@ -465,6 +526,102 @@ START_TEST(contacts_rejects_and_raw_bytes)
     ck_assert_int_gt(o.res.raw.bytes, 0);
     ck_assert_int_eq(o.res.raw.parts, 1);
     ck_assert_int_eq(o.res.canonical.parts, 2); /* data + rejects */
+    chunk_runner_free(r);
+}
+END_TEST
+
+/* The four tables beyond the priority ones: every record the window holds
+ * arrives, the ones without a required field are rejected naming it, and a
+ * money or hours value the API sent as a string comes out as a number. */
+static const struct new_table {
+    const char *endpoint, *canonical, *required, *required_raw;
+    const char *coerce_raw, *coerce;
+} new_tables[] = {
+    { "procurement/products", "products", "catalog_item_id", "catalogItem", "price", "price" },
+    { "finance/agreements", "agreements", "name", "name", "billAmount", "bill_amount" },
+    { "project/projects", "projects", "name", "name", "actualHours", "actual_hours" },
+    { "system/members", "members", "identifier", "identifier", "hourlyCost", "hourly_cost" },
+};
+
+struct new_table_seen {
+    const struct new_table *t;
+    long string_values; /* raw records carrying coerce_raw as a string */
+    long numbers;       /* canonical records with a number there */
+};
+
+static void new_raw(const char *line, void *ud)
+{
+    struct new_table_seen *seen = ud;
+    cJSON *j = cJSON_Parse(line);
+
+    if (cJSON_IsString(cJSON_GetObjectItem(j, seen->t->coerce_raw)))
+        seen->string_values++;
+    cJSON_Delete(j);
+}
+
+static void new_canonical(const char *line, void *ud)
+{
+    struct new_table_seen *seen = ud;
+    cJSON *j = cJSON_Parse(line);
+    const cJSON *v = cJSON_GetObjectItem(j, seen->t->coerce);
+
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "source_table")),
+                     seen->t->endpoint);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "canonical_table")),
+                     seen->t->canonical);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "tenant_id")), "acme");
+    ck_assert_int_eq(strlen(cJSON_GetStringValue(cJSON_GetObjectItem(j, "record_hash"))), 64);
+    ck_assert_ptr_nonnull(cJSON_GetStringValue(cJSON_GetObjectItem(j, "last_updated")));
+    ck_assert(!cJSON_IsNull(cJSON_GetObjectItem(j, seen->t->required)));
+    ck_assert_msg(cJSON_IsNumber(v) || cJSON_IsNull(v), "%s: %s", seen->t->coerce, line);
+    seen->numbers += cJSON_IsNumber(v) ? 1 : 0;
+    cJSON_Delete(j);
+}
+
+static void new_reject(const char *line, void *ud)
+{
+    struct new_table_seen *seen = ud;
+    cJSON *j = cJSON_Parse(line);
+    const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(j, "reason"));
+    const cJSON *raw = cJSON_GetObjectItem(j, "record");
+
+    ck_assert_msg(why != NULL && strstr(why, seen->t->required) != NULL, "%s", line);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(raw, seen->t->required_raw)) ||
+              cJSON_GetObjectItem(raw, seen->t->required_raw) == NULL);
+    cJSON_Delete(j);
+}
+
+START_TEST(new_tables_one_chunk)
+{
+    const struct new_table *t = &new_tables[_i];
+    struct new_table_seen seen = { t, 0, 0 };
+    struct idset want = {0};
+    struct bf_config cfg;
+    struct chunk_runner *r = NULL;
+    struct task_input in;
+    struct outcome o;
+    long nrej;
+
+    want.key = "id";
+    expected_ids(t->endpoint, DS_START, DS_END, &want);
+    ck_assert_int_gt(want.n, 250);
+    config_for(&cfg, "out");
+    r = runner_for(&cfg);
+    input_for(&in, "acme", t->endpoint, DS_START, DS_END);
+    run_chunk(r, &in, NULL, &o);
+    ck_assert_msg(o.rc == BF_OK, "%s: %s", t->endpoint, o.err.message);
+    ck_assert_int_eq(o.res.records_ingested, (long long)want.n);
+    ck_assert_int_gt(o.res.records_rejected, 0);
+    ck_assert_int_eq(o.res.records_transformed + o.res.records_rejected, want.n);
+    read_parts(uri_path(o.res.raw.uri), "part-", new_raw, &seen);
+    ck_assert_int_gt(seen.string_values, 0);
+    ck_assert_int_eq(read_parts(uri_path(o.res.canonical.uri), "part-", new_canonical, &seen),
+                     o.res.records_transformed);
+    ck_assert_int_gt(seen.numbers, 0);
+    nrej = read_parts(uri_path(o.res.canonical.uri), "rejects-", new_reject, &seen);
+    ck_assert_int_eq(nrej, o.res.records_rejected);
+    ck_assert_ptr_nonnull(strstr(o.res.canonical.uri, t->canonical));
+    free(want.v);
     chunk_runner_free(r);
 }
 END_TEST
@@ -853,6 +1010,103 @@ static void binary_env(char (*vals)[1100], const char **env, const char *rps)
     env[12] = NULL;
 }
 
+/* Adding an endpoint is data only: the binary, given the fixture's endpoint
+ * catalog and mapping directory, plans and runs a chunk of fixture/widgets;
+ * without them the same input is refused. */
+static void check_widget(const char *line, void *ud)
+{
+    cJSON *j = cJSON_Parse(line);
+
+    (void)ud;
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "canonical_table")), "widgets");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "source_table")), "fixture/widgets");
+    ck_assert_ptr_nonnull(cJSON_GetStringValue(cJSON_GetObjectItem(j, "label")));
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(j, "weight_kg")));
+    cJSON_Delete(j);
+}
+
+START_TEST(ninth_endpoint_from_fixtures)
+{
+    static const char input[] =
+        "{\"tenant_id\":\"acme\",\"service\":\"connectwise\",\"table_name\":\"fixture/widgets\","
+        "\"start_date\":\"2025-01-01\",\"end_date\":\"2025-01-31\",\"backfill_id\":\"w-1\"}";
+    char vals[3][1100], top[1024], cat[1100], maps[1100], path[1300];
+    const char *env[18];
+    struct child_run cr;
+    struct idset want = {0};
+    cJSON *j = NULL, *calls = NULL, *c = NULL;
+    struct buf b;
+    long lines, navigable = 0, unlabelled = 0;
+    size_t i;
+    FILE *f = NULL;
+
+    binary_env(vals, env, "50");
+    run_binary(input, env, &cr);
+    ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) != 0, "%s", cr.out);
+    ck_assert_msg(strstr(cr.out, "Backfill.InvalidInput") != NULL, "%s", cr.out);
+    /* An invalid catalog stops the program before any work (exit 2). */
+    snprintf(cat, sizeof(cat), "%s/bad-endpoints.json", g_dir);
+    f = fopen(cat, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"fixture/widgets\"}]}}", f);
+    fclose(f);
+    env[12] = "BACKFILL_ENDPOINTS_FILE";
+    env[13] = cat;
+    env[14] = NULL;
+    run_binary(input, env, &cr);
+    ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 2, "%s", cr.out);
+    ck_assert_msg(strstr(cr.out, "SUCCEEDED") == NULL, "%s", cr.out);
+
+    snprintf(top, sizeof(top), "%s", getenv("BF_TOP"));
+    snprintf(cat, sizeof(cat), "%s/" EXTRA_DIR "/endpoints.json", top);
+    snprintf(maps, sizeof(maps), "%s/" EXTRA_DIR "/mappings", top);
+    env[12] = "BACKFILL_ENDPOINTS_FILE";
+    env[13] = cat;
+    env[14] = "BACKFILL_MAPPINGS_DIR";
+    env[15] = maps;
+    env[16] = NULL;
+    want.key = "id";
+    expected_ids("fixture/widgets", "2025-01-01T00:00:00Z", "2025-01-31T00:00:00Z", &want);
+    ck_assert_int_eq(want.n, 180);
+    run_binary(input, env, &cr);
+    ck_assert_msg(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0, "%s", cr.out);
+    j = cJSON_Parse(cr.out);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "status")), "SUCCEEDED");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "canonical_table")), "widgets");
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_ingested")), 180);
+    /* a widget whose id is a multiple of 10 has no label (fake.js) */
+    for (i = 0; i < want.n; i++)
+        unlabelled += want.v[i] % 10 == 0 ? 1 : 0;
+    ck_assert_int_gt(unlabelled, 0);
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_rejected")),
+                     unlabelled);
+    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pages")), 4);
+    snprintf(path, sizeof(path), "%s", cJSON_GetStringValue(cJSON_GetObjectItem(
+                                           cJSON_GetObjectItem(j, "canonical"), "uri")));
+    lines = read_parts(uri_path(path), "part-", check_widget, NULL);
+    ck_assert_int_eq(lines, 180 - unlabelled);
+    cJSON_Delete(j);
+    /* The entry's "paging": "navigable" is honoured: no forward-only header. */
+    buf_init(&b, 0);
+    ck_assert_int_eq(fakesrv_admin(&g_cw, "GET", "calls", NULL, &b), 200);
+    calls = cJSON_Parse(b.data);
+    cJSON_ArrayForEach(c, calls) {
+        const cJSON *h = cJSON_GetObjectItem(c, "headers");
+        const char *cp = cJSON_GetStringValue(cJSON_GetObjectItem(c, "path"));
+
+        if (cp == NULL || strstr(cp, "fixture/widgets") == NULL)
+            continue;
+        ck_assert_ptr_null(cJSON_GetObjectItem(h, "pagination-type"));
+        navigable++;
+    }
+    ck_assert_int_eq(navigable, 4);
+    cJSON_Delete(calls);
+    buf_cleanup(&b);
+    free(want.v);
+}
+END_TEST
+
 START_TEST(run_chunk_binary)
 {
     char vals[3][1100];
@@ -1112,6 +1366,10 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, window_union_through_files);
     tcase_add_test(tc, contacts_rejects_and_raw_bytes);
+    tcase_add_test(tc, ninth_endpoint_from_fixtures);
+    tcase_add_loop_test(tc, new_tables_one_chunk, 0,
+                        (int)(sizeof(new_tables) / sizeof(new_tables[0])));
+    tcase_add_test(tc, hostile_records_do_not_fail_the_chunk);
     tcase_add_test(tc, idempotent_rerun_and_crash);
     tcase_add_test(tc, auth_failure_rereads_secret);
     tcase_add_test(tc, tenant_errors);

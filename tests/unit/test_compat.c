@@ -1,4 +1,4 @@
-/* test_compat.c -- Lambda compatibility mode (issue 5).
+/* test_compat.c -- Lambda compatibility mode.
  *
  * Against the fake Lambda (tests/support/fake/server.js), which verifies
  * SigV4 and records every Invoke: the exact function names and payloads for
@@ -15,6 +15,7 @@
 #include "aws/awsenv.h"
 #include "aws/creds.h"
 #include "compat/compat.h"
+#include "source/source.h"
 #include "awstest.h"
 #include "fakesrv.h"
 #include "task/task.h"
@@ -111,7 +112,13 @@ static const struct table_case tables[] = {
     { "time/entries", "time_entries", "avesa-canonical-transform-time-entries-dev" },
     { "company/companies", "companies", "avesa-canonical-transform-companies-dev" },
     { "company/contacts", "contacts", "avesa-canonical-transform-contacts-dev" },
+    { "procurement/products", "products", "avesa-canonical-transform-products-dev" },
+    { "finance/agreements", "agreements", "avesa-canonical-transform-agreements-dev" },
+    { "project/projects", "projects", "avesa-canonical-transform-projects-dev" },
+    { "system/members", "members", "avesa-canonical-transform-members-dev" },
 };
+
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
 START_TEST(function_names)
 {
@@ -122,9 +129,21 @@ START_TEST(function_names)
     ck_assert_str_eq(name, "avesa-connectwise-ingestion-dev");
     compat_ingest_function_name("connectwise", "prod", name);
     ck_assert_str_eq(name, "avesa-connectwise-ingestion-prod");
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < NTABLES; i++) {
         compat_transform_function_name(tables[i].canonical, "dev", name);
         ck_assert_str_eq(name, tables[i].function);
+    }
+    /* Every enabled endpoint of the endpoint table is in the list above,
+     * with the canonical table the endpoint table gives it. */
+    for (i = 0; i < source_endpoint_count(); i++) {
+        const struct source_endpoint *e = source_endpoint_at(i);
+        size_t k;
+
+        for (k = 0; k < NTABLES && strcmp(tables[k].endpoint, e->endpoint) != 0; k++)
+            ;
+        ck_assert_msg(!e->enabled || k < NTABLES, "%s not covered", e->endpoint);
+        if (k < NTABLES)
+            ck_assert_str_eq(tables[k].canonical, e->canonical_table);
     }
     /* The env keeps its own spelling; only the table's '_' change. */
     compat_transform_function_name("time_entries", "qa_1", name);
@@ -157,7 +176,7 @@ static void check_transform_body(const char *body, const char *table)
     ck_assert_str_eq(body, want);
 }
 
-START_TEST(four_tables_names_and_payloads)
+START_TEST(every_table_names_and_payloads)
 {
     struct awsenv *aws = awstest_env();
     struct task_input in;
@@ -169,9 +188,9 @@ START_TEST(four_tables_names_and_payloads)
 
     reset_fake();
     script("avesa-connectwise-ingestion-dev", "[{\"payload\":{\"statusCode\":200}}]");
-    for (i = 0; i < 4; i++)
+    for (i = 0; i < NTABLES; i++)
         script(tables[i].function, "[{\"payload\":{\"statusCode\":200}}]");
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < NTABLES; i++) {
         make_input(&in, tables[i].endpoint);
         task_result_init(&r);
         bf_err_init(&err);
@@ -181,8 +200,8 @@ START_TEST(four_tables_names_and_payloads)
                                               &in, &r, &err) == BF_OK, "%s", err.message);
     }
     cs = calls();
-    ck_assert_int_eq(cJSON_GetArraySize(cs), 8);
-    for (i = 0; i < 4; i++) {
+    ck_assert_int_eq(cJSON_GetArraySize(cs), (int)(2 * NTABLES));
+    for (i = 0; i < NTABLES; i++) {
         const cJSON *ing = cJSON_GetArrayItem(cs, (int)(2 * i));
         const cJSON *tr = cJSON_GetArrayItem(cs, (int)(2 * i + 1));
 
@@ -453,7 +472,7 @@ Suite *test_suite(void)
     tcase_add_unchecked_fixture(tc, setup_env, teardown_env);
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, function_names);
-    tcase_add_test(tc, four_tables_names_and_payloads);
+    tcase_add_test(tc, every_table_names_and_payloads);
     tcase_add_test(tc, success_counts_present);
     tcase_add_test(tc, success_counts_absent_are_null);
     tcase_add_test(tc, function_error);

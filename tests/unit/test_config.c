@@ -14,7 +14,8 @@ static void clear_env(void)
         "BACKFILL_SECRETS", "BACKFILL_INGEST", "BACKFILL_TRANSFORM", "BACKFILL_MAPPINGS_DIR",
         "BACKFILL_SOURCE_RPS", "BACKFILL_LOG_LEVEL", "BACKFILL_METRICS",
         "BACKFILL_METRICS_NAMESPACE", "BACKFILL_HANDLER", "BACKFILL_NOOP_SLEEP_MS",
-        "BACKFILL_TRANSFORM_INVOCATION", "BACKFILL_SSE_KMS_KEY_ID", NULL,
+        "BACKFILL_TRANSFORM_INVOCATION", "BACKFILL_SSE_KMS_KEY_ID", "BACKFILL_ENDPOINTS_FILE",
+        NULL,
     };
     int i;
 
@@ -40,6 +41,7 @@ START_TEST(defaults_match_design)
     ck_assert_str_eq(c.metrics, "off");
     ck_assert_str_eq(c.handler, "chunk");
     ck_assert_str_eq(c.activity_arn, "");
+    ck_assert_str_eq(c.endpoints_file, "");
     ck_assert(strchr(c.worker_name, ':') != NULL);
     ck_assert(strlen(c.worker_name) <= 80);
 }
@@ -58,6 +60,7 @@ START_TEST(env_then_flags_win)
     setenv("BACKFILL_ACTIVITY_ARN", "arn:aws:states:us-east-1:1:activity:x", 1);
     setenv("BACKFILL_METRICS", "emf", 1);
     setenv("BACKFILL_TENANTS", "dynamodb://TenantServices-prod", 1);
+    setenv("BACKFILL_ENDPOINTS_FILE", "/etc/backfill/extra-endpoints.json", 1);
     config_defaults(&c);
     bf_err_init(&e);
     ck_assert_int_eq(config_from_env(&c, &e), BF_OK);
@@ -65,6 +68,7 @@ START_TEST(env_then_flags_win)
     ck_assert_int_eq(c.drain_seconds, 5);
     ck_assert_str_eq(c.metrics, "emf");
     ck_assert_str_eq(c.tenants, "dynamodb://TenantServices-prod");
+    ck_assert_str_eq(c.endpoints_file, "/etc/backfill/extra-endpoints.json");
     ck_assert_int_eq(config_from_args(&c, 7, argv, &e), BF_OK);
     ck_assert_int_eq(c.concurrency, 8);
     ck_assert_int_eq(c.log_level, LOG_DEBUG);

@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "fakesrv.h"
 #include "source/cw.h"
 #include "source/source.h"
+#include "task/task.h"
 #include "testsuite.h"
 #include "util/timeutil.h"
 
@@ -293,7 +295,7 @@ END_TEST
 START_TEST(endpoint_table)
 {
     const struct source_endpoint *e = source_endpoint_find("connectwise", "service/tickets");
-    size_t i, enabled = 0;
+    size_t i, enabled = 0, defaults = 0;
 
     ck_assert_ptr_nonnull(e);
     ck_assert_str_eq(e->canonical_table, "tickets");
@@ -306,17 +308,101 @@ START_TEST(endpoint_table)
                      "companies");
     ck_assert_str_eq(source_endpoint_find("connectwise", "company/contacts")->canonical_table,
                      "contacts");
+    ck_assert(e->is_default && e->forward_only);
     e = source_endpoint_find("connectwise", "finance/agreements");
     ck_assert_ptr_nonnull(e);
-    ck_assert(!e->enabled);
+    ck_assert(e->enabled);
+    ck_assert(!e->is_default);
+    ck_assert_str_eq(e->canonical_table, "agreements");
+    ck_assert_str_eq(source_endpoint_find("connectwise", "procurement/products")->canonical_table,
+                     "products");
+    ck_assert_str_eq(source_endpoint_find("connectwise", "project/projects")->canonical_table,
+                     "projects");
+    ck_assert_str_eq(source_endpoint_find("connectwise", "system/members")->date_field,
+                     "_info/lastUpdated");
     ck_assert_ptr_null(source_endpoint_find("connectwise", "service/nope"));
     ck_assert_ptr_null(source_endpoint_find("servicenow", "service/tickets"));
     ck_assert_ptr_null(source_endpoint_find(NULL, "service/tickets"));
-    for (i = 0; i < source_endpoint_count(); i++)
+    for (i = 0; i < source_endpoint_count(); i++) {
         enabled += source_endpoint_at(i)->enabled ? 1 : 0;
-    ck_assert_int_eq(enabled, 4);
+        defaults += source_endpoint_at(i)->is_default ? 1 : 0;
+    }
+    ck_assert_int_eq(enabled, 8);
+    ck_assert_int_eq(defaults, 4);
     ck_assert_ptr_null(source_endpoint_at(source_endpoint_count()));
     ck_assert_str_eq(source_codebase("connectwise"), "v4_6_release");
+}
+END_TEST
+
+/* An extra endpoint catalog is checked strictly and all or nothing. */
+START_TEST(extra_endpoints_file)
+{
+    static const struct { const char *text, *want; } bad[] = {
+        { "[1]", "want a JSON object" },
+        { "{\"connectwise\": {\"endpoints\": [", "not valid JSON" },
+        { "{\"servicenow\": {\"endpoints\": []}}", "not a known service" },
+        { "{\"connectwise\": {\"endpoints\": {}}}", "want an array" },
+        { "{\"connectwise\": {\"codebase\": \"x\", \"endpoints\": []}}", "unknown key \"codebase\"" },
+        { "{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"a/b\", \"canonical_table\": \"ab\", "
+          "\"page_size\": 10, \"date_field\": \"_info/lastUpdated\", \"enabeld\": true}]}}", "unknown key \"enabeld\"" },
+        { "{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"a//b\", \"canonical_table\": \"ab\", "
+          "\"page_size\": 10, \"date_field\": \"_info/lastUpdated\"}]}}", "endpoints[0]: endpoint:" },
+        { "{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"a/b\", \"canonical_table\": \"A-b\", "
+          "\"page_size\": 10, \"date_field\": \"_info/lastUpdated\"}]}}", "canonical_table:" },
+        { "{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"a/b\", \"canonical_table\": \"ab\", "
+          "\"page_size\": 1001, \"date_field\": \"_info/lastUpdated\"}]}}", "page_size:" },
+        { "{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"a/b\", \"canonical_table\": \"ab\", "
+          "\"page_size\": 10, \"date_field\": \"x] or id > [0\"}]}}", "date_field:" },
+        { "{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"a/b\", \"canonical_table\": \"ab\", "
+          "\"page_size\": 10, \"date_field\": \"d\", \"enabled\": \"yes\"}]}}", "enabled/default:" },
+        { "{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"a/b\", \"canonical_table\": \"ab\", "
+          "\"page_size\": 10, \"date_field\": \"d\", \"paging\": \"backwards\"}]}}", "paging:" },
+        { "{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"a/b\", \"canonical_table\": \"ab\", "
+          "\"page_size\": 10, \"date_field\": \"d\"}, {\"endpoint\": \"service/tickets\", "
+          "\"canonical_table\": \"t\", \"page_size\": 10, \"date_field\": \"d\"}]}}", "endpoints[1]: \"service/tickets\" is already" },
+        { "{\"connectwise\": {\"endpoints\": [{\"endpoint\": \"a/b\", \"canonical_table\": \"ab\", "
+          "\"page_size\": 10, \"date_field\": \"d\"}, {\"endpoint\": \"a/b\", "
+          "\"canonical_table\": \"t\", \"page_size\": 10, \"date_field\": \"d\"}]}}", "endpoints[1]: \"a/b\" is already" },
+    };
+    char dir[] = "/tmp/bf-test-endpoints-XXXXXX", path[128], top[1024];
+    size_t n0 = source_endpoint_count(), i;
+    const struct source_endpoint *e = NULL;
+    struct bf_err err;
+    FILE *f = NULL;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/endpoints.json", dir);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(bad[i].text, f);
+        fclose(f);
+        bf_err_init(&err);
+        ck_assert_int_eq(source_endpoints_add_file(path, &err), BF_E_CONFIG);
+        ck_assert_msg(strstr(err.message, bad[i].want) != NULL, "case %zu: %s", i, err.message);
+        ck_assert_int_eq(source_endpoint_count(), n0); /* nothing added */
+    }
+    ck_assert_ptr_null(source_endpoint_find("connectwise", "a/b"));
+    bf_err_init(&err);
+    ck_assert_int_eq(source_endpoints_add_file("/nonexistent/endpoints.json", &err), BF_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/endpoints.json"));
+    unlink(path);
+    rmdir(dir);
+
+    snprintf(top, sizeof(top), "%s/tests/unit/fixtures/extra-endpoint/endpoints.json",
+             getenv("BF_TOP"));
+    bf_err_init(&err);
+    ck_assert_msg(source_endpoints_add_file(top, &err) == BF_OK, "%s", err.message);
+    ck_assert_int_eq(source_endpoint_count(), n0 + 1);
+    e = source_endpoint_find("connectwise", "fixture/widgets");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(e->canonical_table, "widgets");
+    ck_assert_int_eq(e->page_size, 50);
+    ck_assert(e->enabled && !e->is_default && !e->forward_only);
+    ck_assert(task_table_known("connectwise", "fixture/widgets"));
+    /* the same file again: every endpoint is already there */
+    ck_assert_int_eq(source_endpoints_add_file(top, &err), BF_E_CONFIG);
+    ck_assert_int_eq(source_endpoint_count(), n0 + 1);
 }
 END_TEST
 
@@ -1184,6 +1270,7 @@ Suite *test_suite(void)
     tcase_add_test(pure, split_page_mutations);
     tcase_add_test(pure, header_parsers_random);
     tcase_add_test(pure, endpoint_table);
+    tcase_add_test(pure, extra_endpoints_file);
     suite_add_tcase(s, pure);
 
     tcase_add_unchecked_fixture(fake, setup_fake, teardown_fake);

@@ -1,4 +1,4 @@
-/* test_plan.c -- the chunk plan (DESIGN.md section 4). */
+/* test_plan.c -- the chunk plan (README "Input (StartExecution)"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

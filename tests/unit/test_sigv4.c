@@ -1,6 +1,6 @@
 /* test_sigv4.c -- SigV4 signing, stage by stage, against known answers.
  *
- * The AWS documentation's worked example (FACTS.md), the canonicalization
+ * The AWS documentation's worked example (AWS SigV4 documentation), the canonicalization
  * pieces one rule at a time, the signing-key cache, and every case folder
  * under tests/sigv4/cases/ (request.txt + context.json in, the reference
  * signer's canonical request, string to sign and signature out; generated

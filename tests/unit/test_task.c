@@ -131,6 +131,46 @@ START_TEST(malformed_inputs_name_the_field)
 }
 END_TEST
 
+/* Two readers must not be able to read one input two ways: each strict
+ * rule refuses it, and the message says which rule and where. */
+START_TEST(strict_json_rules_refuse_ambiguous_inputs)
+{
+    static const char dup_tenant[] =
+        "{\"tenant_id\":\"sitetechnology\",\"tenant_id\":\"../x\"," GOOD_FIELDS "}";
+    static const char dup_start[] =
+        "{\"tenant_id\":\"t\"," GOOD_FIELDS
+        ",\"start_date\":\"2025-06-14T00:00:00Z\"}";
+    static const char dup_escaped[] =
+        "{\"tenant_id\":\"t\",\"tenant_\\u0069d\":\"u\"," GOOD_FIELDS "}";
+    static const char dup_nested[] =
+        "{\"tenant_id\":\"t\"," GOOD_FIELDS ",\"x\":{\"a\":1,\"a\":2}}";
+    static const char trailing[] = "{\"tenant_id\":\"t\"," GOOD_FIELDS "} trailing";
+    static const char second[] = "{\"tenant_id\":\"t\"," GOOD_FIELDS "}{}";
+    static const char surrogate[] = "{\"tenant_id\":\"t\\ud800\"," GOOD_FIELDS "}";
+    static const char bad_utf8[] = "{\"tenant_id\":\"t\xC3\"," GOOD_FIELDS "}";
+    char msg[128];
+    struct task_input in;
+    struct bf_err e;
+
+    expect_invalid(dup_tenant, "input: duplicate key: tenant_id");
+    expect_invalid(dup_start, "input: duplicate key: start_date");
+    expect_invalid(dup_escaped, "input: duplicate key: tenant_id");
+    expect_invalid(dup_nested, "input: duplicate key: a");
+    snprintf(msg, sizeof msg,
+             "input: trailing data after the JSON value at byte %zu",
+             strlen(trailing) - strlen("trailing"));
+    expect_invalid(trailing, msg);
+    expect_invalid(second, "input: trailing data after the JSON value");
+    expect_invalid(surrogate, "input: lone surrogate escape in a string (tenant_id)");
+    expect_invalid(bad_utf8, "input: invalid UTF-8 in a string (tenant_id)");
+    expect_invalid("{\"tenant_id\":\"a\\u0000b\"," GOOD_FIELDS "}",
+                   "input: NUL in a string (tenant_id)");
+    /* Trailing JSON whitespace is not data; a paired surrogate is fine. */
+    ck_assert_int_eq(parse("{\"tenant_id\":\"t\",\"note\":\"\\ud83d\\ude00\","
+                           GOOD_FIELDS "} \r\n\t", &in, &e), BF_OK);
+}
+END_TEST
+
 START_TEST(oversized_input_rejected_unread)
 {
     size_t n = 300 * 1024;
@@ -155,6 +195,10 @@ START_TEST(tables_known)
     ck_assert(task_table_known("connectwise", "time/entries"));
     ck_assert(task_table_known("connectwise", "company/companies"));
     ck_assert(task_table_known("connectwise", "company/contacts"));
+    ck_assert(task_table_known("connectwise", "procurement/products"));
+    ck_assert(task_table_known("connectwise", "finance/agreements"));
+    ck_assert(task_table_known("connectwise", "project/projects"));
+    ck_assert(task_table_known("connectwise", "system/members"));
     ck_assert(!task_table_known("connectwise", "service/tickets/../x"));
     ck_assert(!task_table_known("salesforce", "service/tickets"));
     ck_assert(!task_table_known(NULL, "service/tickets"));
@@ -254,6 +298,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, full_input_parses);
     tcase_add_test(tc, defaults_and_alias);
     tcase_add_test(tc, malformed_inputs_name_the_field);
+    tcase_add_test(tc, strict_json_rules_refuse_ambiguous_inputs);
     tcase_add_test(tc, oversized_input_rejected_unread);
     tcase_add_test(tc, tables_known);
     tcase_add_test(tc, result_json_fields);

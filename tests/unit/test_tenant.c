@@ -1,4 +1,4 @@
-/* test_tenant.c -- tenant configuration and source credentials (issue 5).
+/* test_tenant.c -- tenant configuration and source credentials.
  *
  * File stores in a temporary directory; DynamoDB and Secrets Manager
  * against the local fake (tests/support/fake/server.js), which verifies

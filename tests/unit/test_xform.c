@@ -125,6 +125,10 @@ static const char *const golden_tables[][2] = {
     { "time_entries", "time/entries" },
     { "companies", "company/companies" },
     { "contacts", "company/contacts" },
+    { "products", "procurement/products" },
+    { "agreements", "finance/agreements" },
+    { "projects", "project/projects" },
+    { "members", "system/members" },
 };
 
 START_TEST(golden_per_table)
@@ -525,6 +529,14 @@ START_TEST(required_fields_per_table)
           { "{\"name\":\"n\"}", "{\"id\":1}" }, { "id", "company_name" } },
         { "company/contacts", "contacts", "{\"id\":1,\"firstName\":\"f\"}",
           { "{\"firstName\":\"f\"}", "{\"id\":1}" }, { "id", "first_name" } },
+        { "procurement/products", "products", "{\"id\":1,\"catalogItem\":{\"id\":2}}",
+          { "{\"catalogItem\":{\"id\":2}}", "{\"id\":1}" }, { "id", "catalog_item_id" } },
+        { "finance/agreements", "agreements", "{\"id\":1,\"name\":\"n\"}",
+          { "{\"name\":\"n\"}", "{\"id\":1}" }, { "id", "name" } },
+        { "project/projects", "projects", "{\"id\":1,\"name\":\"n\"}",
+          { "{\"name\":\"n\"}", "{\"id\":1}" }, { "id", "name" } },
+        { "system/members", "members", "{\"id\":1,\"identifier\":\"m\"}",
+          { "{\"identifier\":\"m\"}", "{\"id\":1}" }, { "id", "identifier" } },
     };
     struct xform_mappings *m = NULL;
     struct bf_err e;

@@ -3,12 +3,21 @@
 //
 //   node connectwise.js [--seed N] [--start ISO] [--days D]
 //        [--tickets N] [--time-entries N] [--companies N] [--contacts N]
+//        [--products N] [--agreements N] [--projects N] [--members N]
+//        [--extra ENDPOINT=MODULE.js:N]
 //        [--keys COMPANY+PUBLIC:PRIVATE[,...]] [--client-id ID]
 //        [--mode auto|forward|navigable|nolink] [--max-seconds N]
 //        [--watch-stdin] [--port N]
 //
 // Serves GET /{codebase}/apis/3.0/{service/tickets|time/entries|
-// company/companies|company/contacts} on 127.0.0.1 and prints {"port": N}.
+// company/companies|company/contacts|procurement/products|finance/agreements|
+// project/projects|system/members} on 127.0.0.1 and prints {"port": N}.
+// --extra serves one more endpoint whose records come from the function a
+// module exports ((seed, id, lastUpdatedMs) -> record), e.g. a test-only
+// endpoint from a fixtures directory. The records of the eight endpoints
+// follow the field names, nesting and types of ConnectWise's models; a few
+// lack a field the canonical mapping requires, a few carry numbers or
+// flags as strings.
 // Records are generated deterministically from the seed (same seed, same
 // bytes); _info.lastUpdated is spread over [start, start + days) in whole
 // seconds. Only the metadata (id, lastUpdated) is kept in memory; a record's
@@ -30,24 +39,33 @@
 //   POST /__admin/reset                  calls, faults, mode and keys
 // F = {"times":1, "skip":0, "path":"regex", "status":429, "headers":{},
 //      "body":"...", "delayMs":0, "truncate":false, "invalid":false,
-//      "repeatLink":false, "foreignLink":false, "reset":false}
+//      "repeatLink":false, "foreignLink":false, "reset":false,
+//      "hostile":false}
 // A fault applies to data requests whose path matches; `skip` lets that many
 // matching requests through first; `times` counts down. status/body answer
 // instead of the API; delayMs slows the real answer; truncate cuts the real
 // page in half; invalid serves non-JSON; repeatLink serves the real page
 // with a Link that points back at the same request; reset drops the
-// connection.
+// connection. hostile serves the real page with poison records: the
+// first record gains "hostileNote":"pasted \ud800 text" (a lone high
+// surrogate escape, as text pasted from other tools has), the second a
+// duplicate "id" member, the third "hostileNote2":"\udc00" (a lone low
+// surrogate).
 'use strict';
 const { listenAndServe } = require('./serve.js');
 const http = require('http');
 
 const TABLES = ['service/tickets', 'time/entries', 'company/companies',
-                'company/contacts'];
+                'company/contacts', 'procurement/products', 'finance/agreements',
+                'project/projects', 'system/members'];
 
 function parseArgs(argv) {
   const a = { seed: 1, start: '2025-01-01T00:00:00Z', days: 30,
               counts: { 'service/tickets': 1000, 'time/entries': 500,
-                        'company/companies': 200, 'company/contacts': 300 },
+                        'company/companies': 200, 'company/contacts': 300,
+                        'procurement/products': 300, 'finance/agreements': 60,
+                        'project/projects': 80, 'system/members': 40 },
+              extra: [],
               keys: 'acme+pubkey:privkey', clientId: 'client-guid-1',
               mode: 'auto', maxSeconds: 900, watchStdin: false, port: 0 };
   for (let i = 2; i < argv.length; i++) {
@@ -60,6 +78,15 @@ function parseArgs(argv) {
     else if (k === '--time-entries') a.counts['time/entries'] = Number(v());
     else if (k === '--companies') a.counts['company/companies'] = Number(v());
     else if (k === '--contacts') a.counts['company/contacts'] = Number(v());
+    else if (k === '--products') a.counts['procurement/products'] = Number(v());
+    else if (k === '--agreements') a.counts['finance/agreements'] = Number(v());
+    else if (k === '--projects') a.counts['project/projects'] = Number(v());
+    else if (k === '--members') a.counts['system/members'] = Number(v());
+    else if (k === '--extra') {
+      const m = /^([A-Za-z0-9_/-]+)=(.+):(\d+)$/.exec(v() || '');
+      if (!m) throw new Error('--extra wants ENDPOINT=MODULE.js:N');
+      a.extra.push({ table: m[1], module: m[2], n: Number(m[3]) });
+    }
     else if (k === '--keys') a.keys = v();
     else if (k === '--client-id') a.clientId = v();
     else if (k === '--mode') a.mode = v();
@@ -226,8 +253,132 @@ function makeContact(seed, id, luMs) {
   };
 }
 
+
+// procurement/products: ProductItem (a catalog item placed on a ticket,
+// project, agreement or opportunity).
+function makeProduct(seed, id, luMs) {
+  const r = rng(hashSeed(seed, 'procurement/products', id));
+  const company = 1000 + Math.floor(r() * 200);
+  const qty = 1 + Math.floor(r() * 20);
+  const price = Math.round(r() * 200000) / 100;
+  const cost = Math.round(price * 70) / 100;
+  const cat = 300 + Math.floor(r() * 40);
+  const onTicket = r() < 0.6;
+  const cancelled = r() < 0.1;
+  return {
+    id,
+    catalogItem: r() < 0.03 ? null : { id: cat, identifier: `SKU-${cat}`, _info: { catalog_href: `https://cw.example/procurement/catalog/${cat}` } },
+    description: `${pick(r, ['Laptop', 'Switch', 'Licence', 'Monitor', 'Backup'])} ${words(r, 2)}`,
+    sequenceNumber: 1 + Math.floor(r() * 5),
+    quantity: r() < 0.1 ? String(qty) : qty,
+    unitOfMeasure: ref(r, 1, 'Each'),
+    price: r() < 0.1 ? price.toFixed(2) : price, cost,
+    extPrice: Math.round(price * qty * 100) / 100, extCost: Math.round(cost * qty * 100) / 100,
+    discount: 0, margin: Math.round((price - cost) * qty * 100) / 100,
+    priceMethod: 'FlatRateForRange', billableOption: pick(r, ['Billable', 'DoNotBill', 'NoCharge']),
+    locationId: 2, businessUnitId: 10,
+    vendor: { id: 19, identifier: 'Ingram', name: 'Ingram Micro' }, vendorSku: `IM-${cat}`,
+    taxableFlag: r() < 0.5 ? 'true' : true, dropshipFlag: false, specialOrderFlag: false,
+    cancelledFlag: cancelled, quantityCancelled: cancelled ? qty : 0,
+    cancelledDate: cancelled ? iso(luMs) : null,
+    customerDescription: words(r, 6), productClass: pick(r, ['Inventory', 'NonInventory', 'Service']),
+    ticket: onTicket ? { id: 20000 + Math.floor(r() * 5000), summary: words(r, 3) } : null,
+    agreement: onTicket ? null : ref(r, 300 + Math.floor(r() * 50), 'Managed Services'),
+    company: { id: company, identifier: `C${company}`, name: `Company ${company} Ltd` },
+    purchaseDate: iso(luMs - Math.floor(r() * 30) * 86400000),
+    _info: { lastUpdated: iso(luMs), updatedBy: pick(r, FIRST).toLowerCase() },
+  };
+}
+
+// finance/agreements: Agreement.
+function makeAgreement(seed, id, luMs) {
+  const r = rng(hashSeed(seed, 'finance/agreements', id));
+  const company = 1000 + Math.floor(r() * 200);
+  const start = luMs - Math.floor(r() * 700) * 86400000;
+  const amount = Math.round(r() * 1000000) / 100;
+  return {
+    id,
+    name: r() < 0.04 ? null : `${pick(r, ['Managed Services', 'Block Hours', 'Backup', 'Security'])} ${id}`,
+    type: ref(r, 1 + Math.floor(r() * 4), pick(r, ['MSP Gold', 'MSP Silver', 'Prepaid', 'Break/Fix'])),
+    company: { id: company, identifier: `C${company}`, name: `Company ${company} Ltd` },
+    contact: ref(r, 5000 + Math.floor(r() * 500), `${pick(r, FIRST)} ${pick(r, LAST)}`),
+    startDate: iso(start), endDate: r() < 0.3 ? null : iso(start + 365 * 86400000),
+    noEndingDateFlag: r() < 0.3, cancelledFlag: false,
+    applicationUnits: pick(r, ['Amount', 'Hours', 'Incidents']),
+    applicationLimit: r() < 0.1 ? String(Math.floor(r() * 100)) : Math.floor(r() * 100),
+    applicationCycle: 'CalendarMonth', applicationUnlimitedFlag: false, oneTimeFlag: false,
+    coverAgreementTime: true, coverAgreementProduct: false, coverAgreementExpense: false,
+    carryOverUnused: false, allowOverruns: r() < 0.5,
+    billingCycle: ref(r, 2, 'Monthly'), billingTerms: ref(r, 1, 'Net 30'),
+    invoicingCycle: 'ContractYear', billAmount: r() < 0.1 ? amount.toFixed(2) : amount,
+    taxable: r() < 0.5 ? 1 : 0, billStartDate: iso(start),
+    workRole: ref(r, 3, 'Engineer'), workType: ref(r, 1, 'Remote'),
+    billTime: 'Billable', billExpenses: 'Billable', billProducts: 'Billable',
+    currency: { id: 7, symbol: '$', isoCode: 'USD', name: 'US Dollars' },
+    agreementStatus: pick(r, ['Active', 'Active', 'Cancelled', 'Expired']),
+    _info: { lastUpdated: iso(luMs), updatedBy: 'billing' },
+  };
+}
+
+// project/projects: Project.
+function makeProject(seed, id, luMs) {
+  const r = rng(hashSeed(seed, 'project/projects', id));
+  const company = 1000 + Math.floor(r() * 200);
+  const start = luMs - Math.floor(r() * 120) * 86400000;
+  const budget = Math.round(r() * 400) / 2;
+  const closed = r() < 0.3;
+  return {
+    id,
+    name: r() < 0.04 ? null : `${pick(r, ['Migration', 'Rollout', 'Refresh', 'Audit'])} ${words(r, 2)}`,
+    board: ref(r, 1, 'Projects'),
+    status: ref(r, 1 + Math.floor(r() * 4), closed ? 'Closed' : pick(r, ['New', 'In Progress', 'On Hold'])),
+    closedFlag: closed,
+    company: { id: company, identifier: `C${company}`, name: `Company ${company} Ltd` },
+    contact: ref(r, 5000 + Math.floor(r() * 500), `${pick(r, FIRST)} ${pick(r, LAST)}`),
+    manager: { id: 60 + Math.floor(r() * 20), identifier: pick(r, FIRST).toLowerCase(), name: `${pick(r, FIRST)} ${pick(r, LAST)}` },
+    billingMethod: pick(r, ['ActualRates', 'FixedFee', 'NotToExceed']), billingRateType: 'WorkRole',
+    billingAmount: Math.round(r() * 5000000) / 100,
+    budgetFlag: true, budgetHours: budget, estimatedHours: budget,
+    actualHours: r() < 0.1 ? String(Math.round(r() * budget * 4) / 4) : Math.round(r() * budget * 4) / 4,
+    scheduledHours: budget, percentComplete: Math.round(r() * 100) / 100,
+    estimatedStart: iso(start), estimatedEnd: iso(start + 60 * 86400000),
+    actualStart: iso(start), actualEnd: closed ? iso(luMs) : null,
+    type: ref(r, 1 + Math.floor(r() * 3), pick(r, ['Migration', 'Install', 'Consulting'])),
+    _info: { lastUpdated: iso(luMs), updatedBy: 'pm' },
+  };
+}
+
+// system/members: Member (password, token and clientId exist in the model
+// and are never mapped).
+function makeMember(seed, id, luMs) {
+  const r = rng(hashSeed(seed, 'system/members', id));
+  const first = pick(r, FIRST);
+  const last = pick(r, LAST);
+  const cost = Math.round(r() * 6000) / 100;
+  return {
+    id,
+    identifier: r() < 0.05 ? null : `${first.toLowerCase()}${id}`,
+    firstName: first, lastName: last, title: pick(r, ['Engineer', 'Technician', 'Service Manager']),
+    licenseClass: pick(r, ['F', 'F', 'A']), inactiveFlag: r() < 0.1 ? 'false' : false,
+    hireDate: iso(luMs - Math.floor(r() * 2000) * 86400000),
+    primaryEmail: `${first.toLowerCase()}.${last.toLowerCase()}@msp.example`,
+    officePhone: `512555${1000 + Math.floor(r() * 8999)}`,
+    type: ref(r, 1, 'Employee'), securityRole: ref(r, 6, pick(r, ['Technician', 'Admin'])),
+    defaultLocation: ref(r, 2, 'Austin'), defaultDepartment: ref(r, 10, 'Managed Services'),
+    reportsTo: { id: 1, identifier: 'admin', name: 'Admin' },
+    workRole: ref(r, 3, 'Engineer'), workType: ref(r, 1, 'Remote'),
+    timeZone: ref(r, 1, 'US Central'), country: ref(r, 1, 'United States'),
+    hourlyCost: r() < 0.1 ? cost.toFixed(2) : cost, hourlyRate: 150, dailyCapacity: 8,
+    serviceDefaultBoard: ref(r, 1, 'Service Desk'),
+    password: null, token: null, clientId: null,
+    _info: { lastUpdated: iso(luMs), updatedBy: 'admin' },
+  };
+}
+
 const MAKERS = { 'service/tickets': makeTicket, 'time/entries': makeTimeEntry,
-                 'company/companies': makeCompany, 'company/contacts': makeContact };
+                 'company/companies': makeCompany, 'company/contacts': makeContact,
+                 'procurement/products': makeProduct, 'finance/agreements': makeAgreement,
+                 'project/projects': makeProject, 'system/members': makeMember };
 
 function sendJson(res, status, obj, headers = {}) {
   const body = Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj));
@@ -253,6 +404,10 @@ function main() {
   const spanMs = args.days * 86400000;
   const meta = {};
   for (const t of TABLES) meta[t] = buildMeta(args.seed, t, args.counts[t], startMs, spanMs);
+  for (const x of args.extra) {
+    MAKERS[x.table] = require(require('path').resolve(x.module));
+    meta[x.table] = buildMeta(args.seed, x.table, x.n, startMs, spanMs);
+  }
   const state = { calls: [], faults: [], mode: args.mode,
                   keys: args.keys.split(',').filter(Boolean), clientId: args.clientId,
                   cache: null };
@@ -295,7 +450,17 @@ function main() {
     return null;
   }
 
-  function pageOf(req, url, table) {
+  // Rewrites the first three records of a page (see the header).
+  function poison(parts) {
+    const add = ['"hostileNote":"pasted \\ud800 text",', null, '"hostileNote2":"\\udc00",'];
+    for (let k = 0; k < Math.min(3, parts.length); k++) {
+      const id = /^\{"id":(\d+),/.exec(parts[k]);
+      if (!id) continue;
+      parts[k] = '{"id":' + id[1] + ',' + (add[k] || `"id":${id[1]},`) + parts[k].slice(id[0].length);
+    }
+  }
+
+  function pageOf(req, url, table, hostile) {
     const cond = parseConditions(url.searchParams.get('conditions'));
     if (!cond) return { error: 'bad conditions' };
     const idx = window(table, cond.lo, cond.hi);
@@ -332,6 +497,7 @@ function main() {
     }
     const parts = [];
     for (let k = from; k < Math.min(from + size, idx.length); k++) parts.push(recordText(table, idx[k]));
+    if (hostile) poison(parts);
     const links = [];
     if (state.mode !== 'nolink') {
       if (next) links.push(`<${next}>; rel="next"`);
@@ -360,7 +526,7 @@ function main() {
       call.status = 401;
       return sendJson(res, 401, { code: 'Unauthorized', message: 'Authentication failed' });
     }
-    const p = pageOf(req, url, table);
+    const p = pageOf(req, url, table, !!(f && f.hostile));
     if (p.error) { call.status = 400; return sendJson(res, 400, { code: 'InvalidObject', message: p.error }); }
     let body = p.body;
     const headers = {};
