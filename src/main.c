@@ -19,7 +19,7 @@
 #include "config/config.h"
 #include "fleet/fleet.h"
 #include "plan/plan.h"
-#include "source/source.h"
+#include "catalog/catalog.h"
 #include "task/task.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -419,7 +419,7 @@ int main(int argc, char **argv)
     log_setup(c.cfg.log_level, c.cfg.worker_name, STDERR_FILENO);
     /* Extra endpoints join the table before any thread reads it. */
     if (c.cfg.endpoints_file[0] != '\0' &&
-        source_endpoints_add_file(c.cfg.endpoints_file, &err) != BF_OK) {
+        catalog_add_file(c.cfg.endpoints_file, &err) != BF_OK) {
         fprintf(stderr, "backfill-worker: %s\n", err.message);
         return EXIT_USAGE;
     }

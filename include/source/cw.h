@@ -35,7 +35,7 @@ struct cw_options {
 };
 
 struct cw_params {
-    const struct source_endpoint *ep;
+    const struct catalog_endpoint *ep;
     const struct tenant_source_creds *creds; /* copied */
     int64_t start_ms;                        /* window [start, end) */
     int64_t end_ms;

@@ -1,10 +1,8 @@
-/* source.h -- where a chunk's records come from: the endpoint table and the
- * paging interface every source implements.
+/* source.h -- where a chunk's records come from: the paging interface every
+ * source implements, the per-tenant rate limiter and the cancellable sleep.
  *
- * The endpoint table (src/source/endpoints.json, embedded at build time) says
- * which tables a service has, their canonical table, page size and date
- * field; task validation, the chunk runner and the transform look it up here.
- * A source is opened for one window, handed out one page at a time (memory
+ * Which tables a service has (canonical table, page size, date field) is the
+ * endpoint catalog's business (catalog/catalog.h). A source is opened for one window, handed out one page at a time (memory
  * stays bounded by a page) and closed. The cancellation flag is checked
  * between pages. ConnectWise (cw.h) is the one implementation so far.
  */
@@ -14,40 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/catalog.h"
 #include "task/task.h"
 #include "util/err.h"
-
-struct source_endpoint {
-    const char *service;         /* "connectwise" */
-    const char *endpoint;        /* "service/tickets" (the task's table_name) */
-    const char *canonical_table; /* "tickets" */
-    int page_size;               /* records per request, 1..1000 */
-    const char *date_field;      /* "_info/lastUpdated": the condition field */
-    int enabled;                 /* disabled entries are known but refused */
-    int is_default;              /* planned when an input names no table */
-    int forward_only;            /* ask for pagination-type: forward-only */
-};
-
-/* The entry for (service, endpoint), or NULL when unknown. Entries live for
- * the whole process. Thread-safe (the table is parsed once, on first use). */
-const struct source_endpoint *source_endpoint_find(const char *service,
-                                                   const char *endpoint);
-
-/* Iterate the table: entry `i` for 0 <= i < source_endpoint_count(). */
-size_t source_endpoint_count(void);
-const struct source_endpoint *source_endpoint_at(size_t i);
-
-/* Add the endpoints of an extra catalog file (the format of
- * src/source/endpoints.json; README, section `ConnectWise ingest`) to the
- * table, validated strictly: unknown keys, a wrong type, an unknown service,
- * a malformed endpoint, table or date field, a page size outside 1..1000 or
- * an endpoint already in the table fail the whole file with BF_E_CONFIG
- * naming the entry, and nothing is added. Call before any other thread
- * uses the table (main() does, right after reading the configuration). */
-enum bf_rc source_endpoints_add_file(const char *path, struct bf_err *err);
-
-/* The default codebase path of a service's API ("v4_6_release"). */
-const char *source_codebase(const char *service);
 
 /* A per-tenant request-rate limit (token bucket). Shared by every worker
  * slot that works for the same tenant, so it is mutex-protected. */

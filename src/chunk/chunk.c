@@ -54,7 +54,7 @@ struct chunk_job {
     struct chunk_runner *r;
     const struct task_input *in;
     struct task_cancel *cancel;
-    const struct source_endpoint *ep;
+    const struct catalog_endpoint *ep;
     const struct xform_table *map;  /* NULL: no built-in transform */
     struct tenant_info tenant;
     struct sink *sink;
@@ -552,7 +552,7 @@ static enum bf_rc job_prepare(struct chunk_job *j, struct bf_err *err)
     struct sink_options so = {0};
     enum bf_rc rc = BF_OK;
 
-    j->ep = source_endpoint_find(in->service, in->table_name);
+    j->ep = catalog_find(in->service, in->table_name);
     if (j->ep == NULL || !j->ep->enabled)
         return bf_err_set(err, BF_E_INVALID_INPUT,
                           "table_name: %s is not an enabled %s endpoint",

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "source/source.h"
+#include "catalog/catalog.h"
 #include "task/task.h"
 
 #define MS_PER_DAY 86400000LL
@@ -130,8 +130,8 @@ static enum bf_rc parse_tables(const cJSON *o, struct plan_request *r,
     }
     if (list == NULL) {
         /* The endpoint table's "default" entries, in table order. */
-        for (i = 0; i < source_endpoint_count(); i++) {
-            const struct source_endpoint *e = source_endpoint_at(i);
+        for (i = 0; i < catalog_count(); i++) {
+            const struct catalog_endpoint *e = catalog_at(i);
 
             if (e->is_default && e->enabled && strcmp(e->service, r->service) == 0) {
                 rc = add_table(r, "tables", e->endpoint, err);

@@ -1037,7 +1037,7 @@ static enum bf_rc make_auth(struct cw_source *cw, struct bf_err *err)
     return rc;
 }
 
-static void apply_defaults(struct cw_options *o, const struct source_endpoint *ep)
+static void apply_defaults(struct cw_options *o, const struct catalog_endpoint *ep)
 {
     if (o->max_attempts_429 <= 0)
         o->max_attempts_429 = 8;
@@ -1130,7 +1130,7 @@ enum bf_rc cw_open(const struct cw_params *p, struct source **out,
     cw->returned = -1;
     cw->prefetch = !cw->p.opts.no_prefetch;
     cw->rand_state = (unsigned)time_mono_ms() ^ (unsigned)(uintptr_t)cw;
-    if (cw_api_root(cw->creds.api_base_url, source_codebase(p->ep->service),
+    if (cw_api_root(cw->creds.api_base_url, catalog_codebase(p->ep->service),
                     cw->root, sizeof(cw->root)) != 0) {
         rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
                         "api_base_url is not an http(s) URL");

@@ -9,7 +9,7 @@
  */
 #include "task/task.h"
 
-#include "source/source.h"
+#include "catalog/catalog.h"
 #include "util/buf.h"
 #include "util/jsonout.h"
 #include "util/jsonstrict.h"
@@ -28,11 +28,11 @@
  * tables; a disabled entry is known but refused. */
 int task_table_known(const char *service, const char *table)
 {
-    const struct source_endpoint *e = NULL;
+    const struct catalog_endpoint *e = NULL;
 
     if (service == NULL || table == NULL)
         return 0;
-    e = source_endpoint_find(service, table);
+    e = catalog_find(service, table);
     return e != NULL && e->enabled;
 }
 

@@ -274,7 +274,8 @@ static void set_key(struct scan *s)
     size_t len = s->str.len < sizeof s->rep->key - 1 ? s->str.len
                                                      : sizeof s->rep->key - 1;
 
-    if (len > 0)
+    /* An empty name may have no buffer yet; memcpy needs a real pointer. */
+    if (s->str.data != NULL)
         memcpy(s->rep->key, s->str.data, len);
     s->rep->key[len] = '\0';
     if (s->depth == 1)

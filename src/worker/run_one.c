@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "source/source.h"
+#include "catalog/catalog.h"
 #include "util/timeutil.h"
 #include "worker/answer.h"
 #include "worker/worker.h"
@@ -23,7 +23,7 @@ enum bf_rc worker_noop_run(void *ctx, const struct task_input *in,
     int64_t end = time_mono_ms() + sleep_ms;
     struct timespec step = { 0, 10 * 1000000L };
 
-    const struct source_endpoint *e = source_endpoint_find(in->service, in->table_name);
+    const struct catalog_endpoint *e = catalog_find(in->service, in->table_name);
 
     while (time_mono_ms() < end) {
         if (task_cancelled(cancel))

@@ -568,7 +568,7 @@ function fmt(ms, rnd) {
   }
 }
 // The worker's table list: enabled endpoints of the embedded endpoint table.
-const ENDPOINTS = JSON.parse(fs.readFileSync(path.join(TOP, 'src/source/endpoints.json'), 'utf8'));
+const ENDPOINTS = JSON.parse(fs.readFileSync(path.join(TOP, 'src/catalog/endpoints.json'), 'utf8'));
 const WORKER_TABLES = ENDPOINTS.connectwise.endpoints.filter((e) => e.enabled).map((e) => e.endpoint).sort();
 async function knownTablesDef() {
   const p = await plan({ tenant_id: 't', service: 'connectwise', table_name: 'no/such' });
@@ -639,7 +639,7 @@ test('plan equivalence: JSONata plan = C plan for 1200 random inputs and 300 inv
   console.log(`   (${inputs.length - bothInvalid} plans, ${chunks} chunks identical; ${invalid.length + bothInvalid} invalid inputs name the same field)`);
 });
 
-test('known tables equal the worker\'s enabled endpoints (src/source/endpoints.json)', async () => {
+test('known tables equal the worker\'s enabled endpoints (src/catalog/endpoints.json)', async () => {
   eq(await knownTablesDef(), WORKER_TABLES, 'definition vs worker');
   assert(WORKER_TABLES.length >= 8, 'the eight ConnectWise endpoints');
   const defaults = ENDPOINTS.connectwise.endpoints.filter((e) => e.enabled && e.default).map((e) => e.endpoint);

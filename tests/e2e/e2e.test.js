@@ -23,7 +23,7 @@ const KEYS = { company_id: 'acme', public_key: 'pub-e2e', private_key: 'priv-e2e
 const WINDOW = { start_date: '2025-03-01T00:00:00Z', end_date: '2025-03-07T00:00:00Z', chunk_size_days: 2 };
 // Every enabled endpoint of the worker's endpoint table (all eight), with
 // its canonical table: one list, read from the table itself.
-const ENDPOINTS = JSON.parse(fs.readFileSync(path.join(h.TOP, 'src/source/endpoints.json'), 'utf8'))
+const ENDPOINTS = JSON.parse(fs.readFileSync(path.join(h.TOP, 'src/catalog/endpoints.json'), 'utf8'))
   .connectwise.endpoints.filter((e) => e.enabled);
 const TABLES = ENDPOINTS.map((e) => e.endpoint);
 const CANONICAL = Object.fromEntries(ENDPOINTS.map((e) => [e.endpoint, e.canonical_table]));

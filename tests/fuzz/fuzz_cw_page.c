@@ -20,7 +20,7 @@
 
 #define FUZZ_MAX_DEPTH 64 /* cw_options.max_depth's default */
 
-/* Every table of src/source/endpoints.json with a mapping. */
+/* Every table of src/catalog/endpoints.json with a mapping. */
 static const char *const tables[] = {"service/tickets", "time/entries",
                                      "company/companies", "company/contacts",
                                      "procurement/products", "finance/agreements",

@@ -22,7 +22,7 @@
 #include "transform/jsonin.h"
 #include "transform/xform.h"
 
-/* Every table of src/source/endpoints.json with a mapping. */
+/* Every table of src/catalog/endpoints.json with a mapping. */
 static const char *const tables[] = {"service/tickets", "time/entries",
                                      "company/companies", "company/contacts",
                                      "procurement/products", "finance/agreements",

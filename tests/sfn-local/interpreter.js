@@ -1,7 +1,7 @@
 // interpreter.js -- executes JSONata Amazon States Language definitions for
 // the local runner. DEVELOPMENT AND TESTING ONLY: production is AWS Step
 // Functions; this exists because nothing installable here runs activities
-// with JSONata (FACTS.md, "Local emulators").
+// with JSONata (tests/sfn-local/README.md says what it is held to).
 //
 // Supported (anything else is refused by validate() with the feature named):
 //   QueryLanguage JSONata; states Pass, Task, Map (INLINE), Choice, Succeed,
@@ -21,7 +21,7 @@
 // per entry (path#n), so a state entered again later in the flow runs anew.
 // So successful Tasks and Pass states are not re-run, Choice is re-evaluated, a Fail state
 // fails again, and an inline Map re-runs only iterations that failed or were
-// aborted -- the semantics FACTS.md lists for AWS.
+// aborted -- the semantics the Step Functions developer guide documents.
 'use strict';
 const crypto = require('crypto');
 const { setMaxListeners } = require('events');

@@ -15,7 +15,7 @@
 #include "aws/awsenv.h"
 #include "aws/creds.h"
 #include "compat/compat.h"
-#include "source/source.h"
+#include "catalog/catalog.h"
 #include "awstest.h"
 #include "fakesrv.h"
 #include "task/task.h"
@@ -135,8 +135,8 @@ START_TEST(function_names)
     }
     /* Every enabled endpoint of the endpoint table is in the list above,
      * with the canonical table the endpoint table gives it. */
-    for (i = 0; i < source_endpoint_count(); i++) {
-        const struct source_endpoint *e = source_endpoint_at(i);
+    for (i = 0; i < catalog_count(); i++) {
+        const struct catalog_endpoint *e = catalog_at(i);
         size_t k;
 
         for (k = 0; k < NTABLES && strcmp(tables[k].endpoint, e->endpoint) != 0; k++)

@@ -294,7 +294,7 @@ END_TEST
 
 START_TEST(endpoint_table)
 {
-    const struct source_endpoint *e = source_endpoint_find("connectwise", "service/tickets");
+    const struct catalog_endpoint *e = catalog_find("connectwise", "service/tickets");
     size_t i, enabled = 0, defaults = 0;
 
     ck_assert_ptr_nonnull(e);
@@ -302,35 +302,35 @@ START_TEST(endpoint_table)
     ck_assert_int_eq(e->page_size, 1000);
     ck_assert_str_eq(e->date_field, "_info/lastUpdated");
     ck_assert(e->enabled);
-    e = source_endpoint_find("connectwise", "time/entries");
+    e = catalog_find("connectwise", "time/entries");
     ck_assert_str_eq(e->canonical_table, "time_entries");
-    ck_assert_str_eq(source_endpoint_find("connectwise", "company/companies")->canonical_table,
+    ck_assert_str_eq(catalog_find("connectwise", "company/companies")->canonical_table,
                      "companies");
-    ck_assert_str_eq(source_endpoint_find("connectwise", "company/contacts")->canonical_table,
+    ck_assert_str_eq(catalog_find("connectwise", "company/contacts")->canonical_table,
                      "contacts");
     ck_assert(e->is_default && e->forward_only);
-    e = source_endpoint_find("connectwise", "finance/agreements");
+    e = catalog_find("connectwise", "finance/agreements");
     ck_assert_ptr_nonnull(e);
     ck_assert(e->enabled);
     ck_assert(!e->is_default);
     ck_assert_str_eq(e->canonical_table, "agreements");
-    ck_assert_str_eq(source_endpoint_find("connectwise", "procurement/products")->canonical_table,
+    ck_assert_str_eq(catalog_find("connectwise", "procurement/products")->canonical_table,
                      "products");
-    ck_assert_str_eq(source_endpoint_find("connectwise", "project/projects")->canonical_table,
+    ck_assert_str_eq(catalog_find("connectwise", "project/projects")->canonical_table,
                      "projects");
-    ck_assert_str_eq(source_endpoint_find("connectwise", "system/members")->date_field,
+    ck_assert_str_eq(catalog_find("connectwise", "system/members")->date_field,
                      "_info/lastUpdated");
-    ck_assert_ptr_null(source_endpoint_find("connectwise", "service/nope"));
-    ck_assert_ptr_null(source_endpoint_find("servicenow", "service/tickets"));
-    ck_assert_ptr_null(source_endpoint_find(NULL, "service/tickets"));
-    for (i = 0; i < source_endpoint_count(); i++) {
-        enabled += source_endpoint_at(i)->enabled ? 1 : 0;
-        defaults += source_endpoint_at(i)->is_default ? 1 : 0;
+    ck_assert_ptr_null(catalog_find("connectwise", "service/nope"));
+    ck_assert_ptr_null(catalog_find("servicenow", "service/tickets"));
+    ck_assert_ptr_null(catalog_find(NULL, "service/tickets"));
+    for (i = 0; i < catalog_count(); i++) {
+        enabled += catalog_at(i)->enabled ? 1 : 0;
+        defaults += catalog_at(i)->is_default ? 1 : 0;
     }
     ck_assert_int_eq(enabled, 8);
     ck_assert_int_eq(defaults, 4);
-    ck_assert_ptr_null(source_endpoint_at(source_endpoint_count()));
-    ck_assert_str_eq(source_codebase("connectwise"), "v4_6_release");
+    ck_assert_ptr_null(catalog_at(catalog_count()));
+    ck_assert_str_eq(catalog_codebase("connectwise"), "v4_6_release");
 }
 END_TEST
 
@@ -365,8 +365,8 @@ START_TEST(extra_endpoints_file)
           "\"canonical_table\": \"t\", \"page_size\": 10, \"date_field\": \"d\"}]}}", "endpoints[1]: \"a/b\" is already" },
     };
     char dir[] = "/tmp/bf-test-endpoints-XXXXXX", path[128], top[1024];
-    size_t n0 = source_endpoint_count(), i;
-    const struct source_endpoint *e = NULL;
+    size_t n0 = catalog_count(), i;
+    const struct catalog_endpoint *e = NULL;
     struct bf_err err;
     FILE *f = NULL;
 
@@ -378,13 +378,13 @@ START_TEST(extra_endpoints_file)
         fputs(bad[i].text, f);
         fclose(f);
         bf_err_init(&err);
-        ck_assert_int_eq(source_endpoints_add_file(path, &err), BF_E_CONFIG);
+        ck_assert_int_eq(catalog_add_file(path, &err), BF_E_CONFIG);
         ck_assert_msg(strstr(err.message, bad[i].want) != NULL, "case %zu: %s", i, err.message);
-        ck_assert_int_eq(source_endpoint_count(), n0); /* nothing added */
+        ck_assert_int_eq(catalog_count(), n0); /* nothing added */
     }
-    ck_assert_ptr_null(source_endpoint_find("connectwise", "a/b"));
+    ck_assert_ptr_null(catalog_find("connectwise", "a/b"));
     bf_err_init(&err);
-    ck_assert_int_eq(source_endpoints_add_file("/nonexistent/endpoints.json", &err), BF_E_CONFIG);
+    ck_assert_int_eq(catalog_add_file("/nonexistent/endpoints.json", &err), BF_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/endpoints.json"));
     unlink(path);
     rmdir(dir);
@@ -392,17 +392,17 @@ START_TEST(extra_endpoints_file)
     snprintf(top, sizeof(top), "%s/tests/unit/fixtures/extra-endpoint/endpoints.json",
              getenv("BF_TOP"));
     bf_err_init(&err);
-    ck_assert_msg(source_endpoints_add_file(top, &err) == BF_OK, "%s", err.message);
-    ck_assert_int_eq(source_endpoint_count(), n0 + 1);
-    e = source_endpoint_find("connectwise", "fixture/widgets");
+    ck_assert_msg(catalog_add_file(top, &err) == BF_OK, "%s", err.message);
+    ck_assert_int_eq(catalog_count(), n0 + 1);
+    e = catalog_find("connectwise", "fixture/widgets");
     ck_assert_ptr_nonnull(e);
     ck_assert_str_eq(e->canonical_table, "widgets");
     ck_assert_int_eq(e->page_size, 50);
     ck_assert(e->enabled && !e->is_default && !e->forward_only);
     ck_assert(task_table_known("connectwise", "fixture/widgets"));
     /* the same file again: every endpoint is already there */
-    ck_assert_int_eq(source_endpoints_add_file(top, &err), BF_E_CONFIG);
-    ck_assert_int_eq(source_endpoint_count(), n0 + 1);
+    ck_assert_int_eq(catalog_add_file(top, &err), BF_E_CONFIG);
+    ck_assert_int_eq(catalog_count(), n0 + 1);
 }
 END_TEST
 
@@ -489,7 +489,7 @@ static void run_source(const struct tenant_source_creds *c, const char *table,
 
     memset(&p, 0, sizeof(p));
     bf_err_init(&r->err);
-    p.ep = source_endpoint_find("connectwise", table);
+    p.ep = catalog_find("connectwise", table);
     p.creds = c;
     p.start_ms = start;
     p.end_ms = end;
