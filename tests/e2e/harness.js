@@ -69,9 +69,9 @@ function startWorker(env, { logFile, name } = {}) {
   return p;
 }
 
-async function deployMachine(runnerUrl, subst, name = 'backfill') {
+async function deployMachine(runnerUrl, subst, name = 'backfill', file = 'backfill.asl.json') {
   const act = await call(runnerUrl, 'CreateActivity', { name: ACTIVITY });
-  let def = fs.readFileSync(path.join(TOP, 'statemachine/backfill.asl.json'), 'utf8');
+  let def = fs.readFileSync(path.join(TOP, 'statemachine', file), 'utf8');
   const pairs = { BackfillActivityArn: act.activityArn, ...subst };
   def = def.replace(/\$\{([A-Za-z0-9_]+)\}/g, (m, k) => {
     if (!(k in pairs)) throw new Error(`no value for definition substitution \${${k}}`);

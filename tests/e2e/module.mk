@@ -5,3 +5,16 @@ CHECK_TARGETS += check-e2e
 check-e2e: $(BIN)
 	@echo "== end-to-end"
 	@BF_BIN=$(abspath $(BIN)) node tests/e2e/e2e.test.js
+
+# The fleet state machine (statemachine/backfill-fleet.asl.json) on the
+# runner's Distributed Map: 1,024 chunks, a failed table, a redrive.
+CHECK_TARGETS += check-fleet
+
+check-fleet: $(BIN)
+	@echo "== fleet end-to-end"
+	@BF_BIN=$(abspath $(BIN)) node tests/e2e/fleet.test.js
+
+# A smaller fleet run (8 days: 128 chunks) with progress, for a person.
+.PHONY: demo-fleet
+demo-fleet: deps $(BIN)
+	@BF_BIN=$(abspath $(BIN)) node tests/e2e/fleet.test.js --days 8 --watch

@@ -4,7 +4,8 @@
 // with JSONata (tests/sfn-local/README.md says what it is held to).
 //
 // Supported (anything else is refused by validate() with the feature named):
-//   QueryLanguage JSONata; states Pass, Task, Map (INLINE), Choice, Succeed,
+//   QueryLanguage JSONata; states Pass, Task, Map (INLINE, and DISTRIBUTED as
+//   distributed.js describes), Choice, Succeed,
 //   Fail; fields Arguments, Output, Assign, Items, ItemSelector,
 //   ItemProcessor, MaxConcurrency, Condition, Choices, Default, Error, Cause,
 //   Retry (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate,
@@ -26,6 +27,7 @@
 const crypto = require('crypto');
 const { setMaxListeners } = require('events');
 const jsonata = require('jsonata');
+const { runDistributedMap, validateDistributed } = require('./distributed');
 
 const SUPPORTED_STATE_FIELDS = {
   common: ['Type', 'Comment', 'Next', 'End', 'Output', 'Assign', 'QueryLanguage'],
@@ -72,6 +74,11 @@ function validateStates(machine, prefix, problems) {
   for (const [name, st] of Object.entries(machine.States)) {
     const where = `${prefix}${name}`;
     const own = SUPPORTED_STATE_FIELDS[st.Type];
+    if (st.Type === 'Map' && isDistributed(st)) {
+      validateDistributed(st, where, problems);
+      validateStates(st.ItemProcessor || {}, `${where}/`, problems);
+      continue;
+    }
     if (!own) { problems.push(`${where}: state type ${st.Type} is not implemented`); continue; }
     if (st.QueryLanguage && st.QueryLanguage !== 'JSONata')
       problems.push(`${where}: QueryLanguage ${st.QueryLanguage} is not implemented`);
@@ -94,7 +101,7 @@ function validateStates(machine, prefix, problems) {
     if (st.Type === 'Map') {
       const p = st.ItemProcessor || {};
       const mode = (p.ProcessorConfig || {}).Mode || 'INLINE';
-      if (mode !== 'INLINE') problems.push(`${where}: Map mode ${mode} is not implemented (INLINE only)`);
+      if (mode !== 'INLINE') problems.push(`${where}: Map mode ${mode} is not implemented (INLINE or DISTRIBUTED only)`);
       for (const k of Object.keys(p)) {
         if (!['ProcessorConfig', 'StartAt', 'States', 'Comment'].includes(k))
           problems.push(`${where}: ItemProcessor field ${k} is not implemented`);
@@ -111,6 +118,10 @@ function validateStates(machine, prefix, problems) {
       }
     }
   }
+}
+
+function isDistributed(st) {
+  return ((st.ItemProcessor || {}).ProcessorConfig || {}).Mode === 'DISTRIBUTED';
 }
 
 // ---- JSONata evaluation -----------------------------------------------------
@@ -205,7 +216,7 @@ function retryDelayMs(r, attempt, scale) {
 class Execution {
   // hooks: { scheduleActivity(arn, input, opts) -> Promise<result>,
   //          putObject(bucket, key, body), event(type, details), now() }
-  constructor({ def, input, context, hooks, timeScale = 1, retryScale, memo = new Map() }) {
+  constructor({ def, input, context, hooks, timeScale = 1, retryScale, memo = new Map(), stats }) {
     this.def = def;
     this.input = input;
     this.context = context;     // { Execution: {...}, StateMachine: {...} }
@@ -214,6 +225,9 @@ class Execution {
     this.retryScale = retryScale || timeScale;
     this.visits = new Map();     // path -> entries during this run
     this.memo = memo;            // path -> { output, assigned, next }
+    // Runner-only figures (shared with child executions): the largest
+    // state output or task input in bytes, events per child execution.
+    this.stats = stats || { maxPayloadBytes: 0, maxPayloadState: '', eventsPerChild: 0, childEvents: 0 };
     this.root = new AbortController(); // StopExecution and timeouts
     // Every in-flight state listens on its scope's signal; a Map of 200
     // chunks legitimately has hundreds of listeners.
@@ -261,7 +275,7 @@ class Execution {
         Object.assign(vars, rec.assigned);
         out = rec;
       } else {
-        out = await this.runState(st, name, path, data, vars, mapCtx, signal);
+        out = await this.runState(st, name, path, data, vars, mapCtx, signal, key);
         if (st.Type !== 'Choice' && st.Type !== 'Fail') this.memo.set(key, out);
         Object.assign(vars, out.assigned);
       }
@@ -272,7 +286,15 @@ class Execution {
     }
   }
 
-  async runState(st, name, path, input, vars, mapCtx, signal) {
+  notePayload(path, value) {
+    const n = value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
+    if (n > this.stats.maxPayloadBytes) {
+      this.stats.maxPayloadBytes = n;
+      this.stats.maxPayloadState = path;
+    }
+  }
+
+  async runState(st, name, path, input, vars, mapCtx, signal, key) {
     this.hooks.event('StateEntered', { name, path });
     const context = { ...this.context, State: { Name: name, EnteredTime: new Date(this.hooks.now()).toISOString(), RetryCount: 0 } };
     if (mapCtx) context.Map = mapCtx;
@@ -281,6 +303,7 @@ class Execution {
       const states = { ...base, result };
       const output = st.Output !== undefined ? await evalValue(st.Output, states, vars) : result;
       const assigned = st.Assign !== undefined ? await evalValue(st.Assign, states, vars) : {};
+      this.notePayload(path, output);
       this.hooks.event('StateExited', { name, path });
       return { output, assigned, next: next ?? st.Next ?? null };
     };
@@ -310,13 +333,13 @@ class Execution {
       }
       case 'Task':
       case 'Map':
-        return this.runWithRetry(st, name, path, base, vars, finish, signal);
+        return this.runWithRetry(st, name, path, base, vars, finish, signal, key);
       default:
         throw new StatesError('States.Runtime', `state type ${st.Type}`);
     }
   }
 
-  async runWithRetry(st, name, path, base, vars, finish, signal) {
+  async runWithRetry(st, name, path, base, vars, finish, signal, key) {
     const counts = new Array((st.Retry || []).length).fill(0);
     let retryCount = 0;
     for (;;) {
@@ -325,6 +348,7 @@ class Execution {
       try {
         const result = st.Type === 'Task'
           ? await this.runTask(st, name, path, base, vars, signal)
+          : isDistributed(st) ? await runDistributedMap(this, st, name, path, key, base, vars, signal)
           : await this.runMap(st, name, path, base, vars, signal);
         return await finish(result);
       } catch (err) {
@@ -355,6 +379,7 @@ class Execution {
     const args = st.Arguments !== undefined ? await evalValue(st.Arguments, base, vars) : base.input;
     const timeout = st.TimeoutSeconds !== undefined ? await evalValue(st.TimeoutSeconds, base, vars) : undefined;
     const heartbeat = st.HeartbeatSeconds !== undefined ? await evalValue(st.HeartbeatSeconds, base, vars) : undefined;
+    this.notePayload(path, args);
     if (st.Resource === S3_PUT) {
       if (!args || typeof args.Bucket !== 'string' || typeof args.Key !== 'string')
         throw new StatesError('States.Runtime', 'putObject needs Bucket and Key');

@@ -200,11 +200,23 @@ class Runner {
     });
   }
 
-  putObject(bucket, key, body) {
+  objectFile(bucket, key) {
     const dir = this.args.s3Buckets[bucket] || (this.args.s3Root && path.join(this.args.s3Root, bucket));
     if (!dir) throw new StatesError('S3.NoSuchBucket', `no local directory for bucket ${bucket}`);
     const file = path.resolve(dir, key);
     if (!file.startsWith(path.resolve(dir) + path.sep)) throw new StatesError('S3.InvalidKey', 'key escapes the bucket');
+    return file;
+  }
+
+  // The Distributed Map's ItemReader (s3:getObject) reads the same tree.
+  getObject(bucket, key) {
+    const file = this.objectFile(bucket, key);
+    if (!fs.existsSync(file)) throw new StatesError('S3.NoSuchKey', `no object ${key}`);
+    return fs.readFileSync(file, 'utf8');
+  }
+
+  putObject(bucket, key, body) {
+    const file = this.objectFile(bucket, key);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, body);
@@ -254,12 +266,23 @@ class Runner {
                    RoleArn: rec.sm.roleArn || '', RedriveCount: rec.redriveCount },
       StateMachine: { Id: rec.smArn, Name: rec.sm.name },
     };
+    // Kept across redrives, so the figures cover every run of the execution.
+    rec.stats = rec.stats || { maxPayloadBytes: 0, maxPayloadState: '', eventsPerChild: 0, childEvents: 0,
+                               childTasks: 0, childTasksByTable: {} };
     const exec = new Execution({
       def: rec.sm.def, input: rec.parsed, context, timeScale: this.args.timeScale,
-      retryScale: this.args.retryScale || this.args.timeScale, memo: rec.memo,
+      retryScale: this.args.retryScale || this.args.timeScale, memo: rec.memo, stats: rec.stats,
       hooks: {
         scheduleActivity: (arn, input, opts) => this.scheduleActivity(rec, arn, input, opts),
         putObject: (b, k, body) => this.putObject(b, k, body),
+        getObject: (b, k) => this.getObject(b, k),
+        // A Distributed Map child's activity tasks are events of the child.
+        childHooks: (child) => ({ scheduleActivity: (arn, input, opts) => {
+          rec.stats.childTasks += 1;
+          const t = String((input && input.table_name) || '');
+          rec.stats.childTasksByTable[t] = (rec.stats.childTasksByTable[t] || 0) + 1;
+          return this.scheduleActivity(child, arn, input, opts);
+        } }),
         event: (type, d) => this.event(rec, type, d),
         now: () => Date.now(),
       },
@@ -323,6 +346,12 @@ class Runner {
     return { stopDate: Date.now() / 1000 };
   }
 
+  // Runner-only (not an AWS operation): figures for the limits table.
+  LocalGetExecutionStats({ executionArn }) {
+    const r = this.exec(executionArn);
+    return { ...r.exec.stats, historyEvents: r.history.length };
+  }
+
   RedriveExecution({ executionArn }) {
     const r = this.exec(executionArn);
     if (!['FAILED', 'ABORTED', 'TIMED_OUT'].includes(r.status))
@@ -343,7 +372,8 @@ class Runner {
 
 const OPS = ['CreateActivity', 'CreateStateMachine', 'StartExecution', 'DescribeExecution',
              'GetExecutionHistory', 'StopExecution', 'RedriveExecution', 'ListExecutions',
-             'GetActivityTask', 'SendTaskSuccess', 'SendTaskFailure', 'SendTaskHeartbeat'];
+             'GetActivityTask', 'SendTaskSuccess', 'SendTaskFailure', 'SendTaskHeartbeat',
+             'LocalGetExecutionStats'];
 
 function main() {
   const args = parseArgs(process.argv);

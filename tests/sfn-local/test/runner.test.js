@@ -221,6 +221,64 @@ const tests = {
     assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(tmp, 'bkt/t/backfill_metadata/x1.json'))), { id: 'x1' });
   },
 
+  async distributedMapToleratesThenRedrivesOnlyFailedChildren(url) {
+    // Items 0..5 as JSON Lines in the local bucket; item 4 fails until fixed.
+    fs.mkdirSync(path.join(tmp, 'bkt/dm'), { recursive: true });
+    fs.writeFileSync(path.join(tmp, 'bkt/dm/items.jsonl'), [0, 1, 2, 3, 4, 5].map((i) => J({ i })).join('\n') + '\n');
+    let fixed = false;
+    const runs = [];
+    worker(url, (input) => {
+      runs.push(input);
+      if (input.i === 4 && !fixed) return { failure: ['Backfill.SourceAuthFailed', '{}'] };
+      return { success: { i: input.i, redrive: input.rc } };
+    });
+    const dmap = (tolerated) => ({
+      Type: 'Map', MaxConcurrency: 2, ToleratedFailurePercentage: tolerated, Label: 'Items',
+      ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSONL' },
+                    Arguments: { Bucket: 'bkt', Key: 'dm/items.jsonl' } },
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'T',
+        States: { T: taskState({ Arguments: { i: '{% $states.input.i %}', rc: '{% $states.context.Execution.RedriveCount %}' } }) } },
+      ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Arguments: { Bucket: 'bkt', Prefix: 'dm/out' } },
+    });
+    const readRun = (res) => {
+      const m = JSON.parse(fs.readFileSync(path.join(tmp, 'bkt', res.ResultWriterDetails.Key)));
+      const rows = (kind) => m.ResultFiles[kind].flatMap((f) => JSON.parse(fs.readFileSync(path.join(tmp, 'bkt', f.Key))));
+      return { succeeded: rows('SUCCEEDED'), failed: rows('FAILED') };
+    };
+    // 1 failure in 6 is 16.7 %: tolerated at 20 %, not at 10 %.
+    const a = await run(url, machine({ M: { ...dmap(20), End: true } }, 'M'), {});
+    const da = await waitForExecution(url, a);
+    assert.strictEqual(da.status, 'SUCCEEDED', `${da.error}`);
+    const ra = readRun(JSON.parse(da.output));
+    assert.strictEqual(ra.succeeded.length, 5);
+    assert.strictEqual(ra.failed.length, 1);
+    assert.strictEqual(JSON.parse(ra.failed[0].Input).i, 4);
+    assert.strictEqual(ra.failed[0].Error, 'Backfill.SourceAuthFailed');
+    const b = await run(url, machine({ M: { ...dmap(10), End: true } }, 'M'), {});
+    const db = await waitForExecution(url, b);
+    assert.strictEqual(db.status, 'FAILED');
+    assert.strictEqual(db.error, 'States.ExceedToleratedFailureThreshold');
+    // The failed Map Run's files are written too: what succeeded in it.
+    const keyA = JSON.parse(da.output).ResultWriterDetails.Key;
+    const runDir = fs.readdirSync(path.join(tmp, 'bkt/dm/out')).find((d) => !keyA.includes(d));
+    const failedRun = readRun({ ResultWriterDetails: { Key: `dm/out/${runDir}/manifest.json` } });
+    const before = new Set(failedRun.succeeded.map((r) => JSON.parse(r.Input).i));
+    assert.ok(!before.has(4));
+    // Redrive after the fix: only the unsuccessful children run, redriven.
+    const done = runs.length;
+    fixed = true;
+    await call(url, 'RedriveExecution', { executionArn: b });
+    const db2 = await waitForExecution(url, b);
+    assert.strictEqual(db2.status, 'SUCCEEDED', `${db2.error} ${db2.cause}`);
+    const again = runs.slice(done);
+    for (const x of again) assert.ok(!before.has(x.i), `item ${x.i}, which succeeded, was not run again`);
+    assert.strictEqual(new Set([...before, ...again.map((x) => x.i)]).size, 6, 'every item ran to success');
+    assert.ok(again.some((x) => x.i === 4 && x.rc === 1), 'the failed child is redriven (its RedriveCount is 1)');
+    const rb = readRun(JSON.parse(db2.output));
+    assert.strictEqual(rb.succeeded.length, 6, 'the manifest after the redrive lists every child');
+    assert.strictEqual(rb.failed.length, 0);
+  },
+
   async stopExecutionClosesTokens(url) {
     let token;
     const w = worker(url, (input, t) => { token = t; return 'ignore'; }, { stopAfter: 1 });
