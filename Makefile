@@ -27,7 +27,7 @@ TEST_PKGS := check
 # HTTP(S) only, from Debian's curl source package (deploy/scripts/
 # build-curl.sh; once, shared by every build tree, in CURL_DIR); it keeps
 # the 33 shared libraries of Debian's all-protocols libcurl out of the
-# worker (README, section `bench`: idle footprint). CURL=system links
+# worker (tests/bench/README.md: idle footprint). CURL=system links
 # Debian's shared libcurl (libcurl4-openssl-dev) instead.
 CURL     ?= static
 CURL_DIR ?= build/curl-static

@@ -61,7 +61,7 @@ void http_global_cleanup(void);
 /* The linked libcurl and what it was built with, one line ("libcurl/7.88.1
  * OpenSSL/3.0.17 zlib/1.2.13; protocols: http https"): `backfill-worker
  * version` prints it, so an operator can tell which libcurl a binary has
- * (CURL=static or CURL=system, README section `aws`). */
+ * (CURL=static or CURL=system, src/README.md "Which libcurl"). */
 void http_library_version(char *out, size_t n);
 
 struct http_client *http_client_new(void);

@@ -8,7 +8,8 @@
  * turn every call into N calls). The budget lives in `struct awsenv`; the
  * jitter state lives in each (per-thread) client, so no global state.
  *
- * Policy (documented in README "AWS layer"):
+ * Policy (documented in src/README.md, "AWS layer: endpoints, HTTP and
+ * retries"):
  *   delay(n) = random[0,1) * min(20 s, base * 2^(n-1)) for the n-th retry,
  *   base = 100 ms for transient errors, 500 ms for throttling;
  *   3 attempts by default; budget 500, a retry costs 5 (10 after a

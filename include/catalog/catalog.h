@@ -2,7 +2,7 @@
  * canonical table, page size and "last updated" condition field.
  *
  * The built-in table is src/catalog/endpoints.json, embedded at build time;
- * its format and the meaning of each key are in the README, section
+ * its format and the meaning of each key are in src/README.md, section
  * `ConnectWise ingest`. Adding an endpoint is data only: an entry here (or
  * in an extra catalog file) and a mapping file. Task validation, the plan,
  * the sources and the chunk runner all look entries up here.
@@ -35,8 +35,8 @@ size_t catalog_count(void);
 const struct catalog_endpoint *catalog_at(size_t i);
 
 /* Add the endpoints of an extra catalog file (the format of
- * src/catalog/endpoints.json; README, section `ConnectWise ingest`) to the
- * table, validated strictly: unknown keys, a wrong type, an unknown service,
+ * src/catalog/endpoints.json; src/README.md, section `ConnectWise ingest`)
+ * to the table, validated strictly: unknown keys, a wrong type, an unknown service,
  * a malformed endpoint, table or date field, a page size outside 1..1000 or
  * an endpoint already in the table fail the whole file with BF_E_CONFIG
  * naming the entry, and nothing is added. Call before any other thread

@@ -35,7 +35,8 @@ struct chunk_options {
     long long cw_backoff_max_ms;
     int cw_page_size;           /* records per request; 0 = the endpoint's */
     size_t part_max_bytes;      /* compressed bytes per part; 0 = 64 MiB */
-    int gzip_level;             /* 1..9; 0 = 3 (see README, pipeline) */
+    int gzip_level;             /* 1..9; 0 = 3 (src/README.md, "One
+                                   chunk, step by step") */
     int fail_write_after;       /* tests: the Nth sink object write fails
                                    (sink_test_fail_write_after: a crash
                                    half-way) */

@@ -1,4 +1,5 @@
-/* plan.h -- the chunk plan (README "Input (StartExecution)"), shared by `plan` and tests.
+/* plan.h -- the chunk plan (statemachine/README.md "Input (StartExecution)"),
+ * shared by `plan` and tests.
  *
  * A StartExecution input names a tenant, a service, one table or a list
  * and an optional date window; the plan cuts the window into consecutive
@@ -42,10 +43,10 @@ struct plan_request {
 /* Parse a StartExecution input {tenant_id, service|service_name,
  * table_name | tables[], start_date?, end_date?, chunk_size_days?,
  * max_concurrency?, heartbeat_seconds?, task_timeout_seconds?,
- * force_full_sync?} with the state machine's rules (README statemachine
- * section). `now_ms` is the default end. BF_E_INVALID_INPUT naming the
- * field for anything wrong, including a plan of more than PLAN_CHUNKS_MAX
- * chunks (field chunk_size_days). */
+ * force_full_sync?} with the state machine's rules (statemachine/README.md,
+ * "Input (StartExecution)"). `now_ms` is the default end.
+ * BF_E_INVALID_INPUT naming the field for anything wrong, including a plan
+ * of more than PLAN_CHUNKS_MAX chunks (field chunk_size_days). */
 enum bf_rc plan_parse_request(const char *json, size_t len, int64_t now_ms,
                               struct plan_request *out, struct bf_err *err);
 

@@ -1,8 +1,10 @@
 /* task.h -- the task contract between the state machine and the worker.
  *
  * One activity task is one chunk. This module owns the task input schema
- * and its validation (README "Running the worker", "Error names"), the result that SendTaskSuccess
- * carries, the cancellation flag a running task checks, and the handler
+ * and its validation (statemachine/README.md "Flow" lists the fields,
+ * src/README.md "The worker: slots, answers, heartbeats, threads" the
+ * answer, README "Error names" the error names), the result that
+ * SendTaskSuccess carries, the cancellation flag a running task checks, and the handler
  * interface that the worker calls (the chunk pipeline is one handler; tests
  * and the dispatch benchmark use others). Keep the schema here and nowhere
  * else: the state machine's Arguments are checked against it in tests/asl.

@@ -6,9 +6,9 @@
  * canonical name -> source path, type, required. xform_map_record() turns
  * one raw record into one canonical record, or into a reject reason when a
  * required field is missing or cannot be coerced. The rules (paths, types,
- * coercion) are documented in the README section `pipeline` and at the top
- * of src/transform/xform.c. Loaded mappings are immutable and may be shared
- * by threads.
+ * coercion) are documented in src/README.md, "Mapping files and coercion
+ * rules", and at the top of src/transform/xform.c. Loaded mappings are
+ * immutable and may be shared by threads.
  */
 #ifndef BF_TRANSFORM_XFORM_H
 #define BF_TRANSFORM_XFORM_H

@@ -7,7 +7,7 @@
  * answers, credential documents, AWS error bodies) therefore goes through
  * json_strict_parse(): one pass over the raw bytes refuses what two
  * parsers could read differently, then cJSON builds the tree. The rules
- * are listed in README.md, section "Input hardening".
+ * are listed in tests/README.md, section "Input hardening".
  *
  * ConnectWise records are different (raw output keeps them byte for byte):
  * json_strict_scan() in JSON_STRICT_REPAIR mode writes a copy in which each

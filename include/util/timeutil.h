@@ -1,10 +1,11 @@
 /* timeutil.h -- ISO 8601 timestamps as whole milliseconds since the epoch.
  *
- * The chunk plan (README "Input (StartExecution)") works in milliseconds, truncating any
- * finer fraction exactly as JSONata's $toMillis does, and writes timestamps
- * the way $fromMillis does (YYYY-MM-DDTHH:MM:SS.sssZ). The state machine and
- * the worker must agree to the millisecond, so both directions live here and
- * nowhere else. Pure functions: no clock, no locale, no time zone database.
+ * The chunk plan (statemachine/README.md "Input (StartExecution)") works in
+ * milliseconds, truncating any finer fraction exactly as JSONata's $toMillis
+ * does, and writes timestamps the way $fromMillis does
+ * (YYYY-MM-DDTHH:MM:SS.sssZ). The state machine and the worker must agree to
+ * the millisecond, so both directions live here and nowhere else. Pure
+ * functions: no clock, no locale, no time zone database.
  */
 #ifndef BF_UTIL_TIMEUTIL_H
 #define BF_UTIL_TIMEUTIL_H

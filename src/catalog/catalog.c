@@ -41,7 +41,7 @@ static struct catalog_service g_services[CATALOG_MAX_SERVICES];
 static size_t g_nservices;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
-/* ---- the catalog format (README, section `ConnectWise ingest`) ---- */
+/* ---- the catalog format (src/README.md, section `ConnectWise ingest`) ---- */
 
 /* [A-Za-z0-9_-] segments joined by single '/', 1..63 characters: the
  * shape of an endpoint ("service/tickets") and of a condition field

@@ -235,8 +235,8 @@ static enum bf_rc write_raw(struct chunk_job *j, const char *p, size_t n,
  * raw record is parsed into jsonin's reused arena and the writer serialises
  * the canonical line into its own reused buffer: no malloc per record
  * unless the record is unusual (cJSON parses it) or rejected. */
-/* The strict check of one record (README, "Input hardening": malformed
- * records). A duplicate member or bad text in "id" makes it a reject
+/* The strict check of one record (tests/README.md, "Input hardening":
+ * malformed records). A duplicate member or bad text in "id" makes it a reject
  * (`reason` set); bad text elsewhere is replaced by U+FFFD and counted, and
  * *p, *n then point at the repaired copy. Text the scan finds no JSON in
  * (cJSON reads some laxer forms, "2." or control bytes) is left to the

@@ -261,7 +261,8 @@ enum bf_rc task_input_parse(const char *json, size_t len,
         return bf_err_set(err, BF_E_INVALID_INPUT,
                           "input: %zu bytes, more than %d", len, TASK_INPUT_MAX);
     /* Strict: a duplicate member, trailing bytes, NUL, invalid UTF-8 or
-     * a lone surrogate anywhere is refused (README, "Input hardening"). */
+     * a lone surrogate anywhere is refused (tests/README.md, "Input
+     * hardening"). */
     rc = json_strict_parse(json, len, "input", BF_E_INVALID_INPUT, 0, &root, err);
     if (rc != BF_OK)
         goto out;

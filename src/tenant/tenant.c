@@ -6,7 +6,8 @@
  * outside the lock; fetching and checking secret text is secrets.c's.
  * Secret text lives only in cache entries and stack copies, all wiped with
  * OPENSSL_cleanse when dropped. Messages name fields and secret names,
- * never values (README "Tenants, source credentials and Lambda compatibility mode").
+ * never values (src/README.md "Tenants, source credentials and Lambda
+ * compatibility mode").
  */
 #include "tenant/tenant.h"
 

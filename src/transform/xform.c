@@ -1,8 +1,8 @@
 /* xform.c -- the mapping engine: raw source records to canonical records.
  *
- * Owns the mapping file format (README, section `pipeline`), loading it from
- * the embedded copies (src/transform/module.mk) or BACKFILL_MAPPINGS_DIR,
- * and the per-field rules. It knows nothing of sinks or sources: chunk.c
+ * Owns the mapping file format (src/README.md, "Mapping files and coercion
+ * rules"), loading it from the embedded copies (src/transform/module.mk) or
+ * BACKFILL_MAPPINGS_DIR, and the per-field rules. It knows nothing of sinks or sources: chunk.c
  * feeds it one parsed raw record at a time and writes what comes out.
  *
  * Rules, in one place:

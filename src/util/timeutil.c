@@ -2,7 +2,8 @@
  * $toMillis/$fromMillis for the forms the state machine produces.
  *
  * Owns the civil-calendar arithmetic (no time zone database, no locale),
- * the strict parser the task input goes through (README "Input (StartExecution)") and
+ * the strict parser the task input goes through (statemachine/README.md
+ * "Input (StartExecution)") and
  * the process's two clocks and its one sleep, so callers never touch
  * clock_gettime or nanosleep themselves.
  */

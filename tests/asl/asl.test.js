@@ -194,9 +194,11 @@ test('asl-validator accepts the definition (ARN and path checks on)', () => {
 test('definition substitutions are exactly the documented ones', () => {
   const names = [...new Set([...DEF_TEXT.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]))].sort();
   eq(names, [...SUBST_NAMES].sort(), 'substitution names');
-  const readme = fs.readFileSync(path.join(TOP, 'README.md'), 'utf8');
-  const sec = readme.split('<!-- BEGIN statemachine -->')[1].split('<!-- END statemachine -->')[0];
-  for (const n of SUBST_NAMES) assert(sec.includes('${' + n + '}'), `README statemachine section documents \${${n}}`);
+  const doc = fs.readFileSync(path.join(TOP, 'statemachine', 'README.md'), 'utf8');
+  const parts = doc.split('<!-- BEGIN statemachine -->');
+  assert(parts.length === 2 && parts[1].includes('<!-- END statemachine -->'), 'statemachine/README.md has one marked section');
+  const sec = parts[1].split('<!-- END statemachine -->')[0];
+  for (const n of SUBST_NAMES) assert(sec.includes('${' + n + '}'), `statemachine/README.md documents \${${n}}`);
 });
 
 // The features the local runner (tests/sfn-local) implements, per state type.

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// bench.js -- the benchmarks behind `make bench` (README "Benchmarks"). Not tests.
+// bench.js -- the benchmarks behind `make bench` (tests/bench/README.md). Not
+// tests.
 //
 //   node tests/bench/bench.js --bin BUILD/backfill-worker --limit BUILD/bench/limit
 //        --out BUILD/bench-results [--quick] [dispatch] [pipeline] [memory] [idle]
@@ -13,9 +14,10 @@
 // memory    run-chunk's peak RSS at 10k, 100k and 1M records per chunk.
 // idle      RSS and CPU of 16 open polls and no tasks for 60 s (the baselines
 //           beside it, in the same window).
-// Each prints a table and writes OUT/<name>.json; the targets in README "Benchmarks" are
-// judged in the same run and printed as met / MISSED. --quick runs every
-// benchmark at tiny sizes to check the harness (its figures mean nothing).
+// Each prints a table and writes OUT/<name>.json; the targets in
+// tests/bench/README.md are judged in the same run and printed as met /
+// MISSED. --quick runs every benchmark at tiny sizes to check the harness
+// (its figures mean nothing).
 // CPU of a long-running process is read from /proc/<pid>/stat (utime+stime,
 // all threads) over a steady window after a warm-up; a process that runs to
 // completion is measured with wait4() rusage by rusage.py (CPU and peak RSS).
@@ -602,7 +604,7 @@ async function main() {
     all.push(r);
     for (const p of r.problems) { console.log(`PROBLEM ${name}: ${p}`); broken++; }
   }
-  console.log('\nTargets (README "Benchmarks"), judged in this run:');
+  console.log('\nTargets (tests/bench/README.md), judged in this run:');
   for (const r of all) for (const t of r.targets)
     console.log(`  ${t.met ? 'met   ' : 'MISSED'}  ${t.target}: ${t.detail}`);
   console.log(`\nresults: ${a.out}/{${a.which.join(',')}}.json; child stderr: ${logFile}`);

@@ -1,4 +1,5 @@
-# tests/bench/module.mk -- `make bench` (README "Benchmarks"): benchmarks, not tests.
+# tests/bench/module.mk -- `make bench` (tests/bench/README.md): benchmarks, not
+# tests.
 #
 # bench-all runs tests/bench/bench.js: dispatch overhead against boto3 and
 # @aws-sdk/client-sfn workers, pipeline throughput against a plain Python
@@ -11,7 +12,7 @@
 # its figures mean nothing). BENCH=dispatch
 # (or pipeline, memory, idle; space-separated) runs a subset.
 # Measure an optimised build without sanitizers: `make bench` uses build/
-# (OPT=-O2 by default); the figures in the README came from
+# (OPT=-O2 by default); the figures in tests/bench/README.md came from
 # `make BUILD=build/bench OPT=-O2 bench`.
 #
 # Prerequisites, installed here when missing (as root; Debian):

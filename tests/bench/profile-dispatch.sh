@@ -7,7 +7,7 @@
 # `BIN worker --handler noop` with SLOTS slots (default 1), then profiles
 # the worker for SECONDS (default 5): `perf record -e cpu-clock` (this VM
 # has no hardware counters) reported by library and by symbol, and `strace
-# -c` for the system calls per task. The README's bench section quotes it
+# -c` for the system calls per task. tests/bench/README.md quotes it
 # for the one dispatch target still missed. Needs perf and strace (root).
 set -euo pipefail
 

@@ -673,7 +673,7 @@ check('Fargate: stopTimeout covers the drain (<=120 s), awslogs, non-root image 
   const c = td.Properties.ContainerDefinitions[0];
   const drainMax = Number(params.DrainSeconds.MaxValue);
   if (!(c.StopTimeout <= 120)) p.push(`StopTimeout ${c.StopTimeout} above the Fargate maximum 120`);
-  // The worker exits within drain + 10 s (README, worker section); keep 5 s more.
+  // The worker exits within drain + 10 s (README "Running the worker", Shutdown); keep 5 s more.
   if (!(c.StopTimeout >= drainMax + 15)) p.push(`StopTimeout ${c.StopTimeout} does not cover DrainSeconds up to ${drainMax} + 15 s`);
   if (Number(params.DrainSeconds.Default) !== 90) p.push('DrainSeconds default should be the worker default 90');
   if ((c.LogConfiguration || {}).LogDriver !== 'awslogs') p.push('container does not log with awslogs');

@@ -1,4 +1,4 @@
-# tests/fuzz/module.mk -- libFuzzer targets (README "Fuzzing").
+# tests/fuzz/module.mk -- libFuzzer targets (tests/README.md "Fuzzing").
 #
 # Every tests/fuzz/fuzz_<name>.c is one target, linked with a copy of the
 # library built by clang with -fsanitize=fuzzer-no-link,address,undefined

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// faults.js -- fault-injection rows of README "Fault injection" that no other suite covers.
+// faults.js -- fault-injection rows of tests/README.md "Fault injection" that
+// no other suite covers.
 //
 //   sfnBadPollAnswers  GetActivityTask answers 200 with truncated JSON, then
 //                      with a 3 MiB body (over the response cap): the worker

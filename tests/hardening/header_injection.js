@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// header_injection.js -- reproducer (README "Input hardening"): a tenant
+// header_injection.js -- reproducer (tests/README.md "Input hardening"): a tenant
 // secret whose client_id holds CR/LF must not inject HTTP headers into the
 // ConnectWise requests. libcurl sends custom header strings verbatim, so a
 // value "client-guid-1\r\nX-Injected: yes" becomes two headers unless the

@@ -1,5 +1,5 @@
 # tests/hardening/module.mk -- sanitizer, valgrind and secret-hygiene runs
-# (README "Reliability").
+# (tests/README.md "Reliability").
 #
 #   make check-secrets    in `make check`: the worker's run-chunk path against
 #                         the fakes with recognisable secrets; asserts none

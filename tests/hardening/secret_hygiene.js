@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // secret_hygiene.js -- no secret reaches a log line, a result, a failure
-// cause or an output file (README "Secret hygiene").
+// cause or an output file (tests/README.md "Secret hygiene").
 //
 // Runs `backfill-worker run-chunk` (the worker's exact task code path)
 // against the fake ConnectWise and the fake AWS (S3 + Secrets Manager),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh -- static analysis of src/: cppcheck, then clang-tidy (README "Static analysis").
+# run.sh -- static analysis of src/: cppcheck, then clang-tidy
+# (tests/README.md "Static analysis").
 #
 # cppcheck runs with warning, style, performance and portability checks and
 # the reviewed exceptions in tests/lint/cppcheck.supp. clang-tidy runs with

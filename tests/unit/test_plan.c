@@ -1,4 +1,4 @@
-/* test_plan.c -- the chunk plan (README "Input (StartExecution)"). */
+/* test_plan.c -- the chunk plan (statemachine/README.md "Input (StartExecution)"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
