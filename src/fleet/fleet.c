@@ -76,11 +76,9 @@ enum bf_rc fleet_run(void *ctx, const char *input, struct task_cancel *cancel,
         return bf_err_set(err, BF_E_INVALID_INPUT, "input: over %d bytes", TASK_INPUT_MAX);
     root = cJSON_ParseWithLength(input, len);
     kind = cJSON_GetObjectItemCaseSensitive(root, "fleet_task");
-    if (!cJSON_IsString(kind))
-        rc = bf_err_set(err, BF_E_INVALID_INPUT, "fleet_task: must be \"plan\" or \"summary\"");
-    else if (strcmp(kind->valuestring, "plan") == 0)
+    if (cJSON_IsString(kind) && strcmp(kind->valuestring, "plan") == 0)
         rc = fleet_plan_run(f, input, len, output, err);
-    else if (strcmp(kind->valuestring, "summary") == 0)
+    else if (cJSON_IsString(kind) && strcmp(kind->valuestring, "summary") == 0)
         rc = fleet_summary_run(f, input, len, cancel, output, err);
     else
         rc = bf_err_set(err, BF_E_INVALID_INPUT, "fleet_task: must be \"plan\" or \"summary\"");

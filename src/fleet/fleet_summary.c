@@ -127,8 +127,9 @@ static enum bf_rc read_manifest(struct sink *s, const char *key, const char *pre
             rc = read_json(s, relative(str(f, "Key"), prefix), &arr, err);
             if (rc != BF_OK)
                 break;
-            cJSON_ArrayForEach(child, arr)
+            cJSON_ArrayForEach(child, arr) {
                 record(seen, child);
+            }
             cJSON_Delete(arr);
         }
     }
@@ -241,8 +242,9 @@ static cJSON *tenant_summary(struct sink *s, const cJSON *task, const cJSON *row
     if (str(task, "started_at") != NULL)
         cJSON_AddStringToObject(sum, "started_at", str(task, "started_at"));
     t = NULL;
-    cJSON_ArrayForEach(t, all)
+    cJSON_ArrayForEach(t, all) {
         cJSON_AddItemToObject(sum, t->string, cJSON_Duplicate(t, 1));
+    }
     cJSON_AddNumberToObject(sum, "failed_chunks_listed", cJSON_GetArraySize(failed));
     cJSON_AddItemToObject(sum, "failed_chunks", failed);
     tables = cJSON_AddArrayToObject(sum, "tables");
