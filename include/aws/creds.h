@@ -7,6 +7,11 @@
  * temporary credentials before they expire without holding up signing.
  * Providers are shared between threads, so they are reference-counted and
  * their get() is thread-safe. Secrets are wiped when freed and never logged.
+ *
+ * Declined versus fatal (src/README.md, "AWS layer: signing and
+ * credentials"): as in the AWS SDKs, a source that is absent is skipped,
+ * a source that is present but misconfigured stops the chain, so another
+ * source further down never answers in its place.
  */
 #ifndef BF_AWS_CREDS_H
 #define BF_AWS_CREDS_H
@@ -28,8 +33,13 @@ void creds_wipe(struct creds *c);
 struct creds_provider;
 
 struct creds_provider_vtable {
-    /* Fill `out`. BF_E_CONFIG when this source has nothing to offer (the
-     * chain moves on), any other code when it has but failed. */
+    /* Fill `out`. BF_E_DECLINED only when this source is simply not set
+     * up here (no variables, no files, not on EC2): the one code that
+     * lets a chain ask the next source. Anything else stops the chain:
+     * BF_E_CONFIG when the source is set up but wrong (half a key pair, a
+     * named profile missing or half written, an unreadable token file),
+     * naming the variable or file and never a value; BF_E_TRANSPORT,
+     * BF_E_HTTP, ... when it is right but could not deliver. */
     enum bf_rc (*get)(struct creds_provider *p, struct creds *out,
                       struct bf_err *err);
     void (*destroy)(struct creds_provider *p);

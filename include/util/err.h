@@ -36,6 +36,7 @@ enum bf_rc {
     BF_E_NOMEM,      /* allocation failed */
     BF_E_LIMIT,      /* a hard cap was hit (response size, depth, count) */
     BF_E_CONFIG,     /* bad local configuration (region, endpoint, file) */
+    BF_E_DECLINED,   /* a credential source has nothing here: ask the next */
     BF_E_TRANSPORT,  /* connect, reset, timeout, TLS: no HTTP answer */
     BF_E_AWS,        /* an AWS service answered an error: see aws_code */
     BF_E_HTTP,       /* a non-AWS HTTP peer answered an error status */

@@ -1,10 +1,12 @@
 /* creds_chain.c -- a provider that asks a list of providers in order.
  *
- * The first member that answers wins. BF_E_CONFIG from a member means "I
- * have nothing" and the chain moves on; any other code means the member
- * has credentials but could not get them, and the chain stops there so a
- * broken source is not silently skipped. When nobody answers, the one-line
- * error lists what each member said.
+ * The first member that answers wins. BF_E_DECLINED from a member means
+ * "nothing here" and the chain moves on; any other code stops the chain
+ * there: BF_E_CONFIG is a source that is present but misconfigured (half a
+ * key pair, a named profile that is missing or half written, an unreadable
+ * token file), as the AWS SDKs treat it, so a later source (ECS, IMDS) never
+ * answers with other credentials instead. When every member declines, the
+ * one-line error (BF_E_CONFIG) lists what each said.
  */
 #include "aws/creds.h"
 
@@ -37,7 +39,7 @@ static enum bf_rc chain_get(struct creds_provider *p, struct creds *out,
         name = c->list[i] != NULL ? c->list[i]->name : "(none)";
         if (rc == BF_OK)
             return BF_OK;
-        if (rc != BF_E_CONFIG) {
+        if (rc != BF_E_DECLINED) {
             if (err != NULL)
                 *err = e;
             bf_err_prefix(err, "credentials from %s", name);

@@ -78,7 +78,7 @@ static enum bf_rc ecs_url(char *url, size_t n, struct bf_err *err)
         return BF_OK;
     }
     if (full == NULL || full[0] == '\0')
-        return bf_err_set(err, BF_E_CONFIG,
+        return bf_err_set(err, BF_E_DECLINED,
                           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
                           "_FULL_URI not set");
     if (strlen(full) >= n)

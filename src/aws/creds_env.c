@@ -2,8 +2,9 @@
  * and AWS_SESSION_TOKEN.
  *
  * The variables are read at each get(), so a test (or an operator) that
- * changes them is seen. Nothing set means BF_E_CONFIG: the chain moves on.
- * Only one of the pair set is a configuration mistake worth naming.
+ * changes them is seen. Nothing set means BF_E_DECLINED: the chain moves
+ * on. Only one of the pair set is a configuration mistake (BF_E_CONFIG,
+ * naming the variable that is missing), and it stops the chain.
  */
 #include "aws/creds.h"
 
@@ -33,7 +34,7 @@ static enum bf_rc env_get(struct creds_provider *p, struct creds *out,
     if (secret != NULL && secret[0] == '\0')
         secret = NULL;
     if (id == NULL && secret == NULL)
-        return bf_err_set(err, BF_E_CONFIG,
+        return bf_err_set(err, BF_E_DECLINED,
                           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not "
                           "set");
     if (id == NULL)

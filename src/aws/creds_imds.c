@@ -4,8 +4,10 @@
  * the role's credentials with that token. AWS_EC2_METADATA_DISABLED=true
  * turns the provider off; AWS_EC2_METADATA_SERVICE_ENDPOINT replaces
  * http://169.254.169.254 (tests point it at a local fake). An endpoint that
- * does not answer the token request at all means "not on EC2": BF_E_CONFIG,
- * so the chain reports it among the places it looked.
+ * does not answer the token request at all means "not on EC2", and no IAM
+ * role attached means no credentials here: both BF_E_DECLINED, so the chain
+ * reports them among the places it looked. Any other failure (an HTTP
+ * error, a bad answer) stops the chain.
  */
 #include "aws/creds.h"
 
@@ -34,7 +36,7 @@ static enum bf_rc imds_base(char *base, size_t n, struct bf_err *err)
     size_t len;
 
     if (off != NULL && strcasecmp(off, "true") == 0)
-        return bf_err_set(err, BF_E_CONFIG,
+        return bf_err_set(err, BF_E_DECLINED,
                           "disabled by AWS_EC2_METADATA_DISABLED");
     if (ep == NULL || ep[0] == '\0')
         ep = IMDS_DEFAULT;
@@ -89,7 +91,7 @@ static enum bf_rc imds_get(struct creds_provider *p, struct creds *out,
                    "token", &body, err);
     if (rc == BF_E_TRANSPORT) {
         /* Nobody there: not on EC2. */
-        rc = bf_err_set(err, BF_E_CONFIG, "no instance metadata at %s", base);
+        rc = bf_err_set(err, BF_E_DECLINED, "no instance metadata at %s", base);
         goto out;
     }
     if (rc != BF_OK)
@@ -102,7 +104,7 @@ static enum bf_rc imds_get(struct creds_provider *p, struct creds *out,
     snprintf(url, sizeof(url), "%s%s", base, CREDS_PATH);
     rc = imds_call("GET", url, hdr, "role", &body, err);
     if (rc == BF_E_HTTP && err != NULL && err->http_status == 404) {
-        rc = bf_err_set(err, BF_E_CONFIG,
+        rc = bf_err_set(err, BF_E_DECLINED,
                         "instance metadata: no IAM role attached");
         goto out;
     }

@@ -7,6 +7,12 @@
  * same key in the config file. The INI reader is strict about structure
  * and lenient about spacing and comments: a malformed file is a one-line
  * BF_E_CONFIG error naming the file and the line, never a guess.
+ *
+ * For the chain: with no profile named (neither given nor AWS_PROFILE),
+ * missing files, a missing [default] or a [default] without keys (a config
+ * file holding only a region is common) decline, so the chain moves on. A
+ * profile that was named must exist and hold a key pair; otherwise, as in
+ * the SDKs, it is an error (BF_E_CONFIG) that stops the chain.
  */
 #include "aws/creds.h"
 
@@ -230,6 +236,14 @@ static void file_path(const char *var, const char *name, char *out, size_t n)
         snprintf(out, n, "%s/.aws/%s", home, name);
 }
 
+/* Whether a profile was asked for by name, not defaulted. */
+static int profile_named(const char *given)
+{
+    const char *env = getenv("AWS_PROFILE");
+
+    return (given != NULL && given[0] != '\0') || (env != NULL && env[0] != '\0');
+}
+
 static const char *profile_name(const char *given)
 {
     const char *env = getenv("AWS_PROFILE");
@@ -271,6 +285,7 @@ static enum bf_rc profile_get(struct creds_provider *p, struct creds *out,
     char cfg[1024], cred[1024];
     int any = 0;
     enum bf_rc rc;
+    enum bf_rc absent = profile_named(impl->profile) ? BF_E_CONFIG : BF_E_DECLINED;
 
     memset(&pv, 0, sizeof(pv));
     pv.want = profile_name(impl->profile);
@@ -279,11 +294,11 @@ static enum bf_rc profile_get(struct creds_provider *p, struct creds *out,
     if (rc != BF_OK)
         goto out;
     if (!any) {
-        rc = bf_err_set(err, BF_E_CONFIG, "no file %s or %s", cred, cfg);
+        rc = bf_err_set(err, absent, "no file %s or %s", cred, cfg);
         goto out;
     }
     if (!pv.found) {
-        rc = bf_err_set(err, BF_E_CONFIG, "profile %s not found in %s or %s",
+        rc = bf_err_set(err, absent, "profile %s not found in %s or %s",
                         pv.want, cred, cfg);
         goto out;
     }
@@ -298,7 +313,7 @@ static enum bf_rc profile_get(struct creds_provider *p, struct creds *out,
                             "this worker does not support", pv.want,
                             pv.other);
         else
-            rc = bf_err_set(err, BF_E_CONFIG, "profile %s has no keys",
+            rc = bf_err_set(err, absent, "profile %s has no keys",
                             pv.want);
         goto out;
     }

@@ -92,6 +92,7 @@ const char *bf_rc_error_name(enum bf_rc rc)
     case BF_E_NOMEM:
     case BF_E_LIMIT:
     case BF_E_CONFIG:
+    case BF_E_DECLINED:
     case BF_E_TRANSPORT:
     case BF_E_AWS:
     case BF_E_HTTP:
@@ -122,6 +123,7 @@ const char *bf_rc_str(enum bf_rc rc)
     case BF_E_NOMEM:                 return "BF_E_NOMEM";
     case BF_E_LIMIT:                 return "BF_E_LIMIT";
     case BF_E_CONFIG:                return "BF_E_CONFIG";
+    case BF_E_DECLINED:              return "BF_E_DECLINED";
     case BF_E_TRANSPORT:             return "BF_E_TRANSPORT";
     case BF_E_AWS:                   return "BF_E_AWS";
     case BF_E_HTTP:                  return "BF_E_HTTP";
@@ -170,6 +172,7 @@ int bf_rc_default_retryable(enum bf_rc rc)
     case BF_E_LAMBDA_FAILED:
     case BF_E_LIMIT:
     case BF_E_CONFIG:
+    case BF_E_DECLINED:
     case BF_E_CANCELLED:
         return 0;
     }

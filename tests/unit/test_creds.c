@@ -81,7 +81,7 @@ START_TEST(env_provider)
 
     clean_env();
     p = creds_provider_new_env();
-    ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
+    ck_assert_int_eq(get_from(p, &c, &e), BF_E_DECLINED);
     setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
     ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
     ck_assert_str_eq(e.message,
@@ -161,7 +161,7 @@ START_TEST(profile_home_default_paths)
 
     clean_env();
     p = creds_provider_new_profile(NULL);
-    ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
+    ck_assert_int_eq(get_from(p, &c, &e), BF_E_DECLINED);
     ck_assert_ptr_nonnull(strstr(e.message, "/.aws/credentials"));
     snprintf(dir, sizeof(dir), "%s/.aws", tmpdir);
     ck_assert_int_eq(mkdir(dir, 0700), 0);
@@ -332,7 +332,7 @@ START_TEST(chain_order_and_rules)
     struct creds c;
     struct bf_err e;
 
-    mock_init(&a, "first", BF_E_CONFIG, "A");
+    mock_init(&a, "first", BF_E_DECLINED, "A");
     mock_init(&b, "second", BF_OK, "B");
     mock_init(&c3, "third", BF_OK, "C");
     chain = creds_provider_new_chain(list, 3);
@@ -347,8 +347,8 @@ START_TEST(chain_order_and_rules)
     ck_assert_str_eq(e.message, "credentials from second: mock second says no");
     ck_assert_int_eq(c3.calls, 0);
     /* Nobody has any: one line naming every place looked. */
-    b.rc = BF_E_CONFIG;
-    c3.rc = BF_E_CONFIG;
+    b.rc = BF_E_DECLINED;
+    c3.rc = BF_E_DECLINED;
     ck_assert_int_eq(get_from(chain, &c, &e), BF_E_CONFIG);
     ck_assert_str_eq(e.message, "no AWS credentials found (first: mock first "
                      "says no; second: mock second says no; third: mock "
@@ -597,7 +597,7 @@ START_TEST(ecs_full_uri_with_token)
     clean_env();
     start_metadata(&s);
     p = creds_provider_new_ecs(NULL);
-    ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
+    ck_assert_int_eq(get_from(p, &c, &e), BF_E_DECLINED);
     ck_assert_int_eq(fakesrv_admin(&s, "POST", "config",
         "{\"authToken\":\"Bearer pod-token\",\"accessKeyId\":\"ASIAECS\","
         "\"expiration\":\"2030-01-02T03:04:05Z\"}", NULL), 200);
@@ -685,7 +685,7 @@ START_TEST(imds_v2_flow)
     p = creds_provider_new_imds(NULL);
     setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.url, 1);
     /* Disabled wins over everything. */
-    ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
+    ck_assert_int_eq(get_from(p, &c, &e), BF_E_DECLINED);
     ck_assert_str_eq(e.message, "disabled by AWS_EC2_METADATA_DISABLED");
     unsetenv("AWS_EC2_METADATA_DISABLED");
     ck_assert_int_eq(get_from(p, &c, &e), BF_OK);
@@ -714,7 +714,7 @@ START_TEST(imds_v2_flow)
     ck_assert_int_eq(get_from(p, &c, &e), BF_E_HTTP);
     fakesrv_stop(&s);
     /* Nobody listening: "not on EC2", so a chain moves on. */
-    ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
+    ck_assert_int_eq(get_from(p, &c, &e), BF_E_DECLINED);
     ck_assert_ptr_nonnull(strstr(e.message, "no instance metadata at"));
     creds_provider_release(p);
 }
