@@ -379,7 +379,9 @@ static enum bf_rc sink_file_open(struct sink *s, const char *path,
 /* ---- S3 backend ---- */
 
 /* Reclassify an S3 failure for the task: 403 is the operator's to fix,
- * everything else (throttling, 5xx, network) is worth a retry. */
+ * everything else (throttling, 5xx, network) is worth a retry. A local
+ * configuration error (misconfigured AWS credentials: no request was
+ * sent) is no S3 outage and keeps its code, never retryable. */
 static enum bf_rc sink_s3_fail(enum bf_rc rc, struct bf_err *err,
                                const char *op, const char *key)
 {
@@ -387,6 +389,12 @@ static enum bf_rc sink_s3_fail(enum bf_rc rc, struct bf_err *err,
 
     if (rc == BF_E_NOMEM || rc == BF_E_INTERNAL)
         return rc;
+    if (rc == BF_E_CONFIG) {
+        if (err != NULL)
+            err->retryable = 0;
+        bf_err_prefix(err, "S3 %s %s", op, key);
+        return rc;
+    }
     if (err != NULL && rc == BF_E_AWS && err->http_status == 403)
         out = BF_E_SINK_ACCESS_DENIED;
     if (err == NULL)

@@ -573,6 +573,36 @@ START_TEST(bad_bucket_is_config)
 }
 END_TEST
 
+/* Misconfigured credentials (half a key pair) stop the call before any
+ * request: a configuration error naming the variable, not an "unavailable"
+ * S3 that the state machine would retry. */
+START_TEST(misconfigured_credentials_are_config)
+{
+    struct sink *s = NULL;
+    struct awsenv *half = NULL;
+    struct creds_provider *p = creds_provider_new_env();
+    struct bf_err e;
+
+    unsetenv("AWS_ACCESS_KEY_ID");
+    setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
+    ck_assert_int_eq(awsenv_new(&(struct awsenv_options){ .creds = p,
+                                                          .sleep_ms = no_sleep },
+                                &half, &e), BF_OK);
+    creds_provider_release(p);
+    ck_assert_int_eq(sink_open("s3://lake-bucket/p/", half, NULL, &s, &e), BF_OK);
+    bf_err_init(&e);
+    ck_assert_int_eq(sink_put(s, "c/x", "1", 1, &e), BF_E_CONFIG);
+    ck_assert_int_eq(e.retryable, 0);
+    ck_assert_ptr_nonnull(strstr(e.message, "AWS_SECRET_ACCESS_KEY is set but "
+                                            "AWS_ACCESS_KEY_ID is not"));
+    ck_assert_ptr_null(strstr(e.message, "EXAMPLEKEY"));
+    ck_assert_int_eq(count_calls(NULL, NULL), 0);
+    sink_free(s);
+    awsenv_release(half);
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+}
+END_TEST
+
 START_TEST(xml_reader)
 {
     const char *x = "<a><Key>one &amp; two</Key><Key>&lt;3&gt;</Key><Key></Key></a>";
@@ -603,6 +633,7 @@ Suite *test_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, objects_round_trip);
+    tcase_add_test(tc, misconfigured_credentials_are_config);
     tcase_add_test(tc, listing_pages);
     tcase_add_test(tc, fake_keeps_objects_in_a_dir);
     tcase_add_test(tc, chunk_on_s3_with_multipart_and_kms);
