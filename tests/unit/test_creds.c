@@ -86,7 +86,15 @@ START_TEST(env_provider)
     ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
     ck_assert_str_eq(e.message,
                      "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+    unsetenv("AWS_ACCESS_KEY_ID");
     setenv("AWS_SECRET_ACCESS_KEY", "secretenv", 1);
+    ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
+    ck_assert_str_eq(e.message,
+                     "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
+    /* An empty variable is an unset one. */
+    setenv("AWS_ACCESS_KEY_ID", "", 1);
+    ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
     ck_assert_int_eq(get_from(p, &c, &e), BF_OK);
     ck_assert_str_eq(c.access_key_id, "AKIDENV");
     ck_assert_str_eq(c.secret_access_key, "secretenv");
@@ -346,6 +354,13 @@ START_TEST(chain_order_and_rules)
     ck_assert_int_eq(get_from(chain, &c, &e), BF_E_TRANSPORT);
     ck_assert_str_eq(e.message, "credentials from second: mock second says no");
     ck_assert_int_eq(c3.calls, 0);
+    /* So does one that is there but misconfigured: only a decline moves
+     * on, though the third would answer. */
+    b.rc = BF_E_CONFIG;
+    ck_assert_int_eq(get_from(chain, &c, &e), BF_E_CONFIG);
+    ck_assert_str_eq(e.message, "credentials from second: mock second says no");
+    ck_assert_int_eq(c3.calls, 0);
+    ck_assert_str_eq(c.access_key_id, "");
     /* Nobody has any: one line naming every place looked. */
     b.rc = BF_E_DECLINED;
     c3.rc = BF_E_DECLINED;
@@ -355,6 +370,155 @@ START_TEST(chain_order_and_rules)
                      "third says no)");
     creds_provider_release(chain);
     ck_assert_int_eq(a.base.refcount, 1);
+}
+END_TEST
+
+/* ---- the real providers in a chain whose last member always answers ---- */
+
+struct stop_case {
+    struct mock later;
+    struct creds_provider *chain;
+};
+
+static void stop_case_init(struct stop_case *t, struct creds_provider *first,
+                           struct creds_provider *second)
+{
+    struct creds_provider *list[3] = { first, second, NULL };
+
+    mock_init(&t->later, "later", BF_OK, "LATER");
+    list[2] = &t->later.base;
+    t->chain = creds_provider_new_chain(list, 3);
+    creds_provider_release(first);
+    creds_provider_release(second);
+}
+
+/* The chain stops with BF_E_CONFIG and `want` (a prefix or the whole
+ * message); the member that would have answered was never asked, and no
+ * secret value reaches the message. */
+static void expect_stop(struct stop_case *t, const char *want)
+{
+    struct creds c;
+    struct bf_err e;
+    int before = t->later.calls;
+
+    ck_assert_int_eq(get_from(t->chain, &c, &e), BF_E_CONFIG);
+    ck_assert_msg(strncmp(e.message, want, strlen(want)) == 0,
+                  "got '%s', want '%s...'", e.message, want);
+    ck_assert_int_eq(t->later.calls, before);
+    ck_assert_str_eq(c.access_key_id, "");
+    ck_assert_ptr_null(strstr(e.message, "SECRETVALUE"));
+}
+
+/* The chain declines down to `later`, which answers. */
+static void expect_moves_on(struct stop_case *t)
+{
+    struct creds c;
+    struct bf_err e;
+    int before = t->later.calls;
+
+    ck_assert_int_eq(get_from(t->chain, &c, &e), BF_OK);
+    ck_assert_int_eq(t->later.calls, before + 1);
+    ck_assert_ptr_nonnull(strstr(c.access_key_id, "LATER-"));
+}
+
+START_TEST(env_half_pair_stops_chain)
+{
+    struct stop_case t;
+
+    clean_env();
+    /* A good default profile that the chain must not fall back on. */
+    setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("credentials",
+        "[default]\naws_access_key_id=AKIDPROFILE\n"
+        "aws_secret_access_key=SECRETVALUE\n"), 1);
+    stop_case_init(&t, creds_provider_new_env(), creds_provider_new_profile(NULL));
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    expect_stop(&t, "credentials from environment: AWS_ACCESS_KEY_ID is set "
+                    "but AWS_SECRET_ACCESS_KEY is not");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    setenv("AWS_SECRET_ACCESS_KEY", "SECRETVALUE", 1);
+    expect_stop(&t, "credentials from environment: AWS_SECRET_ACCESS_KEY is "
+                    "set but AWS_ACCESS_KEY_ID is not");
+    /* Neither set: the environment declines and the profile answers. */
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    expect_moves_on(&t);
+    creds_provider_release(t.chain);
+}
+END_TEST
+
+START_TEST(profile_misconfigured_stops_chain)
+{
+    struct stop_case t;
+
+    clean_env();
+    stop_case_init(&t, creds_provider_new_env(), creds_provider_new_profile(NULL));
+    /* A profile named by AWS_PROFILE must exist: no files at all... */
+    setenv("AWS_PROFILE", "nosuch", 1);
+    expect_stop(&t, "credentials from profile: profile nosuch: no file ");
+    /* ...or files without it. */
+    setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("credentials",
+        "[other]\naws_access_key_id=AKIDOTHER\n"
+        "aws_secret_access_key=SECRETVALUE\n"), 1);
+    expect_stop(&t, "credentials from profile: profile nosuch not found in ");
+    /* Named and there, but with no keys. */
+    setenv("AWS_CONFIG_FILE", write_file("config",
+        "[profile nosuch]\nregion = eu-west-1\n"), 1);
+    expect_stop(&t, "credentials from profile: profile nosuch has no keys");
+    unsetenv("AWS_CONFIG_FILE");
+    /* Nothing named and no default: the profile declines. */
+    unsetenv("AWS_PROFILE");
+    expect_moves_on(&t);
+    /* The default half written stops the chain even unnamed, either half. */
+    setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("credentials",
+        "[default]\naws_secret_access_key=SECRETVALUE\n"), 1);
+    expect_stop(&t, "credentials from profile: profile default: "
+                    "aws_secret_access_key without aws_access_key_id");
+    setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("credentials",
+        "[default]\naws_access_key_id=AKIDHALF\n"), 1);
+    expect_stop(&t, "credentials from profile: profile default: "
+                    "aws_access_key_id without aws_secret_access_key");
+    /* A source this worker cannot use is named, not skipped. */
+    setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("credentials",
+        "[default]\ncredential_process = /bin/false SECRETVALUE\n"), 1);
+    expect_stop(&t, "credentials from profile: profile default uses "
+                    "credential_process");
+    setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("credentials",
+        "[default]\nrole_arn = arn:aws:iam::1:role/x\n"
+        "source_profile = missing\n"), 1);
+    expect_stop(&t, "credentials from profile: profile default uses role_arn");
+    /* A default holding only a region (common in ~/.aws/config) declines. */
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    setenv("AWS_CONFIG_FILE", write_file("config",
+        "[default]\nregion = us-east-1\n"), 1);
+    expect_moves_on(&t);
+    /* A file that is there but unreadable is named. */
+    setenv("AWS_SHARED_CREDENTIALS_FILE", tmpdir, 1); /* a directory */
+    expect_stop(&t, "credentials from profile: ");
+    creds_provider_release(t.chain);
+}
+END_TEST
+
+START_TEST(ecs_token_file_unreadable_stops_chain)
+{
+    struct stop_case t;
+    char missing[128];
+    struct creds c;
+    struct bf_err e;
+
+    clean_env();
+    stop_case_init(&t, creds_provider_new_env(), creds_provider_new_ecs(NULL));
+    /* Not in a container: declined. */
+    expect_moves_on(&t);
+    /* The token file is read before any connection, so this port is never
+     * dialled. */
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds", 1);
+    snprintf(missing, sizeof(missing), "%s/no-such-token", tmpdir);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", missing, 1);
+    expect_stop(&t, "credentials from container: "
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: ");
+    ck_assert_int_eq(get_from(t.chain, &c, &e), BF_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(e.message, missing));
+    creds_provider_release(t.chain);
 }
 END_TEST
 
@@ -712,6 +876,12 @@ START_TEST(imds_v2_flow)
     ck_assert_int_eq(fakesrv_admin(&s, "POST", "config",
                                    "{\"role\":\"\"}", NULL), 200);
     ck_assert_int_eq(get_from(p, &c, &e), BF_E_HTTP);
+    /* No IAM role attached (404 on the role list): nothing here, declined. */
+    ck_assert_int_eq(fakesrv_admin(&s, "POST", "faults",
+        "{\"faults\":[{\"path\":\"security-credentials/$\",\"status\":404}]}",
+        NULL), 200);
+    ck_assert_int_eq(get_from(p, &c, &e), BF_E_DECLINED);
+    ck_assert_str_eq(e.message, "instance metadata: no IAM role attached");
     fakesrv_stop(&s);
     /* Nobody listening: "not on EC2", so a chain moves on. */
     ck_assert_int_eq(get_from(p, &c, &e), BF_E_DECLINED);
@@ -820,6 +990,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, profile_unusable_profiles);
     tcase_add_test(tc, profile_region);
     tcase_add_test(tc, chain_order_and_rules);
+    tcase_add_test(tc, env_half_pair_stops_chain);
+    tcase_add_test(tc, profile_misconfigured_stops_chain);
+    tcase_add_test(tc, ecs_token_file_unreadable_stops_chain);
     tcase_add_test(tc, cache_refreshes_before_expiry);
     tcase_add_test(tc, cache_keeps_static_creds);
     tcase_add_test(tc, cache_does_not_hold_up_signing);
