@@ -294,7 +294,8 @@ static enum bf_rc profile_get(struct creds_provider *p, struct creds *out,
     if (rc != BF_OK)
         goto out;
     if (!any) {
-        rc = bf_err_set(err, absent, "no file %s or %s", cred, cfg);
+        rc = bf_err_set(err, absent, "profile %s: no file %s or %s",
+                        pv.want, cred, cfg);
         goto out;
     }
     if (!pv.found) {
