@@ -2,8 +2,8 @@
  *
  * As in the AWS SDKs: a provider is a small object behind a two-entry vtable
  * (get, destroy). Each source is one file (creds_env.c, creds_profile.c,
- * creds_ecs.c, creds_imds.c, creds_static.c); the chain is itself a
- * provider that asks its members in order; the cache decorator refreshes
+ * creds_webid.c, creds_ecs.c, creds_imds.c, creds_static.c); the chain is
+ * itself a provider that asks its members in order; the cache decorator refreshes
  * temporary credentials before they expire without holding up signing.
  * Providers are shared between threads, so they are reference-counted and
  * their get() is thread-safe. Secrets are wiped when freed and never logged.
@@ -75,6 +75,9 @@ struct creds_provider *creds_provider_new_env(void);
 /* Shared files: AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials),
  * AWS_CONFIG_FILE (~/.aws/config, "[profile x]"), AWS_PROFILE. */
 struct creds_provider *creds_provider_new_profile(const char *profile);
+/* AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN: declines when unset, and is a
+ * configuration error when set (no STS exchange in this worker). */
+struct creds_provider *creds_provider_new_webid(void);
 /* AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI (+ authorization token
  * or token file). */
 struct creds_provider *creds_provider_new_ecs(const struct creds_seams *seams);
@@ -95,7 +98,7 @@ struct creds_provider *creds_provider_new_cached(struct creds_provider *inner,
 enum bf_rc creds_profile_region(const char *profile, char out[64],
                                 struct bf_err *err);
 
-/* The SDK default chain: env, profile, ecs, imds, all behind the cache. */
+/* The SDK default chain: env, profile, webid, ecs, imds, behind the cache. */
 struct creds_provider *creds_provider_new_default(void);
 
 #endif

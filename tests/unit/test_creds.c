@@ -36,7 +36,8 @@ static void clean_env(void)
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         "AWS_CONTAINER_AUTHORIZATION_TOKEN",
         "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN", NULL
     };
     int i;
 
@@ -522,6 +523,42 @@ START_TEST(ecs_token_file_unreadable_stops_chain)
 }
 END_TEST
 
+START_TEST(webid_set_stops_chain)
+{
+    struct stop_case t;
+    char missing[128];
+    struct creds c;
+    struct bf_err e;
+
+    clean_env();
+    stop_case_init(&t, creds_provider_new_env(), creds_provider_new_webid());
+    /* Not set up for web identity: declined. */
+    expect_moves_on(&t);
+    /* A role without a token file is half a setup. */
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/x", 1);
+    expect_stop(&t, "credentials from web identity: AWS_ROLE_ARN is set but "
+                    "AWS_WEB_IDENTITY_TOKEN_FILE is not");
+    /* An unreadable token file is named, with the path. */
+    snprintf(missing, sizeof(missing), "%s/no-such-token", tmpdir);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", missing, 1);
+    expect_stop(&t, "credentials from web identity: "
+                    "AWS_WEB_IDENTITY_TOKEN_FILE: cannot read ");
+    ck_assert_int_eq(get_from(t.chain, &c, &e), BF_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(e.message, missing));
+    /* A readable token is never exchanged by this worker, and never
+     * quoted in the message. */
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE",
+           write_file("token", "SECRETVALUE"), 1);
+    expect_stop(&t, "credentials from web identity: "
+                    "AWS_WEB_IDENTITY_TOKEN_FILE is set: this worker does "
+                    "not exchange");
+    unsetenv("AWS_ROLE_ARN");
+    expect_stop(&t, "credentials from web identity: "
+                    "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN");
+    creds_provider_release(t.chain);
+}
+END_TEST
+
 /* ---- the cache, with a mock clock ---- */
 
 struct clock {
@@ -935,7 +972,8 @@ START_TEST(default_chain_order)
     ck_assert_int_eq(get_from(p, &c, &e), BF_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(e.message, "environment: "));
     ck_assert_ptr_nonnull(strstr(e.message, "; profile: "));
-    ck_assert_ptr_nonnull(strstr(e.message, "; container: "));
+    ck_assert_ptr_nonnull(strstr(e.message,
+        "; web identity: AWS_WEB_IDENTITY_TOKEN_FILE not set; container: "));
     ck_assert_ptr_nonnull(strstr(e.message,
         "; instance-metadata: disabled by AWS_EC2_METADATA_DISABLED"));
     /* The profile answers when the environment has nothing... */
@@ -993,6 +1031,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, env_half_pair_stops_chain);
     tcase_add_test(tc, profile_misconfigured_stops_chain);
     tcase_add_test(tc, ecs_token_file_unreadable_stops_chain);
+    tcase_add_test(tc, webid_set_stops_chain);
     tcase_add_test(tc, cache_refreshes_before_expiry);
     tcase_add_test(tc, cache_keeps_static_creds);
     tcase_add_test(tc, cache_does_not_hold_up_signing);

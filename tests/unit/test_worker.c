@@ -344,15 +344,30 @@ START_TEST(malformed_inputs_fail_and_worker_keeps_running)
     struct wk w;
     const char *const args[] = { "--concurrency", "2", NULL };
     static const struct { const char *input, *field; } cases[] = {
-        { "not json", "input" },
+        { "not json", "input:" },
         { "{\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
-          "\"start_date\":\"2025-06-13\",\"end_date\":\"2025-06-20\"}", "tenant_id" },
+          "\"start_date\":\"2025-06-13\",\"end_date\":\"2025-06-20\"}", "tenant_id:" },
         { "{\"tenant_id\":\"acme\",\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
-          "\"start_date\":\"2025-13-40\",\"end_date\":\"2025-06-20\"}", "start_date" },
+          "\"start_date\":\"2025-13-40\",\"end_date\":\"2025-06-20\"}", "start_date:" },
         { "{\"tenant_id\":\"acme\",\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
-          "\"start_date\":\"2025-06-20\",\"end_date\":\"2025-06-13\"}", "end_date" },
+          "\"start_date\":\"2025-06-20\",\"end_date\":\"2025-06-13\"}", "end_date:" },
         { "{\"tenant_id\":\"../x\",\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
-          "\"start_date\":\"2025-06-13\",\"end_date\":\"2025-06-20\"}", "tenant_id" },
+          "\"start_date\":\"2025-06-13\",\"end_date\":\"2025-06-20\"}", "tenant_id:" },
+        /* Documents two readers would read differently (issue 19): each
+         * refused before any work, with the field named. */
+        { "{\"tenant_id\":\"acme\",\"tenant_id\":\"../x\",\"service\":\"connectwise\","
+          "\"table_name\":\"service/tickets\",\"start_date\":\"2025-06-13\","
+          "\"end_date\":\"2025-06-20\"}", "input: duplicate key: tenant_id" },
+        { "{\"tenant_id\":\"acme\",\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
+          "\"start_date\":\"2025-06-13\",\"start_date\":\"2025-06-01\","
+          "\"end_date\":\"2025-06-20\"}", "input: duplicate key: start_date" },
+        { "{\"tenant_id\":\"acme\",\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
+          "\"start_date\":\"2025-06-13\",\"end_date\":\"2025-06-20\"} trailing",
+          "input: trailing data after the JSON value at byte " },
+        { "{\"tenant_id\":\"ac\\u0000me\",\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
+          "\"start_date\":\"2025-06-13\",\"end_date\":\"2025-06-20\"}", "input: NUL in a string (tenant_id) at byte " },
+        { "{\"tenant_id\":\"ac\\ud800me\",\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
+          "\"start_date\":\"2025-06-13\",\"end_date\":\"2025-06-20\"}", "input: lone surrogate escape in a string (tenant_id) at byte " },
     };
     size_t i, n = sizeof cases / sizeof cases[0];
     char *big = NULL, good[512];
@@ -375,7 +390,7 @@ START_TEST(malformed_inputs_fail_and_worker_keeps_running)
     tasks = wait_answered(&w, (int)n + 2, 10000);
     assert_each_answered_once(tasks, (int)n + 2);
     cJSON_ArrayForEach(t, tasks) {
-        char want[64];
+        char want[128];
         const char *cause = answer_field(t, "cause");
 
         if (k == (int)n + 1) {
@@ -383,7 +398,7 @@ START_TEST(malformed_inputs_fail_and_worker_keeps_running)
             break;
         }
         ck_assert_str_eq(answer_field(t, "error"), "Backfill.InvalidInput");
-        snprintf(want, sizeof want, "\"message\":\"%s:", k < (int)n ? cases[k].field : "input");
+        snprintf(want, sizeof want, "\"message\":\"%s", k < (int)n ? cases[k].field : "input:");
         ck_assert_msg(strstr(cause, want) != NULL, "cause %s lacks %s", cause, want);
         k++;
     }
@@ -749,6 +764,41 @@ START_TEST(unknown_activity_is_fatal)
 }
 END_TEST
 
+/* A credential source that is set up but wrong stops the worker at its
+ * first poll (exit 1, the variable or file named), never falling through
+ * to another source and never sending an unsigned or half-signed call. */
+START_TEST(misconfigured_credentials_are_fatal)
+{
+    struct wk w;
+
+    fake_start(&w, 1000);
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    worker_start(&w, NULL);
+    ck_assert_int_eq(worker_wait(&w, 5000), 1);
+    ck_assert(log_contains(&w, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"));
+    ck_assert(!log_contains(&w, "AKIDEXAMPLE"));
+    ck_assert_int_eq(count_calls(&w, "GetActivityTask", NULL), 0);
+    teardown_wk(&w);
+
+    fake_start(&w, 1000);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/backfill", 1);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", 1);
+    worker_start(&w, NULL);
+    ck_assert_int_eq(worker_wait(&w, 5000), 1);
+    ck_assert(log_contains(&w, "AWS_WEB_IDENTITY_TOKEN_FILE: cannot read /nonexistent/token"));
+    ck_assert_int_eq(count_calls(&w, "GetActivityTask", NULL), 0);
+    unsetenv("AWS_ROLE_ARN");
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    unsetenv("AWS_CONFIG_FILE");
+    teardown_wk(&w);
+}
+END_TEST
+
 START_TEST(poll_hanging_70s_recovers)
 {
     struct wk w;
@@ -973,6 +1023,7 @@ Suite *test_suite(void)
     tcase_add_test(fast, sigterm_mid_task_finishes_within_drain);
     tcase_add_test(fast, second_signal_shortens_drain);
     tcase_add_test(fast, unknown_activity_is_fatal);
+    tcase_add_test(fast, misconfigured_credentials_are_fatal);
     tcase_add_test(fast, hung_handler_does_not_block_heartbeats_and_is_answered);
     suite_add_tcase(s, fast);
     tcase_set_timeout(slow, 150);
