@@ -197,13 +197,15 @@ done:
 
 /* The AWS environment, if one can be made. The worker needs it; run-chunk
  * with file:// stores and builtin steps does not. */
-static struct awsenv *make_aws(int required)
+static struct awsenv *make_aws(const struct bf_config *cfg, int required)
 {
     struct awsenv_options o;
     struct awsenv *aws = NULL;
     struct bf_err err;
 
     memset(&o, 0, sizeof o);
+    o.ca_bundle = cfg->ca_bundle;
+    o.allow_insecure_http = cfg->allow_insecure_http;
     bf_err_init(&err);
     if (awsenv_new(&o, &aws, &err) != BF_OK) {
         if (required)
@@ -248,7 +250,7 @@ static int cmd_run_chunk(struct cli *c)
     bf_err_init(&err);
     if (read_input(c->input, &in) != 0)
         goto done;
-    aws = make_aws(0);
+    aws = make_aws(&c->cfg, 0);
     rc = make_handler(&c->cfg, aws, &runner, &h, &err);
     if (rc != BF_OK) {
         fprintf(stderr, "backfill-worker run-chunk: %s\n", err.message);
@@ -298,7 +300,7 @@ static int cmd_worker(struct cli *c)
     }
     install_signals();
     bf_err_init(&err);
-    aws = make_aws(1);
+    aws = make_aws(&c->cfg, 1);
     if (aws == NULL)
         goto done;
     memset(&o, 0, sizeof o);
@@ -357,7 +359,7 @@ static int cmd_fleet_task(struct cli *c)
     task_cancel_init(&cancel);
     if (read_input(c->input, &in) != 0)
         goto done;
-    aws = make_aws(0);
+    aws = make_aws(&c->cfg, 0);
     if (fleet_new(&c->cfg, aws, &f, &err) == BF_OK &&
         fleet_run(f, in.data, &cancel, &out, &err) == BF_OK) {
         code = print_json(out);
@@ -366,6 +368,7 @@ static int cmd_fleet_task(struct cli *c)
     fprintf(stderr, "backfill-worker fleet-task: %s\n", err.message);
     print_error_json(&err);
 done:
+    task_cancel_destroy(&cancel);
     free(out);
     fleet_free(f);
     awsenv_release(aws);

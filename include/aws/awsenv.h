@@ -22,11 +22,16 @@ struct awsenv_options {
     int max_attempts;                 /* 0: 3, as the SDKs' standard mode */
     int64_t (*now_ms)(void *ctx);     /* clock seam for signing; NULL = real */
     void *clock_ctx;
-    /* Added by the transport helper (zero = the default, so existing
-     * designated initialisers keep working): */
+    /* Zero is the default for each of these, so designated initialisers
+     * name only what they change: */
     int retry_capacity;               /* 0: 500 tokens, as the SDKs */
     void (*sleep_ms)(void *ctx, long ms); /* backoff seam; NULL = real */
     void *sleep_ctx;
+    /* Transport settings, from config (BACKFILL_CA_BUNDLE or
+     * AWS_CA_BUNDLE; BACKFILL_ALLOW_INSECURE_HTTP): the AWS layer never
+     * reads them from the environment itself. */
+    const char *ca_bundle;            /* NULL or "": the system's CAs */
+    int allow_insecure_http;          /* 1: plain http to any override host */
 };
 
 struct awsenv;
@@ -46,6 +51,8 @@ struct creds_provider *awsenv_creds(struct awsenv *env);
 struct sigv4_key_cache *awsenv_key_cache(struct awsenv *env);
 struct retry_budget *awsenv_retry_budget(struct awsenv *env);
 int awsenv_max_attempts(const struct awsenv *env);
+const char *awsenv_ca_bundle(const struct awsenv *env); /* NULL: system's */
+int awsenv_allow_insecure_http(const struct awsenv *env);
 int64_t awsenv_now_ms(const struct awsenv *env);
 /* Sleep `ms` through the seam (the backoff between attempts). */
 void awsenv_sleep_ms(void *env, long ms);

@@ -46,7 +46,7 @@ enum bf_rc awsrest_call(struct awsrest_client *c,
                         const struct awsrest_request *req,
                         struct http_response *resp, struct bf_err *err);
 
-/* Added by the transport helper. Notes on awsrest_call: `resp` must have
+/* Notes on awsrest_call: `resp` must have
  * been initialised with http_response_init(). For S3, `path` is the object
  * key verbatim (a leading '/' would be part of the key; NULL or "" for a
  * bucket-level request); for other services it is the resource path

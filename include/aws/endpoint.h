@@ -4,7 +4,7 @@
  * Endpoint: AWS_ENDPOINT_URL_<SERVICE> (SFN, S3, DYNAMODB, SECRETS_MANAGER,
  * LAMBDA), then AWS_ENDPOINT_URL, then https://{prefix}.{region}.amazonaws.com.
  * Plain http is accepted only for loopback hosts unless
- * BACKFILL_ALLOW_INSECURE_HTTP=1 (tests use 127.0.0.1 fakes). S3 uses
+ * the caller allows it (config: BACKFILL_ALLOW_INSECURE_HTTP=1). S3 uses
  * path-style addressing for overridden endpoints, virtual-host otherwise.
  */
 #ifndef BF_AWS_ENDPOINT_H
@@ -41,18 +41,20 @@ struct endpoint {
  * `out` holds 64 bytes. */
 enum bf_rc endpoint_region(char out[64], struct bf_err *err);
 
-/* Added by the transport helper: whether `r` is a well-formed region name
+/* Whether `r` is a well-formed region name
  * (1-63 of [a-z0-9-], not starting or ending with '-'). */
 int endpoint_region_valid(const char *r);
 
 /* Resolve the endpoint of `svc` in `region`. BF_E_CONFIG with a one-line
- * message for a malformed override URL or a refused plain-http host. */
+ * message for a malformed override URL or a refused plain-http host.
+ * `allow_insecure_http` (config: BACKFILL_ALLOW_INSECURE_HTTP) lets an
+ * override use plain http to a host that is not loopback. */
 enum bf_rc endpoint_resolve(const struct endpoint_service *svc,
-                            const char *region, struct endpoint *out,
-                            struct bf_err *err);
+                            const char *region, int allow_insecure_http,
+                            struct endpoint *out, struct bf_err *err);
 
 /* Parse and check one URL (exposed for tests and fuzzing). */
-enum bf_rc endpoint_parse_url(const char *url, struct endpoint *out,
-                              struct bf_err *err);
+enum bf_rc endpoint_parse_url(const char *url, int allow_insecure_http,
+                              struct endpoint *out, struct bf_err *err);
 
 #endif

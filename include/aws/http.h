@@ -52,7 +52,7 @@ struct http_response {
     int timed_out;
 };
 
-/* Added by the transport helper: curl's process-wide set-up. Call once in
+/* curl's process-wide set-up. Call once in
  * main() before any thread starts (curl_global_init is not thread-safe);
  * cleanup after the last thread has joined. */
 enum bf_rc http_global_init(struct bf_err *err);
@@ -64,7 +64,15 @@ void http_global_cleanup(void);
  * (CURL=static or CURL=system, src/README.md "Which libcurl"). */
 void http_library_version(char *out, size_t n);
 
+/* A client verifies TLS against the system's CAs until told otherwise. */
 struct http_client *http_client_new(void);
+
+/* Verify TLS against the PEM bundle at `path` from now on (NULL or "":
+ * the system's CAs again). The path comes from config (BACKFILL_CA_BUNDLE
+ * or AWS_CA_BUNDLE); a file that cannot be loaded fails each request with
+ * BF_E_CONFIG, never falling back to no verification. BF_E_NOMEM only. */
+enum bf_rc http_client_set_ca_bundle(struct http_client *c, const char *path,
+                                     struct bf_err *err);
 void http_client_free(struct http_client *c); /* NULL-safe */
 
 void http_response_init(struct http_response *r);

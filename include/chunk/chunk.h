@@ -26,7 +26,7 @@ enum bf_rc chunk_runner_new(const struct bf_config *cfg, struct awsenv *aws,
                             struct chunk_runner **out, struct bf_err *err);
 void chunk_runner_free(struct chunk_runner *r); /* NULL-safe */
 
-/* Tuning and test seams (added by the chunk pipeline helper). Zero fields
+/* Tuning and test seams. Zero fields
  * keep the defaults; set before the first chunk_run(). */
 struct chunk_options {
     int cw_max_attempts_429;    /* ConnectWise retry budgets (cw.h) */

@@ -33,6 +33,9 @@ struct bf_config {
     char sse_kms_key_id[256];  /* BACKFILL_SSE_KMS_KEY_ID, "" = none */
     char handler[16];          /* BACKFILL_HANDLER: chunk | noop (diagnostic) */
     int noop_sleep_ms;         /* BACKFILL_NOOP_SLEEP_MS: noop handler's work */
+    char ca_bundle[1024];      /* BACKFILL_CA_BUNDLE, else AWS_CA_BUNDLE;
+                                  "" = the system's CAs */
+    int allow_insecure_http;   /* BACKFILL_ALLOW_INSECURE_HTTP: 0 | 1 */
 };
 
 /* Fill defaults. This function can't fail. */

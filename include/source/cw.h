@@ -41,6 +41,7 @@ struct cw_params {
     int64_t end_ms;
     const struct task_cancel *cancel;        /* borrowed, may be NULL */
     struct source_ratelimit *ratelimit;      /* borrowed, may be NULL */
+    const char *ca_bundle;                   /* borrowed; NULL: system CAs */
     struct cw_options opts;
 };
 

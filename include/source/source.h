@@ -31,10 +31,6 @@ enum bf_rc source_ratelimit_acquire(struct source_ratelimit *rl,
                                     const struct task_cancel *cancel,
                                     struct bf_err *err);
 
-/* Sleep `ms`, waking early (BF_E_CANCELLED) when `cancel` is set. */
-enum bf_rc source_sleep(int64_t ms, const struct task_cancel *cancel,
-                        struct bf_err *err);
-
 /* One record exactly as the source sent it (bytes of one JSON object). */
 struct source_record {
     const char *json;

@@ -4,18 +4,17 @@
  * and its validation (statemachine/README.md "Flow" lists the fields,
  * src/README.md "The worker: slots, answers, heartbeats, threads" the
  * answer, README "Error names" the error names), the result that
- * SendTaskSuccess carries, the cancellation flag a running task checks, and the handler
- * interface that the worker calls (the chunk pipeline is one handler; tests
+ * SendTaskSuccess carries, and the handler interface that the worker calls (the chunk pipeline is one handler; tests
  * and the dispatch benchmark use others). Keep the schema here and nowhere
  * else: the state machine's Arguments are checked against it in tests/asl.
  */
 #ifndef BF_TASK_TASK_H
 #define BF_TASK_TASK_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/cancel.h"
 #include "util/err.h"
 #include "util/timeutil.h"
 
@@ -82,18 +81,8 @@ void task_result_init(struct task_result *r);
 char *task_result_json(const struct task_input *in, const struct task_result *r,
                        const char *worker, size_t max);
 
-/* Cooperative cancellation: the worker sets it (a heartbeat answered
- * TaskTimedOut, or the shutdown drain ran out); the handler checks it
- * between pages and parts, the source's HTTP request in flight watches it
- * (http_request.abandon), and the handler returns BF_E_CANCELLED. */
-struct task_cancel {
-    atomic_int flag;
-    atomic_int reason; /* enum bf_rc: BF_E_CANCELLED or BF_E_WORKER_SHUTDOWN */
-};
-
-void task_cancel_init(struct task_cancel *c);
-void task_cancel_set(struct task_cancel *c, enum bf_rc reason);
-int task_cancelled(const struct task_cancel *c);
+/* Cooperative cancellation (struct task_cancel, util/cancel.h): the
+ * handler checks it between pages and parts and returns BF_E_CANCELLED. */
 
 /* What the worker calls for each task. `run` must be thread-safe: several
  * slots call it at once with different inputs. It fills `out` on BF_OK, or

@@ -18,12 +18,19 @@ enum bf_rc awscall_conn_init(struct awscall_conn *k, struct awsenv *env,
     enum bf_rc rc;
 
     memset(k, 0, sizeof(*k));
-    rc = endpoint_resolve(svc, awsenv_region(env), &k->ep, err);
+    rc = endpoint_resolve(svc, awsenv_region(env),
+                          awsenv_allow_insecure_http(env), &k->ep, err);
     if (rc != BF_OK)
         return rc;
     k->http = http_client_new();
     if (k->http == NULL)
         return bf_err_set(err, BF_E_NOMEM, "%s: out of memory", who);
+    rc = http_client_set_ca_bundle(k->http, awsenv_ca_bundle(env), err);
+    if (rc != BF_OK) {
+        http_client_free(k->http);
+        k->http = NULL;
+        return rc;
+    }
     k->env = awsenv_acquire(env);
     k->svc = svc;
     retry_rng_seed(&k->rng);

@@ -26,6 +26,8 @@ struct awsenv {
     void *clock_ctx;
     void (*sleep_ms)(void *ctx, long ms);
     void *sleep_ctx;
+    char ca_bundle[1024];     /* "" for the system's CAs */
+    int allow_insecure_http;
 };
 
 static enum bf_rc pick_region(const struct awsenv_options *opts,
@@ -69,7 +71,17 @@ enum bf_rc awsenv_new(const struct awsenv_options *opts, struct awsenv **out,
     retry_budget_init(&env->budget, opts != NULL ? opts->retry_capacity : 0);
     env->max_attempts = (opts != NULL && opts->max_attempts > 0)
                             ? opts->max_attempts : RETRY_DEFAULT_ATTEMPTS;
+    if (opts != NULL && opts->ca_bundle != NULL &&
+        strlen(opts->ca_bundle) >= sizeof(env->ca_bundle)) {
+        creds_provider_release(env->creds);
+        free(env);
+        return bf_err_set(err, BF_E_CONFIG, "CA bundle path too long");
+    }
     if (opts != NULL) {
+        if (opts->ca_bundle != NULL)
+            snprintf(env->ca_bundle, sizeof(env->ca_bundle), "%s",
+                     opts->ca_bundle);
+        env->allow_insecure_http = opts->allow_insecure_http != 0;
         env->now_ms = opts->now_ms;
         env->clock_ctx = opts->clock_ctx;
         env->sleep_ms = opts->sleep_ms;
@@ -136,4 +148,14 @@ void awsenv_sleep_ms(void *ctx, long ms)
         env->sleep_ms(env->sleep_ctx, ms);
     else
         time_sleep_ms(ms);
+}
+
+const char *awsenv_ca_bundle(const struct awsenv *env)
+{
+    return env->ca_bundle[0] != '\0' ? env->ca_bundle : NULL;
+}
+
+int awsenv_allow_insecure_http(const struct awsenv *env)
+{
+    return env->allow_insecure_http;
 }

@@ -233,12 +233,11 @@ static enum bf_rc fill_derived(const char *url, struct endpoint *out,
     return BF_OK;
 }
 
-enum bf_rc endpoint_parse_url(const char *url, struct endpoint *out,
-                              struct bf_err *err)
+enum bf_rc endpoint_parse_url(const char *url, int allow_insecure_http,
+                              struct endpoint *out, struct bf_err *err)
 {
     const char *rest = NULL;
     const char *slash = NULL;
-    const char *insecure = NULL;
     enum bf_rc rc;
 
     memset(out, 0, sizeof(*out));
@@ -273,9 +272,8 @@ enum bf_rc endpoint_parse_url(const char *url, struct endpoint *out,
     rc = fill_derived(url, out, err);
     if (rc != BF_OK)
         return rc;
-    insecure = getenv("BACKFILL_ALLOW_INSECURE_HTTP");
     if (strcmp(out->scheme, "http") == 0 && !out->is_loopback &&
-        (insecure == NULL || strcmp(insecure, "1") != 0))
+        !allow_insecure_http)
         return bf_err_set(err, BF_E_CONFIG, "endpoint URL \"%.200s\": plain "
                           "http is allowed only for loopback hosts (set "
                           "BACKFILL_ALLOW_INSECURE_HTTP=1 to override)", url);
@@ -283,8 +281,8 @@ enum bf_rc endpoint_parse_url(const char *url, struct endpoint *out,
 }
 
 enum bf_rc endpoint_resolve(const struct endpoint_service *svc,
-                            const char *region, struct endpoint *out,
-                            struct bf_err *err)
+                            const char *region, int allow_insecure_http,
+                            struct endpoint *out, struct bf_err *err)
 {
     char var[96];
     char url[300];
@@ -299,7 +297,7 @@ enum bf_rc endpoint_resolve(const struct endpoint_service *svc,
         v = env_nonempty(which);
     }
     if (v != NULL) {
-        rc = endpoint_parse_url(v, out, err);
+        rc = endpoint_parse_url(v, allow_insecure_http, out, err);
         if (rc != BF_OK) {
             bf_err_prefix(err, "%s", which);
             return rc;
@@ -315,7 +313,7 @@ enum bf_rc endpoint_resolve(const struct endpoint_service *svc,
     snprintf(url, sizeof(url), "https://%s.%s.amazonaws.com%s",
              svc->host_prefix, region,
              strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
-    rc = endpoint_parse_url(url, out, err);
+    rc = endpoint_parse_url(url, allow_insecure_http, out, err);
     if (rc != BF_OK)
         return rc;
     out->overridden = 0;

@@ -392,36 +392,32 @@ static void set_method(CURL *h, const struct http_request *req)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
 }
 
-/* The CA bundle the environment names now; NULL for the system's. */
-static const char *ca_bundle(void)
+enum bf_rc http_client_set_ca_bundle(struct http_client *c, const char *path,
+                                     struct bf_err *err)
 {
-    const char *ca = getenv("BACKFILL_CA_BUNDLE");
+    char *copy = NULL;
 
-    if (ca == NULL || ca[0] == '\0')
-        ca = getenv("AWS_CA_BUNDLE");
-    return ca != NULL && ca[0] != '\0' ? ca : NULL;
+    if (path != NULL && path[0] != '\0') {
+        copy = strdup(path);
+        if (copy == NULL)
+            return bf_err_set(err, BF_E_NOMEM, "http: out of memory");
+    }
+    free(c->ca);
+    c->ca = copy;
+    c->configured = 0;
+    return BF_OK;
 }
 
 /* The options every request shares, set once per handle. A changed CA
- * bundle setting starts over from curl_easy_reset (which keeps live
- * connections and the TLS session cache), so that going back to the
- * system's CAs restores curl's default exactly. */
-static enum bf_rc configure(struct http_client *c, struct bf_err *err)
+ * bundle starts over from curl_easy_reset (which keeps live connections
+ * and the TLS session cache), so that going back to the system's CAs
+ * restores curl's default exactly. */
+static void configure(struct http_client *c)
 {
-    const char *ca = ca_bundle();
     CURL *h = c->curl;
 
-    if (c->configured && (ca == NULL ? c->ca == NULL
-                                     : c->ca != NULL && strcmp(ca, c->ca) == 0))
-        return BF_OK;
-    free(c->ca);
-    c->ca = NULL;
-    c->configured = 0;
-    if (ca != NULL) {
-        c->ca = strdup(ca);
-        if (c->ca == NULL)
-            return bf_err_set(err, BF_E_NOMEM, "http: out of memory");
-    }
+    if (c->configured)
+        return;
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -437,7 +433,6 @@ static enum bf_rc configure(struct http_client *c, struct bf_err *err)
     if (c->ca != NULL)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
     c->configured = 1;
-    return BF_OK;
 }
 
 /* What changes from one request to the next. */
@@ -627,9 +622,8 @@ enum bf_rc http_perform(struct http_client *c, const struct http_request *req,
     resp->status = 0;
     resp->timed_out = 0;
     t.head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
-    rc = configure(c, err);
-    if (rc == BF_OK)
-        rc = build_headers(c, req, &headers, err);
+    configure(c);
+    rc = build_headers(c, req, &headers, err);
     if (rc != BF_OK)
         return rc;
     set_options(c, req, headers, &t);

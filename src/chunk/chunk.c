@@ -311,7 +311,7 @@ static enum bf_rc check_cancel(const struct chunk_job *j, struct bf_err *err)
 
     if (j->cancel == NULL || !task_cancelled(j->cancel))
         return BF_OK;
-    why = (enum bf_rc)atomic_load(&j->cancel->reason);
+    why = task_cancel_reason(j->cancel);
     if (why != BF_E_WORKER_SHUTDOWN)
         why = BF_E_CANCELLED;
     return bf_err_set(err, why, "cancelled after page %ld", j->pages);
@@ -381,6 +381,7 @@ static void cw_params_fill(const struct chunk_job *j,
     p->end_ms = j->in->end_ms;
     p->cancel = j->cancel;
     p->ratelimit = tenant_ratelimit(j->r, j->in->tenant_id);
+    p->ca_bundle = j->r->cfg.ca_bundle[0] != '\0' ? j->r->cfg.ca_bundle : NULL;
     p->opts.max_attempts_429 = o->cw_max_attempts_429;
     p->opts.max_attempts_5xx = o->cw_max_attempts_5xx;
     p->opts.backoff_base_ms = o->cw_backoff_base_ms;
@@ -690,7 +691,7 @@ enum bf_rc chunk_run(void *ctx, const struct task_input *in,
     /* The source only knows "cancelled"; a shutdown drain is retried at once
      * by the state machine, so keep that distinction. */
     if (rc == BF_E_CANCELLED && cancel != NULL &&
-        atomic_load(&cancel->reason) == BF_E_WORKER_SHUTDOWN) {
+        task_cancel_reason(cancel) == BF_E_WORKER_SHUTDOWN) {
         rc = BF_E_WORKER_SHUTDOWN;
         if (err != NULL)
             err->rc = rc;

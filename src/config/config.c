@@ -237,6 +237,18 @@ static enum bf_rc set_noop_sleep(struct bf_config *cfg, const char *name,
     return parse_int(name, value, 0, 86400000, &cfg->noop_sleep_ms, err);
 }
 
+static enum bf_rc set_ca_bundle(struct bf_config *cfg, const char *name,
+                                const char *value, struct bf_err *err)
+{
+    return copy_str(cfg->ca_bundle, sizeof cfg->ca_bundle, name, value, err);
+}
+
+static enum bf_rc set_insecure(struct bf_config *cfg, const char *name,
+                               const char *value, struct bf_err *err)
+{
+    return parse_int(name, value, 0, 1, &cfg->allow_insecure_http, err);
+}
+
 static const struct setting settings[] = {
     { "BACKFILL_ACTIVITY_ARN", "activity-arn", set_activity_arn },
     { "BACKFILL_WORKER_NAME", "worker-name", set_worker_name },
@@ -258,6 +270,8 @@ static const struct setting settings[] = {
     { "BACKFILL_SSE_KMS_KEY_ID", "sse-kms-key-id", set_kms },
     { "BACKFILL_HANDLER", "handler", set_handler },
     { "BACKFILL_NOOP_SLEEP_MS", "noop-sleep-ms", set_noop_sleep },
+    { "BACKFILL_CA_BUNDLE", "ca-bundle", set_ca_bundle },
+    { "BACKFILL_ALLOW_INSECURE_HTTP", "allow-insecure-http", set_insecure },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -303,6 +317,14 @@ enum bf_rc config_from_env(struct bf_config *cfg, struct bf_err *err)
         rc = settings[i].apply(cfg, settings[i].env, v, err);
         if (rc != BF_OK)
             return rc;
+    }
+    /* The SDKs' variable when ours is unset or empty, as the AWS CLI
+     * would use it. */
+    if (cfg->ca_bundle[0] == '\0') {
+        const char *v = getenv("AWS_CA_BUNDLE");
+
+        if (v != NULL)
+            return set_ca_bundle(cfg, "AWS_CA_BUNDLE", v, err);
     }
     return BF_OK;
 }

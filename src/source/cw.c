@@ -768,7 +768,7 @@ static enum bf_rc fetch(struct cw_source *cw, struct bf_err *err)
         log_msg(LOG_WARN, "source_retry", "%s page %ld: HTTP %ld, retry in %lld ms",
                 cw->p.ep->endpoint, cw->page_no + 1, cw->fill->resp.status,
                 (long long)wait);
-        rc = source_sleep(wait, cw->p.cancel, err);
+        rc = task_cancel_sleep(cw->p.cancel, wait, err);
         if (rc != BF_OK)
             return rc;
     }
@@ -1155,6 +1155,8 @@ enum bf_rc cw_open(const struct cw_params *p, struct source **out,
     cw->http = http_client_new();
     if (cw->http == NULL)
         rc = bf_err_set(err, BF_E_NOMEM, "HTTP client: out of memory");
+    else
+        rc = http_client_set_ca_bundle(cw->http, p->ca_bundle, err);
 out:
     if (rc != BF_OK) {
         cw_close(&cw->base);

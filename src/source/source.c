@@ -1,46 +1,21 @@
-/* source.c -- the per-tenant rate limiter, the cancellable sleep between
- * requests and the source interface's dispatch.
+/* source.c -- the per-tenant rate limiter and the source interface's
+ * dispatch.
  *
  * The rate limiter is a token bucket behind a mutex, shared by all slots of
  * one tenant. Which tables a service has lives in the endpoint catalog
  * (catalog/catalog.h), one layer below.
  */
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "source/source.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
-/* ---- sleeping and the token bucket ---- */
-
-#define SOURCE_SLEEP_SLICE_MS 50
-
-enum bf_rc source_sleep(int64_t ms, const struct task_cancel *cancel,
-                        struct bf_err *err)
-{
-    int64_t deadline = time_mono_ms() + ms;
-
-    for (;;) {
-        int64_t left = deadline - time_mono_ms();
-        int64_t step = left < SOURCE_SLEEP_SLICE_MS ? left : SOURCE_SLEEP_SLICE_MS;
-        struct timespec ts;
-
-        if (cancel != NULL && task_cancelled(cancel))
-            return bf_err_set(err, BF_E_CANCELLED, "cancelled while waiting");
-        if (left <= 0)
-            return BF_OK;
-        ts.tv_sec = step / 1000;
-        ts.tv_nsec = (long)(step % 1000) * 1000000L;
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
-    }
-}
+/* ---- the token bucket ---- */
 
 struct source_ratelimit {
     pthread_mutex_t mu;
@@ -104,7 +79,7 @@ enum bf_rc source_ratelimit_acquire(struct source_ratelimit *rl,
 
         if (wait == 0)
             return BF_OK;
-        rc = source_sleep(wait, cancel, err);
+        rc = task_cancel_sleep(cancel, wait, err);
         if (rc != BF_OK)
             return rc;
     }

@@ -381,25 +381,3 @@ char *task_result_json(const struct task_input *in, const struct task_result *r,
     cJSON_Delete(o);
     return s;
 }
-
-void task_cancel_init(struct task_cancel *c)
-{
-    atomic_init(&c->flag, 0);
-    atomic_init(&c->reason, BF_OK);
-}
-
-void task_cancel_set(struct task_cancel *c, enum bf_rc reason)
-{
-    int expected = BF_OK;
-
-    /* The first reason wins: a heartbeat cancel is not turned into a
-     * shutdown after the fact, or the other way round. The reason is
-     * stored before the flag, so whoever sees the flag sees a reason. */
-    atomic_compare_exchange_strong(&c->reason, &expected, (int)reason);
-    atomic_store(&c->flag, 1);
-}
-
-int task_cancelled(const struct task_cancel *c)
-{
-    return atomic_load(&((struct task_cancel *)c)->flag) != 0;
-}

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "catalog/catalog.h"
 #include "util/timeutil.h"
@@ -20,16 +19,10 @@ enum bf_rc worker_noop_run(void *ctx, const struct task_input *in,
                            struct bf_err *err)
 {
     int sleep_ms = ctx != NULL ? *(const int *)ctx : 0;
-    int64_t end = time_mono_ms() + sleep_ms;
-    struct timespec step = { 0, 10 * 1000000L };
-
     const struct catalog_endpoint *e = catalog_find(in->service, in->table_name);
 
-    while (time_mono_ms() < end) {
-        if (task_cancelled(cancel))
-            return bf_err_set(err, BF_E_CANCELLED, "noop: cancelled");
-        nanosleep(&step, NULL);
-    }
+    if (sleep_ms > 0 && task_cancel_sleep(cancel, sleep_ms, err) != BF_OK)
+        return bf_err_set(err, BF_E_CANCELLED, "noop: cancelled");
     task_result_init(out);
     out->records_ingested = 0;
     out->records_transformed = 0;
@@ -60,6 +53,7 @@ enum bf_rc worker_run_one(const struct task_handler *h, const char *worker_name,
         rc = h->run(h->ctx, &in, &cancel, &r, err);
         r.duration_ms = time_mono_ms() - t0;
     }
+    task_cancel_destroy(&cancel);
     answer_prepare(&a, &in, rc, &r, err, worker_name);
     *out = answer_json(&a);
     rc = a.rc;

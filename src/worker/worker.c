@@ -403,8 +403,7 @@ static void hold_task(struct slot *s, struct awsjson_client *c, char *token,
     atomic_store(&s->answered, 0);
     atomic_store(&s->closed, 0);
     /* Reset, not re-init: the coordinator may read the flag concurrently. */
-    atomic_store(&s->cancel.reason, BF_OK);
-    atomic_store(&s->cancel.flag, 0);
+    task_cancel_reset(&s->cancel);
     atomic_store(&s->state, SLOT_HELD);
     pthread_mutex_unlock(&s->lock);
     if (log_begin(&l, LOG_INFO, "task_received")) {
@@ -718,8 +717,10 @@ static void worker_unref(struct worker *w)
 
     if (atomic_fetch_sub(&w->refs, 1) != 1)
         return;
-    for (i = 0; i < w->o->concurrency; i++)
+    for (i = 0; i < w->o->concurrency; i++) {
         pthread_mutex_destroy(&w->slots[i].lock);
+        task_cancel_destroy(&w->slots[i].cancel);
+    }
     pthread_mutex_destroy(&w->fatal_lock);
     waker_destroy(&w->hb_wake);
     waker_destroy(&w->coord_wake);

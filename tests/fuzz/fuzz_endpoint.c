@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_split(s, '\n', f, 4);
     bf_err_init(&err);
     memset(&ep, 0, sizeof(ep));
-    if (endpoint_parse_url(f[0], &ep, &err) == BF_OK) {
+    if (endpoint_parse_url(f[0], 0, &ep, &err) == BF_OK) {
         if ((strcmp(ep.scheme, "https") != 0 && strcmp(ep.scheme, "http") != 0) ||
             ep.port < 1 || ep.port > 65535 ||
             (strcmp(ep.scheme, "http") == 0 && !ep.is_loopback))

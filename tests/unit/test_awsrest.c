@@ -266,7 +266,7 @@ START_TEST(addressing)
     unsetenv("AWS_ENDPOINT_URL_S3");
     unsetenv("AWS_ENDPOINT_URL");
     awsrest_target_init(&t);
-    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_s3, "eu-west-1", &ep, &e),
+    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_s3, "eu-west-1", 0, &ep, &e),
                      BF_OK);
     ck_assert_int_eq(awsrest_make_target(&ep, "my-bucket", "a b/c.json",
                                          "x=1", &t, &e), BF_OK);
@@ -295,7 +295,7 @@ START_TEST(addressing)
                      BF_E_INVALID_INPUT);
     /* Overridden endpoint with a base path: always path style. */
     setenv("AWS_ENDPOINT_URL_S3", "http://localhost:9000/s3", 1);
-    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_s3, "eu-west-1", &ep, &e),
+    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_s3, "eu-west-1", 0, &ep, &e),
                      BF_OK);
     ck_assert_int_eq(awsrest_make_target(&ep, "my-bucket", "k/\xc3\xa9", NULL,
                                          &t, &e), BF_OK);

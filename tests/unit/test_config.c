@@ -15,6 +15,7 @@ static void clear_env(void)
         "BACKFILL_SOURCE_RPS", "BACKFILL_LOG_LEVEL", "BACKFILL_METRICS",
         "BACKFILL_METRICS_NAMESPACE", "BACKFILL_HANDLER", "BACKFILL_NOOP_SLEEP_MS",
         "BACKFILL_TRANSFORM_INVOCATION", "BACKFILL_SSE_KMS_KEY_ID", "BACKFILL_ENDPOINTS_FILE",
+        "BACKFILL_CA_BUNDLE", "AWS_CA_BUNDLE", "BACKFILL_ALLOW_INSECURE_HTTP",
         NULL,
     };
     int i;
@@ -42,6 +43,8 @@ START_TEST(defaults_match_design)
     ck_assert_str_eq(c.handler, "chunk");
     ck_assert_str_eq(c.activity_arn, "");
     ck_assert_str_eq(c.endpoints_file, "");
+    ck_assert_str_eq(c.ca_bundle, "");
+    ck_assert_int_eq(c.allow_insecure_http, 0);
     ck_assert(strchr(c.worker_name, ':') != NULL);
     ck_assert(strlen(c.worker_name) <= 80);
 }
@@ -76,6 +79,40 @@ START_TEST(env_then_flags_win)
     ck_assert_str_eq(c.activity_arn, "arn:aws:states:us-east-1:1:activity:y");
     ck_assert_int_eq(c.drain_seconds, 5);
     clear_env();
+}
+END_TEST
+
+static void expect_env_error(const char *var, const char *value);
+
+/* The transport settings the AWS layer and the ConnectWise source get
+ * from here: ours wins over the SDKs' AWS_CA_BUNDLE, which fills in when
+ * ours is unset or empty. */
+START_TEST(transport_settings)
+{
+    struct bf_config c;
+    struct bf_err e;
+    char *argv[] = { "--ca-bundle", "/etc/flag.pem", "--allow-insecure-http", "0" };
+
+    clear_env();
+    setenv("AWS_CA_BUNDLE", "/etc/aws.pem", 1);
+    config_defaults(&c);
+    ck_assert_int_eq(config_from_env(&c, &e), BF_OK);
+    ck_assert_str_eq(c.ca_bundle, "/etc/aws.pem");
+    setenv("BACKFILL_CA_BUNDLE", "", 1);
+    config_defaults(&c);
+    ck_assert_int_eq(config_from_env(&c, &e), BF_OK);
+    ck_assert_str_eq(c.ca_bundle, "/etc/aws.pem");
+    setenv("BACKFILL_CA_BUNDLE", "/etc/ours.pem", 1);
+    setenv("BACKFILL_ALLOW_INSECURE_HTTP", "1", 1);
+    config_defaults(&c);
+    ck_assert_int_eq(config_from_env(&c, &e), BF_OK);
+    ck_assert_str_eq(c.ca_bundle, "/etc/ours.pem");
+    ck_assert_int_eq(c.allow_insecure_http, 1);
+    ck_assert_int_eq(config_from_args(&c, 4, argv, &e), BF_OK);
+    ck_assert_str_eq(c.ca_bundle, "/etc/flag.pem");
+    ck_assert_int_eq(c.allow_insecure_http, 0);
+    clear_env();
+    expect_env_error("BACKFILL_ALLOW_INSECURE_HTTP", "yes");
 }
 END_TEST
 
@@ -132,6 +169,7 @@ Suite *test_suite(void)
 
     tcase_add_test(tc, defaults_match_design);
     tcase_add_test(tc, env_then_flags_win);
+    tcase_add_test(tc, transport_settings);
     tcase_add_test(tc, bad_values_name_the_setting);
     suite_add_tcase(s, tc);
     return s;

@@ -107,20 +107,20 @@ START_TEST(default_endpoints)
     struct bf_err e;
 
     clear_env();
-    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_sfn, "us-east-1", &ep, &e),
+    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_sfn, "us-east-1", 0, &ep, &e),
                      BF_OK);
     ck_assert_str_eq(ep.url, "https://states.us-east-1.amazonaws.com");
     ck_assert_str_eq(ep.host_header, "states.us-east-1.amazonaws.com");
     ck_assert_int_eq(ep.port, 443);
     ck_assert_int_eq(ep.overridden, 0);
-    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_s3, "eu-west-1", &ep, &e),
+    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_s3, "eu-west-1", 0, &ep, &e),
                      BF_OK);
     ck_assert_str_eq(ep.url, "https://s3.eu-west-1.amazonaws.com");
     ck_assert_int_eq(ep.path_style, 0);
     ck_assert_int_eq(endpoint_resolve(&endpoint_svc_secretsmanager,
-                                      "cn-north-1", &ep, &e), BF_OK);
+                                      "cn-north-1", 0, &ep, &e), BF_OK);
     ck_assert_str_eq(ep.url, "https://secretsmanager.cn-north-1.amazonaws.com.cn");
-    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_dynamodb, NULL, &ep, &e),
+    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_dynamodb, NULL, 0, &ep, &e),
                      BF_E_CONFIG);
 }
 END_TEST
@@ -133,7 +133,7 @@ START_TEST(override_order)
     clear_env();
     setenv("AWS_ENDPOINT_URL", "http://localhost:4566", 1);
     setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000/base/", 1);
-    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_s3, "us-east-1", &ep, &e),
+    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_s3, "us-east-1", 0, &ep, &e),
                      BF_OK);
     ck_assert_str_eq(ep.url, "http://127.0.0.1:9000/base");
     ck_assert_str_eq(ep.base_path, "/base");
@@ -141,11 +141,11 @@ START_TEST(override_order)
     ck_assert_int_eq(ep.overridden, 1);
     ck_assert_int_eq(ep.path_style, 1);
     ck_assert_int_eq(ep.is_loopback, 1);
-    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_lambda, "us-east-1", &ep,
+    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_lambda, "us-east-1", 0, &ep,
                                       &e), BF_OK);
     ck_assert_str_eq(ep.url, "http://localhost:4566");
     setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "https://[::1]:8443", 1);
-    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_secretsmanager, "x", &ep,
+    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_secretsmanager, "x", 0, &ep,
                                       &e), BF_OK);
     ck_assert_str_eq(ep.host, "::1");
     ck_assert_str_eq(ep.host_header, "[::1]:8443");
@@ -160,7 +160,7 @@ START_TEST(bad_override)
     clear_env();
     setenv("AWS_ENDPOINT_URL_SFN", "htp://127.0.0.1:1", 1);
     bf_err_init(&e);
-    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_sfn, "us-east-1", &ep, &e),
+    ck_assert_int_eq(endpoint_resolve(&endpoint_svc_sfn, "us-east-1", 0, &ep, &e),
                      BF_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(e.message, "AWS_ENDPOINT_URL_SFN"));
     ck_assert_ptr_nonnull(strstr(e.message, "htp://127.0.0.1:1"));
@@ -188,11 +188,11 @@ START_TEST(parse_rejects)
     memcpy(longv6, "http://[", 8);
     memcpy(longv6 + sizeof(longv6) - 3, "]/", 3);
     bf_err_init(&e);
-    ck_assert_int_eq(endpoint_parse_url(longv6, &ep, &e), BF_E_CONFIG);
+    ck_assert_int_eq(endpoint_parse_url(longv6, 0, &ep, &e), BF_E_CONFIG);
     one_line(&e);
     for (i = 0; bad[i] != NULL; i++) {
         bf_err_init(&e);
-        ck_assert_msg(endpoint_parse_url(bad[i], &ep, &e) == BF_E_CONFIG,
+        ck_assert_msg(endpoint_parse_url(bad[i], 0, &ep, &e) == BF_E_CONFIG,
                       "accepted \"%s\"", bad[i]);
         one_line(&e);
     }
@@ -206,20 +206,24 @@ START_TEST(plain_http_only_loopback)
 
     clear_env();
     bf_err_init(&e);
-    ck_assert_int_eq(endpoint_parse_url("http://s3.example.com", &ep, &e),
+    ck_assert_int_eq(endpoint_parse_url("http://s3.example.com", 0, &ep, &e),
                      BF_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(e.message, "BACKFILL_ALLOW_INSECURE_HTTP"));
-    ck_assert_int_eq(endpoint_parse_url("http://127.1.2.3:9", &ep, &e), BF_OK);
-    ck_assert_int_eq(endpoint_parse_url("http://LOCALHOST", &ep, &e), BF_OK);
+    /* The setting is the caller's (config), never the environment here. */
+    setenv("BACKFILL_ALLOW_INSECURE_HTTP", "1", 1);
+    ck_assert_int_eq(endpoint_parse_url("http://s3.example.com", 0, &ep, &e),
+                     BF_E_CONFIG);
+    unsetenv("BACKFILL_ALLOW_INSECURE_HTTP");
+    ck_assert_int_eq(endpoint_parse_url("http://127.1.2.3:9", 0, &ep, &e), BF_OK);
+    ck_assert_int_eq(endpoint_parse_url("http://LOCALHOST", 0, &ep, &e), BF_OK);
     ck_assert_int_eq(ep.port, 80);
     ck_assert_str_eq(ep.host_header, "LOCALHOST");
-    ck_assert_int_eq(endpoint_parse_url("http://127.0.0.1.evil.com", &ep, &e),
+    ck_assert_int_eq(endpoint_parse_url("http://127.0.0.1.evil.com", 0, &ep, &e),
                      BF_E_CONFIG);
-    setenv("BACKFILL_ALLOW_INSECURE_HTTP", "1", 1);
-    ck_assert_int_eq(endpoint_parse_url("http://minio.internal:9000", &ep, &e),
+    ck_assert_int_eq(endpoint_parse_url("http://minio.internal:9000", 1, &ep, &e),
                      BF_OK);
     ck_assert_int_eq(ep.is_loopback, 0);
-    ck_assert_int_eq(endpoint_parse_url("https://s3.example.com:443/", &ep, &e),
+    ck_assert_int_eq(endpoint_parse_url("https://s3.example.com:443/", 0, &ep, &e),
                      BF_OK);
     ck_assert_str_eq(ep.host_header, "s3.example.com");
     ck_assert_str_eq(ep.url, "https://s3.example.com");

@@ -253,11 +253,11 @@ START_TEST(tls_always_verified)
     http_response_init(&r);
     ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_TRANSPORT);
     /* A CA bundle that does not exist is an error, not a fallback. */
-    setenv("BACKFILL_CA_BUNDLE", "/nonexistent/ca.pem", 1);
+    ck_assert_int_eq(http_client_set_ca_bundle(c, "/nonexistent/ca.pem", &e), BF_OK);
     bf_err_init(&e);
     ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(e.message, "BACKFILL_CA_BUNDLE"));
-    unsetenv("BACKFILL_CA_BUNDLE");
+    ck_assert_int_eq(http_client_set_ca_bundle(c, NULL, &e), BF_OK);
     /* Only http and https. */
     get.url = "file:///etc/passwd";
     ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_CONFIG);
@@ -287,22 +287,26 @@ START_TEST(tls_ca_bundle_override)
                                    args), 0);
     snprintf(tls_url, sizeof(tls_url), "https://127.0.0.1:%d/obj/k", tls.port);
     http_response_init(&r);
-    /* A self-signed server is refused with the system CAs. */
-    unsetenv("BACKFILL_CA_BUNDLE");
-    unsetenv("AWS_CA_BUNDLE");
+    /* A self-signed server is refused with the system CAs, and the
+     * client never reads the environment for a bundle. */
+    setenv("BACKFILL_CA_BUNDLE", cert, 1);
+    setenv("AWS_CA_BUNDLE", cert, 1);
     bf_err_init(&e);
     ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_TRANSPORT);
     ck_assert_int_eq(r.status, 0);
-    /* Trusted through either override; the answer is the store's 404. */
-    setenv("AWS_CA_BUNDLE", cert, 1);
+    unsetenv("BACKFILL_CA_BUNDLE");
+    unsetenv("AWS_CA_BUNDLE");
+    /* Trusted through the configured bundle (by address and by name); the
+     * answer is the store's 404. */
+    ck_assert_int_eq(http_client_set_ca_bundle(c, cert, &e), BF_OK);
     ck_assert_msg(http_perform(c, &get, &r, &e) == BF_OK, "%s", e.message);
     ck_assert_int_eq(r.status, 404);
-    unsetenv("AWS_CA_BUNDLE");
-    setenv("BACKFILL_CA_BUNDLE", cert, 1);
     snprintf(tls_url, sizeof(tls_url), "https://localhost:%d/obj/k", tls.port);
     ck_assert_msg(http_perform(c, &get, &r, &e) == BF_OK, "%s", e.message);
     ck_assert_int_eq(r.status, 404);
-    unsetenv("BACKFILL_CA_BUNDLE");
+    /* Back to the system's CAs: refused again. */
+    ck_assert_int_eq(http_client_set_ca_bundle(c, "", &e), BF_OK);
+    ck_assert_int_eq(http_perform(c, &get, &r, &e), BF_E_TRANSPORT);
     http_response_cleanup(&r);
     http_client_free(c);
     fakesrv_stop(&tls);

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/hex.h"
@@ -390,6 +391,71 @@ START_TEST(waker_deadlines_and_kicks)
 }
 END_TEST
 
+/* A thread that sleeps on a cancellation and records how long it slept. */
+struct sleeper {
+    struct task_cancel *c;
+    int64_t ms, took;
+    enum bf_rc rc;
+};
+
+static void *sleep_on(void *arg)
+{
+    struct sleeper *sl = arg;
+    struct bf_err e;
+    int64_t t0 = time_mono_ms();
+
+    sl->rc = task_cancel_sleep(sl->c, sl->ms, &e);
+    sl->took = time_mono_ms() - t0;
+    return NULL;
+}
+
+START_TEST(cancel_sleep_wakes_every_sleeper)
+{
+    struct task_cancel c;
+    struct sleeper a = { NULL, 60000, 0, BF_OK }, b;
+    pthread_t ta, tb;
+    struct bf_err e;
+    int64_t t0, took;
+
+    task_cancel_init(&c);
+    /* Not set: the whole time passes. */
+    t0 = time_mono_ms();
+    ck_assert_int_eq(task_cancel_sleep(&c, 120, &e), BF_OK);
+    took = time_mono_ms() - t0;
+    ck_assert_msg(took >= 120 && took < 2000, "slept %lld ms", (long long)took);
+    ck_assert_int_eq(task_cancel_sleep(&c, 0, &e), BF_OK);
+    ck_assert_int_eq(task_cancel_sleep(NULL, 20, &e), BF_OK);
+    /* Two sleepers of a minute each: one set wakes both at once, with the
+     * first reason kept. */
+    a.c = &c;
+    b = a;
+    ck_assert_int_eq(pthread_create(&ta, NULL, sleep_on, &a), 0);
+    ck_assert_int_eq(pthread_create(&tb, NULL, sleep_on, &b), 0);
+    time_sleep_ms(100);
+    task_cancel_set(&c, BF_E_WORKER_SHUTDOWN);
+    task_cancel_set(&c, BF_E_CANCELLED);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    ck_assert_int_eq(a.rc, BF_E_CANCELLED);
+    ck_assert_int_eq(b.rc, BF_E_CANCELLED);
+    ck_assert_msg(a.took < 5000 && b.took < 5000, "woken after %lld and %lld ms",
+                  (long long)a.took, (long long)b.took);
+    ck_assert_int_eq(task_cancel_reason(&c), BF_E_WORKER_SHUTDOWN);
+    /* Already set: no sleep at all, even for zero. */
+    t0 = time_mono_ms();
+    ck_assert_int_eq(task_cancel_sleep(&c, 60000, &e), BF_E_CANCELLED);
+    ck_assert_str_eq(e.message, "cancelled while waiting");
+    ck_assert_int_eq(task_cancel_sleep(&c, 0, &e), BF_E_CANCELLED);
+    ck_assert_int_lt(time_mono_ms() - t0, 1000);
+    /* Reset for the next task. */
+    task_cancel_reset(&c);
+    ck_assert(!task_cancelled(&c));
+    ck_assert_int_eq(task_cancel_reason(&c), BF_OK);
+    ck_assert_int_eq(task_cancel_sleep(&c, 10, &e), BF_OK);
+    task_cancel_destroy(&c);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("util");
@@ -407,6 +473,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, hex_known_answers);
     tcase_add_test(tc, file_read_all_bounds_and_missing);
     tcase_add_test(tc, waker_deadlines_and_kicks);
+    tcase_add_test(tc, cancel_sleep_wakes_every_sleeper);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -353,7 +353,7 @@ START_TEST(malformed_inputs_fail_and_worker_keeps_running)
           "\"start_date\":\"2025-06-20\",\"end_date\":\"2025-06-13\"}", "end_date:" },
         { "{\"tenant_id\":\"../x\",\"service\":\"connectwise\",\"table_name\":\"service/tickets\","
           "\"start_date\":\"2025-06-13\",\"end_date\":\"2025-06-20\"}", "tenant_id:" },
-        /* Documents two readers would read differently (issue 19): each
+        /* Documents two readers would read differently: each
          * refused before any work, with the field named. */
         { "{\"tenant_id\":\"acme\",\"tenant_id\":\"../x\",\"service\":\"connectwise\","
           "\"table_name\":\"service/tickets\",\"start_date\":\"2025-06-13\","
