@@ -65,12 +65,8 @@ int retry_is_clock_skew_code(const char *aws_code);
 int retry_clock_skew_update(int64_t *skew_ms, int64_t now_ms,
                             const char *date_header, const char *aws_code);
 
-/* Jitter source: a small per-client PRNG (xorshift64*). Seeded from the
- * OS random source, falling back to the clock and the state's address. */
-void retry_rng_seed(uint64_t *state);
-uint64_t retry_rng_next(uint64_t *state);
-
-/* The delay before retry number `retry` (1 = the first retry). */
+/* The delay before retry number `retry` (1 = the first retry); `rng` is
+ * the client's jitter state (util/backoff.h, seeded by backoff_seed). */
 long retry_backoff_ms(int retry, int throttled, uint64_t *rng);
 
 /* What an attempt tells the loop. */

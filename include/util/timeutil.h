@@ -39,6 +39,13 @@ int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d);
  * (H. Hinnant's civil_from_days). Pure. */
 void time_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 
+/* An HTTP date (Retry-After, Date) in any of the three forms RFC 9110
+ * says a recipient must accept: IMF-fixdate ("Sun, 06 Nov 1994 08:49:37
+ * GMT"), RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime ("Sun Nov
+ * 6 08:49:37 1994"). Parsed by hand so the locale cannot change month
+ * names. 0 and *ms set, or -1 when malformed. Pure. */
+int time_parse_http_date(const char *s, int64_t *ms);
+
 /* Wall clock and monotonic clock in milliseconds. */
 int64_t time_now_ms(void);
 int64_t time_mono_ms(void);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/backoff.h"
+
 enum bf_rc awscall_conn_init(struct awscall_conn *k, struct awsenv *env,
                              const struct endpoint_service *svc,
                              const char *who, struct bf_err *err)
@@ -33,7 +35,7 @@ enum bf_rc awscall_conn_init(struct awscall_conn *k, struct awsenv *env,
     }
     k->env = awsenv_acquire(env);
     k->svc = svc;
-    retry_rng_seed(&k->rng);
+    backoff_seed(&k->rng);
     return BF_OK;
 }
 

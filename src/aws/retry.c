@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "util/backoff.h"
 #include "util/timeutil.h"
 
 /* The SDKs' throttling error codes (botocore/SDK v2 "standard" mode). */
@@ -75,28 +75,6 @@ int retry_is_clock_skew_code(const char *aws_code)
                     aws_code);
 }
 
-/* RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), parsed by hand
- * so the locale cannot change month names. -1 when malformed. */
-static int64_t parse_http_date(const char *s)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char mon[4] = "";
-    int d = 0, y = 0, hh = 0, mm = 0, ss = 0;
-    const char *m = NULL;
-    int64_t days;
-
-    if (s == NULL || sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &d, mon,
-                            &y, &hh, &mm, &ss) != 6)
-        return -1;
-    m = strstr(months, mon);
-    if (m == NULL || strlen(mon) != 3 || (m - months) % 3 != 0 || d < 1 ||
-        d > 31 || y < 1970 || hh > 23 || mm > 59 || ss > 60)
-        return -1;
-    days = time_days_from_civil(y, (unsigned)((m - months) / 3 + 1),
-                                (unsigned)d);
-    return ((days * 24 + hh) * 60 + mm) * 60000LL + ss * 1000LL;
-}
-
 int retry_clock_skew_update(int64_t *skew_ms, int64_t now_ms,
                             const char *date_header, const char *aws_code)
 {
@@ -105,8 +83,7 @@ int retry_clock_skew_update(int64_t *skew_ms, int64_t now_ms,
 
     if (!retry_is_clock_skew_code(aws_code))
         return 0;
-    server = parse_http_date(date_header);
-    if (server < 0)
+    if (date_header == NULL || time_parse_http_date(date_header, &server) != 0)
         return 0;
     diff = server - (now_ms + *skew_ms);
     if (llabs(diff) <= RETRY_SKEW_LIMIT_MS)
@@ -169,40 +146,12 @@ int retry_budget_available(struct retry_budget *b)
     return n;
 }
 
-void retry_rng_seed(uint64_t *state)
-{
-    uint64_t s = 0;
-
-    if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
-        s = (uint64_t)time_mono_ms() * 0x9E3779B97F4A7C15ULL ^
-            (uint64_t)(uintptr_t)state;
-    *state = s != 0 ? s : 0x2545F4914F6CDD1DULL; /* xorshift needs non-zero */
-}
-
-uint64_t retry_rng_next(uint64_t *state)
-{
-    uint64_t x = *state;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 long retry_backoff_ms(int retry, int throttled, uint64_t *rng)
 {
-    long base = throttled ? RETRY_THROTTLE_BASE_MS : RETRY_BASE_MS;
-    long ceiling = base;
-    int i;
-
-    for (i = 1; i < retry && ceiling < RETRY_MAX_BACKOFF_MS; i++)
-        ceiling *= 2;
-    if (ceiling > RETRY_MAX_BACKOFF_MS)
-        ceiling = RETRY_MAX_BACKOFF_MS;
-    /* Full jitter: uniform in [0, ceiling). Top 53 bits for uniformity. */
-    return (long)((double)(retry_rng_next(rng) >> 11) / 9007199254740992.0 *
-                  (double)ceiling);
+    /* The SDKs' standard mode: full jitter under a doubling ceiling. */
+    return (long)backoff_ms(retry,
+                            throttled ? RETRY_THROTTLE_BASE_MS : RETRY_BASE_MS,
+                            RETRY_MAX_BACKOFF_MS, BACKOFF_FULL, rng);
 }
 
 static int outcome_retryable(enum bf_rc rc, const struct retry_outcome *o)

@@ -22,6 +22,7 @@
 
 #include "aws/http.h"
 #include "source/cw.h"
+#include "util/backoff.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -60,7 +61,7 @@ struct cw_source {
     uint64_t *seen;                /* hashes of URLs requested, for loops */
     size_t nseen;
     size_t seen_cap;
-    unsigned int rand_state;
+    uint64_t rng;                  /* backoff jitter */
     struct cw_slot *fill;          /* the slot being fetched into */
     /* Prefetch: a thread fetches page n+1 while the caller works on page
      * n, into the other of two slots (so memory stays at two pages). */
@@ -200,50 +201,6 @@ int cw_link_next(const char *link, char *out, size_t n)
     }
 }
 
-static int month_index(const char *m)
-{
-    static const char *const names[12] = {"Jan", "Feb", "Mar", "Apr", "May",
-                                          "Jun", "Jul", "Aug", "Sep", "Oct",
-                                          "Nov", "Dec"};
-    int i;
-
-    for (i = 0; i < 12; i++) {
-        if (strncmp(m, names[i], 3) == 0)
-            return i + 1;
-    }
-    return 0;
-}
-
-/* IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850
- * ("Sunday, 06-Nov-94 08:49:37 GMT") or asctime ("Sun Nov  6 08:49:37
- * 1994"), the three forms RFC 9110 says a recipient must accept. */
-static int parse_http_date(const char *s, int64_t *ms)
-{
-    char wd[16], mon[4], tz[4];
-    int d = 0, y = 0, hh = 0, mm = 0, ss = 0, m = 0, used = 0;
-
-    if (sscanf(s, "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &d, mon,
-               &y, &hh, &mm, &ss, tz, &used) == 8 && s[used] == '\0') {
-        /* IMF-fixdate */
-    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wd, &d,
-                      mon, &y, &hh, &mm, &ss, tz, &used) == 8 &&
-               s[used] == '\0') {
-        y += y < 70 ? 2000 : 1900;
-    } else if (sscanf(s, "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &d,
-                      &hh, &mm, &ss, &y, &used) == 7 && s[used] == '\0') {
-        strcpy(tz, "GMT");
-    } else {
-        return -1;
-    }
-    m = month_index(mon);
-    if (m == 0 || strcmp(tz, "GMT") != 0 || d < 1 || d > 31 || hh > 23 ||
-        mm > 59 || ss > 60 || y < 1970)
-        return -1;
-    *ms = (time_days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 +
-           hh * 3600 + mm * 60 + ss) * 1000;
-    return 0;
-}
-
 int cw_retry_after_ms(const char *value, int64_t now_ms, int64_t *out_ms)
 {
     const char *p = value;
@@ -267,7 +224,7 @@ int cw_retry_after_ms(const char *value, int64_t now_ms, int64_t *out_ms)
         *out_ms = secs * 1000;
         return 0;
     }
-    if (parse_http_date(p, &at) != 0)
+    if (time_parse_http_date(p, &at) != 0)
         return -1;
     *out_ms = at > now_ms ? at - now_ms : 0;
     return 0;
@@ -621,17 +578,12 @@ static enum bf_rc remember_url(struct cw_source *cw, const char *url,
     return BF_OK;
 }
 
-/* Exponential backoff with full jitter in [d/2, d]. */
-static int64_t backoff_ms(struct cw_source *cw, int attempt)
+/* Equal jitter, in [d/2, d]: ConnectWise rate limits per member, and a
+ * wait much shorter than d would only meet the limit again. */
+static int64_t cw_backoff_ms(struct cw_source *cw, int attempt)
 {
-    int64_t d = cw->p.opts.backoff_base_ms;
-    int i;
-
-    for (i = 1; i < attempt && d < cw->p.opts.backoff_max_ms; i++)
-        d *= 2;
-    if (d > cw->p.opts.backoff_max_ms)
-        d = cw->p.opts.backoff_max_ms;
-    return d / 2 + (int64_t)(rand_r(&cw->rand_state) % (unsigned)(d / 2 + 1));
+    return backoff_ms(attempt, cw->p.opts.backoff_base_ms,
+                      cw->p.opts.backoff_max_ms, BACKOFF_EQUAL, &cw->rng);
 }
 
 static enum bf_rc perform(struct cw_source *cw, struct bf_err *err)
@@ -672,7 +624,7 @@ static enum cw_verdict judge_unavailable(struct cw_source *cw, enum bf_rc prc,
     char why[BF_ERR_MSG_MAX / 2];
 
     if (++*n5xx < cw->p.opts.max_attempts_5xx) {
-        *wait_ms = backoff_ms(cw, *n5xx);
+        *wait_ms = cw_backoff_ms(cw, *n5xx);
         return CW_RETRY;
     }
     snprintf(why, sizeof(why), "%.200s",
@@ -699,7 +651,7 @@ static enum cw_verdict judge_429(struct cw_source *cw, int *n429,
         return CW_FAIL;
     }
     if (ra == NULL || cw_retry_after_ms(ra, time_now_ms(), wait_ms) != 0)
-        *wait_ms = backoff_ms(cw, *n429);
+        *wait_ms = cw_backoff_ms(cw, *n429);
     if (*wait_ms > cw->p.opts.retry_after_max_ms) {
         *rc = bf_err_set(err, BF_E_SOURCE_RATE_LIMITED,
                          "HTTP 429 with Retry-After of %lld ms (over %lld)",
@@ -1129,7 +1081,7 @@ enum bf_rc cw_open(const struct cw_params *p, struct source **out,
     cw->fill = &cw->slots[0];
     cw->returned = -1;
     cw->prefetch = !cw->p.opts.no_prefetch;
-    cw->rand_state = (unsigned)time_mono_ms() ^ (unsigned)(uintptr_t)cw;
+    backoff_seed(&cw->rng);
     if (cw_api_root(cw->creds.api_base_url, catalog_codebase(p->ep->service),
                     cw->root, sizeof(cw->root)) != 0) {
         rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,

@@ -240,6 +240,47 @@ void time_format_key(int64_t ms, char out[TIME_ISO_LEN])
     }
 }
 
+static int month_index(const char *m)
+{
+    static const char *const names[12] = {"Jan", "Feb", "Mar", "Apr", "May",
+                                          "Jun", "Jul", "Aug", "Sep", "Oct",
+                                          "Nov", "Dec"};
+    int i;
+
+    for (i = 0; i < 12; i++) {
+        if (strncmp(m, names[i], 3) == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+int time_parse_http_date(const char *s, int64_t *ms)
+{
+    char wd[16], mon[4], tz[4];
+    int d = 0, y = 0, hh = 0, mm = 0, ss = 0, m = 0, used = 0;
+
+    if (sscanf(s, "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &d, mon,
+               &y, &hh, &mm, &ss, tz, &used) == 8 && s[used] == '\0') {
+        /* IMF-fixdate */
+    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wd, &d,
+                      mon, &y, &hh, &mm, &ss, tz, &used) == 8 &&
+               s[used] == '\0') {
+        y += y < 70 ? 2000 : 1900; /* RFC 850's two-digit years */
+    } else if (sscanf(s, "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &d,
+                      &hh, &mm, &ss, &y, &used) == 7 && s[used] == '\0') {
+        strcpy(tz, "GMT");
+    } else {
+        return -1;
+    }
+    m = month_index(mon);
+    if (m == 0 || strcmp(tz, "GMT") != 0 || d < 1 || d > 31 || hh > 23 ||
+        mm > 59 || ss > 60 || y < 1970)
+        return -1;
+    *ms = (time_days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 +
+           hh * 3600 + mm * 60 + ss) * 1000;
+    return 0;
+}
+
 int64_t time_now_ms(void)
 {
     struct timespec ts;

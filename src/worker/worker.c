@@ -23,6 +23,7 @@
 
 #include "aws/retry.h"
 #include "aws/sfn.h"
+#include "util/backoff.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/waker.h"
@@ -453,7 +454,7 @@ static void set_fatal(struct worker *w, const struct bf_err *err)
     waker_kick(&w->coord_wake);
 }
 
-/* Capped exponential backoff with jitter in [d/2, d), slept in steps of
+/* Capped exponential backoff with equal jitter (util/backoff.h), slept in steps of
  * STOP_CHECK_MS so a stop request is seen soon (16 slots backing off while
  * the endpoint is down should not wake 50 times a second each). */
 static void backoff(struct slot *s, int failures)
@@ -461,18 +462,9 @@ static void backoff(struct slot *s, int failures)
     const struct worker_options *o = s->w->o;
     int64_t base = o->poll_backoff_base_ms > 0 ? o->poll_backoff_base_ms : 250;
     int64_t cap = o->poll_backoff_cap_ms > 0 ? o->poll_backoff_cap_ms : 20000;
-    int64_t d = base;
+    int64_t d = backoff_ms(failures, base, cap, BACKOFF_EQUAL, &s->rng);
     int64_t end, left;
-    int i;
 
-    for (i = 1; i < failures && d < cap; i++)
-        d *= 2;
-    if (d > cap)
-        d = cap;
-    s->rng ^= s->rng << 13;
-    s->rng ^= s->rng >> 7;
-    s->rng ^= s->rng << 17;
-    d = d / 2 + (int64_t)(s->rng % (uint64_t)(d / 2 + 1));
     end = time_mono_ms() + d;
     while (!stopping(s->w) && (left = end - time_mono_ms()) > 0)
         time_sleep_ms(left < STOP_CHECK_MS ? left : STOP_CHECK_MS);
@@ -647,7 +639,7 @@ static void slots_init(struct worker *w)
 
         s->w = w;
         s->index = i;
-        s->rng = (uint64_t)time_now_ms() * 2654435761u + (uint64_t)i * 40503u + 1;
+        backoff_seed(&s->rng);
         pthread_mutex_init(&s->lock, NULL);
         atomic_init(&s->state, SLOT_IDLE);
         atomic_init(&s->answered, 0);

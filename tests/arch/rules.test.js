@@ -3,6 +3,8 @@
 //
 // - Sleeping: every wait goes through util (time_sleep_ms, waker_wait,
 //   task_cancel_sleep), so no other module calls nanosleep and friends.
+// - Backoff: one formula with its PRNG (util/backoff.h); no other module
+//   calls rand() and friends.
 // - Configuration: BACKFILL_* variables are read by config alone and
 //   handed down; nothing below main() reads them.
 // - The repository explains itself: no file cites a document that is not
@@ -45,6 +47,12 @@ function offenders(roots, re, allowed) {
 test('no module but util sleeps on its own', () => {
   const hits = offenders(['src', 'include'],
     /\b(nanosleep|clock_nanosleep|usleep)\s*\(|\bsleep\s*\(\s*\d/, ['src/util/']);
+  assert.deepEqual(hits, []);
+});
+
+test('one backoff with jitter: no module draws its own random numbers', () => {
+  const hits = offenders(['src', 'include'], /\b(rand_r|rand|random|drand48)\s*\(/,
+    ['src/util/']);
   assert.deepEqual(hits, []);
 });
 

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/backoff.h"
 #include "util/buf.h"
 #include "util/cancel.h"
 #include "util/err.h"
@@ -456,6 +457,55 @@ START_TEST(cancel_sleep_wakes_every_sleeper)
 }
 END_TEST
 
+/* Equal jitter stays in [d/2, d] and reaches both ends' neighbourhoods;
+ * the cap holds however many attempts; full jitter is under d. */
+START_TEST(backoff_equal_and_full_jitter)
+{
+    uint64_t rng;
+    int64_t lo = INT64_MAX, hi = 0, d;
+    int i, attempt;
+
+    backoff_seed(&rng);
+    ck_assert(rng != 0);
+    for (i = 0; i < 4000; i++) {
+        d = backoff_ms(3, 500, 30000, BACKOFF_EQUAL, &rng); /* d = 2000 */
+        ck_assert_int_ge(d, 1000);
+        ck_assert_int_le(d, 2000);
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+    }
+    ck_assert_int_lt(lo, 1100);
+    ck_assert_int_gt(hi, 1900);
+    for (attempt = 1; attempt < 80; attempt++) {
+        ck_assert_int_le(backoff_ms(attempt, 500, 30000, BACKOFF_EQUAL, &rng), 30000);
+        ck_assert_int_lt(backoff_ms(attempt, 50, 20000, BACKOFF_FULL, &rng), 20000);
+    }
+    ck_assert_int_lt(backoff_ms(1, 50, 20000, BACKOFF_FULL, &rng), 50);
+}
+END_TEST
+
+/* The three forms of RFC 9110, and what is not an HTTP date. */
+START_TEST(http_date_forms)
+{
+    static const char *const bad[] = {
+        "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT x", "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT", "1994-11-06T08:49:37Z", "", NULL
+    };
+    int64_t ms = 0, want = 784111777000LL; /* 1994-11-06T08:49:37Z */
+    int i;
+
+    ck_assert_int_eq(time_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", &ms), 0);
+    ck_assert_int_eq(ms, want);
+    ck_assert_int_eq(time_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", &ms), 0);
+    ck_assert_int_eq(ms, want);
+    ck_assert_int_eq(time_parse_http_date("Sun Nov  6 08:49:37 1994", &ms), 0);
+    ck_assert_int_eq(ms, want);
+    for (i = 0; bad[i] != NULL; i++)
+        ck_assert_msg(time_parse_http_date(bad[i], &ms) == -1, "accepted '%s'", bad[i]);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("util");
@@ -474,6 +524,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, file_read_all_bounds_and_missing);
     tcase_add_test(tc, waker_deadlines_and_kicks);
     tcase_add_test(tc, cancel_sleep_wakes_every_sleeper);
+    tcase_add_test(tc, backoff_equal_and_full_jitter);
+    tcase_add_test(tc, http_date_forms);
     suite_add_tcase(s, tc);
     return s;
 }
