@@ -19,6 +19,7 @@
 #include "util/err.h"
 
 struct chunk_runner;
+struct sink;
 
 /* `aws` may be NULL when nothing configured needs AWS (all file://, builtin).
  * Takes a reference to it otherwise. Copies what it needs from `cfg`. */
@@ -26,8 +27,8 @@ enum bf_rc chunk_runner_new(const struct bf_config *cfg, struct awsenv *aws,
                             struct chunk_runner **out, struct bf_err *err);
 void chunk_runner_free(struct chunk_runner *r); /* NULL-safe */
 
-/* Tuning and test seams. Zero fields
- * keep the defaults; set before the first chunk_run(). */
+/* Tuning, and the sink the chunks write to (tests). Zero fields keep the
+ * defaults; set before the first chunk_run(). */
 struct chunk_options {
     int cw_max_attempts_429;    /* ConnectWise retry budgets (cw.h) */
     int cw_max_attempts_5xx;
@@ -37,9 +38,13 @@ struct chunk_options {
     size_t part_max_bytes;      /* compressed bytes per part; 0 = 64 MiB */
     int gzip_level;             /* 1..9; 0 = 3 (src/README.md, "One
                                    chunk, step by step") */
-    int fail_write_after;       /* tests: the Nth sink object write fails
-                                   (sink_test_fail_write_after: a crash
-                                   half-way) */
+    struct sink *sink;          /* NULL: each chunk opens its own sink on
+                                   BACKFILL_OUTPUT (production). Else every
+                                   chunk writes through this one instead,
+                                   borrowed (never freed by the runner; it
+                                   must outlive the runs): how a test puts a
+                                   failing sink (tests/support/failsink.h)
+                                   under a whole chunk */
 };
 void chunk_runner_set_options(struct chunk_runner *r,
                               const struct chunk_options *o);

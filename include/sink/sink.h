@@ -14,7 +14,14 @@
  * local file errors -> BF_E_SINK_UNAVAILABLE as well (a full disk is not the
  * task's fault and may clear up) except EACCES/EPERM/EROFS ->
  * BF_E_SINK_ACCESS_DENIED; bad URIs -> BF_E_CONFIG.
- * A sink is used by one thread at a time (each chunk opens its own).
+ * Each chunk opens its own sink; the chunk's threads may share it (every
+ * call is serialised on the sink's mutex).
+ *
+ * Layout: src/sink/sink.c implements this interface once and dispatches
+ * to a backend through a table of operations (sink/private/sink_backend.h):
+ * sink_file.c for file://, sink_s3.c for s3://. The tests' failing sink
+ * (tests/support/failsink.h, for crash tests) is a backend of that table
+ * too, wrapping a real sink.
  */
 #ifndef BF_SINK_SINK_H
 #define BF_SINK_SINK_H
@@ -106,9 +113,5 @@ void sink_names_free(char **names, size_t n); /* NULL-safe */
  * sink_list shows). */
 enum bf_rc sink_abort_incomplete(struct sink *s, const char *dir,
                                  struct bf_err *err);
-
-/* Test seam: make the next `nth` sink_object_write() on this sink fail
- * (simulating a crash half-way: the object is left unpublished). 0 = off. */
-void sink_test_fail_write_after(struct sink *s, int nth);
 
 #endif

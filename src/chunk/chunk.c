@@ -58,6 +58,7 @@ struct chunk_job {
     const struct xform_table *map;  /* NULL: no built-in transform */
     struct tenant_info tenant;
     struct sink *sink;
+    int own_sink;                   /* 0: chunk_options.sink, borrowed */
     struct chunkout *raw;
     struct chunkout *canon;
     struct xform_ctx xctx;
@@ -590,10 +591,13 @@ static enum bf_rc job_prepare(struct chunk_job *j, struct bf_err *err)
         if (rc != BF_OK)
             return rc;
     }
+    if (j->r->opts.sink != NULL) {
+        j->sink = j->r->opts.sink;
+        return BF_OK;
+    }
     so.sse_kms_key_id = j->r->cfg.sse_kms_key_id;
     rc = sink_open(j->r->cfg.output, j->r->aws, &so, &j->sink, err);
-    if (rc == BF_OK && j->r->opts.fail_write_after > 0)
-        sink_test_fail_write_after(j->sink, j->r->opts.fail_write_after);
+    j->own_sink = rc == BF_OK;
     return rc;
 }
 
@@ -703,7 +707,8 @@ enum bf_rc chunk_run(void *ctx, const struct task_input *in,
         log_done(&j, out, rc, err);
     chunkout_summary_cleanup(&j.raw_sum);
     chunkout_summary_cleanup(&j.canon_sum);
-    sink_free(j.sink);
+    if (j.own_sink)
+        sink_free(j.sink);
     xform_writer_free(j.xw);
     jsonin_free(j.jin);
     buf_cleanup(&j.fixed);

@@ -24,6 +24,7 @@
 
 #include "chunk/chunk.h"
 #include "config/config.h"
+#include "failsink.h"
 #include "fakesrv.h"
 #include "task/task.h"
 #include "testsuite.h"
@@ -702,7 +703,8 @@ START_TEST(idempotent_rerun_and_crash)
     memset(&h2, 0, sizeof(h2));
 
     /* A crash half-way, in another process (as a real crash would be): the
-     * 3rd object write fails there and its temporary file stays behind. */
+     * chunk writes through a failing sink (tests/support/failsink.h) whose
+     * 3rd object write fails, and its temporary file stays behind. */
     {
         /* The child reports its result through a pipe, not its exit code:
          * valgrind rewrites a forked child's exit status. */
@@ -715,8 +717,15 @@ START_TEST(idempotent_rerun_and_crash)
         pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
+            struct sink *inner = NULL;
+            struct bf_err e;
+
             close(fds[0]);
-            opts.fail_write_after = 3;
+            /* Never freed: the child exits as a crashed process would,
+             * keeping the failed object's temporary file. */
+            if (sink_open(cfg.output, NULL, NULL, &inner, &e) != BF_OK ||
+                failsink_new(inner, 3, &opts.sink, &e) != BF_OK)
+                _exit(2);
             chunk_runner_set_options(r, &opts);
             run_chunk(r, &in, NULL, &o3);
             verdict = o3.rc == BF_OK ? 'k' : 'f';

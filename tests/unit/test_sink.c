@@ -18,6 +18,7 @@
 #include "sink/sink.h"
 #include "util/buf.h"
 
+#include "failsink.h"
 #include "testsuite.h"
 
 static char root[256];
@@ -147,6 +148,7 @@ END_TEST
 START_TEST(object_is_invisible_until_commit)
 {
     struct sink *s = open_sink();
+    struct sink *fs = NULL;
     struct sink_object *o = NULL;
     struct bf_err e;
     char names[256];
@@ -175,12 +177,15 @@ START_TEST(object_is_invisible_until_commit)
         ck_assert_str_eq(b.data, "abc");
         buf_cleanup(&b);
     }
-    /* A crash mid-write: the failed object never becomes visible. */
-    sink_test_fail_write_after(s, 2);
-    ck_assert_int_eq(sink_object_begin(s, "c/crash.bin", &o, &e), BF_OK);
+    /* A crash mid-write: the failed object never becomes visible, not even
+     * on a commit after the failure. */
+    ck_assert_int_eq(failsink_new(s, 2, &fs, &e), BF_OK);
+    ck_assert_int_eq(sink_object_begin(fs, "c/crash.bin", &o, &e), BF_OK);
     ck_assert_int_eq(sink_object_write(o, "1", 1, &e), BF_OK);
     ck_assert_int_eq(sink_object_write(o, "2", 1, &e), BF_E_SINK_UNAVAILABLE);
-    sink_object_abort(o);
+    ck_assert_int_eq(sink_object_commit(o, &e), BF_E_SINK_UNAVAILABLE);
+    ck_assert_int_eq(exists("c/crash.bin"), 0);
+    sink_free(fs);
     ck_assert_int_eq(exists("c/crash.bin"), 0);
     sink_free(s);
 }
@@ -196,7 +201,7 @@ static void record_text(int i, char *out, size_t n)
 }
 
 static void write_chunk(struct sink *s, const char *dir, int n, size_t part_max,
-                        int rejects, int crash_after, struct chunkout_summary *sum,
+                        int rejects, struct chunkout_summary *sum,
                         enum bf_rc want)
 {
     struct chunkout *c = NULL;
@@ -208,8 +213,6 @@ static void write_chunk(struct sink *s, const char *dir, int n, size_t part_max,
     enum bf_rc rc = BF_OK;
     int i;
 
-    if (crash_after > 0)
-        sink_test_fail_write_after(s, crash_after);
     ck_assert_int_eq(chunkout_open(s, &o, &c, &e), BF_OK);
     for (i = 0; i < n && rc == BF_OK; i++) {
         record_text(i, line, sizeof(line));
@@ -261,7 +264,7 @@ START_TEST(parts_roll_and_manifest_is_true)
     double total = 0, bytes = 0;
     struct stat st;
 
-    write_chunk(s, "t/raw/x/backfill/A_B", 20000, 64 * 1024, 0, 0, &sum, BF_OK);
+    write_chunk(s, "t/raw/x/backfill/A_B", 20000, 64 * 1024, 0, &sum, BF_OK);
     ck_assert_int_ge(sum.parts, 3);
     ck_assert_int_eq(sum.records, 20000);
     ck_assert_int_eq(sum.reject_parts, 0);
@@ -308,7 +311,7 @@ START_TEST(parts_read_back_in_order)
     size_t len = 0, k;
     int i = 0;
 
-    write_chunk(s, "rb", 5000, 16 * 1024, 0, 0, &sum, BF_OK);
+    write_chunk(s, "rb", 5000, 16 * 1024, 0, &sum, BF_OK);
     ck_assert_int_ge(sum.parts, 2);
     for (k = 0; k < sum.parts; k++) {
         ck_assert_int_eq(jsonl_reader_open(s, sum.part_keys[k], 0, &r, &e), BF_OK);
@@ -343,7 +346,7 @@ START_TEST(rejects_and_empty_chunks)
     cJSON *m = NULL;
     int found = 0;
 
-    write_chunk(s, "canon", 100, 0, 10, 0, &sum, BF_OK);
+    write_chunk(s, "canon", 100, 0, 10, &sum, BF_OK);
     ck_assert_int_eq(sum.parts, 1);
     ck_assert_int_eq(sum.reject_parts, 1);
     ck_assert_int_eq(sum.records, 100);
@@ -351,7 +354,7 @@ START_TEST(rejects_and_empty_chunks)
     chunkout_summary_cleanup(&sum);
     dir_names("canon", names, sizeof(names));
     ck_assert_str_eq(names, "_manifest.json part-00000.jsonl.gz rejects-00000.jsonl.gz");
-    write_chunk(s, "empty", 0, 0, 0, 0, &sum, BF_OK);
+    write_chunk(s, "empty", 0, 0, 0, &sum, BF_OK);
     ck_assert_int_eq(sum.parts, 0);
     ck_assert_int_eq(sum.records, 0);
     chunkout_summary_cleanup(&sum);
@@ -385,6 +388,7 @@ static void snapshot(const char *dir, struct buf *out)
 START_TEST(idempotent_twice_and_after_crash)
 {
     struct sink *s = open_sink();
+    struct sink *fs = NULL;
     struct chunkout_summary sum;
     struct buf first, again;
     struct bf_err e;
@@ -393,29 +397,32 @@ START_TEST(idempotent_twice_and_after_crash)
 
     buf_init(&first, 0);
     buf_init(&again, 0);
-    write_chunk(s, "idem", 8000, 32 * 1024, 0, 0, &sum, BF_OK);
+    write_chunk(s, "idem", 8000, 32 * 1024, 0, &sum, BF_OK);
     chunkout_summary_cleanup(&sum);
     snapshot("idem", &first);
     ck_assert_ptr_nonnull(strstr(first.data, "part-00001.jsonl.gz"));
     /* The same chunk again: byte-identical parts and manifest. */
-    write_chunk(s, "idem", 8000, 32 * 1024, 0, 0, &sum, BF_OK);
+    write_chunk(s, "idem", 8000, 32 * 1024, 0, &sum, BF_OK);
     chunkout_summary_cleanup(&sum);
     snapshot("idem", &again);
     ck_assert_str_eq(again.data, first.data);
     /* A crash half-way: the old manifest is gone first, so the half-written
-     * directory is not trusted; debris (a temp file) is left as by a crash. */
-    write_chunk(s, "idem", 8000, 32 * 1024, 0, 3, &sum, BF_E_SINK_UNAVAILABLE);
+     * directory is not trusted; debris (a temp file) is left as by a crash.
+     * The failing sink stays open over the re-run, so the debris is still
+     * there when the re-run starts. */
+    ck_assert_int_eq(failsink_new(s, 3, &fs, &e), BF_OK);
+    write_chunk(fs, "idem", 8000, 32 * 1024, 0, &sum, BF_E_SINK_UNAVAILABLE);
     ck_assert_int_eq(chunkout_read_manifest(s, "idem", &m, &found, &e), BF_OK);
     ck_assert_int_eq(found, 0);
     snapshot("idem", &again);
     ck_assert_ptr_nonnull(strstr(again.data, ".tmp-"));
     /* The re-run leaves exactly the clean set. */
-    write_chunk(s, "idem", 8000, 32 * 1024, 0, 0, &sum, BF_OK);
+    write_chunk(s, "idem", 8000, 32 * 1024, 0, &sum, BF_OK);
     chunkout_summary_cleanup(&sum);
     snapshot("idem", &again);
     ck_assert_str_eq(again.data, first.data);
     /* A re-run that needs fewer parts removes the earlier attempt's extras. */
-    write_chunk(s, "idem", 8000, 0, 0, 0, &sum, BF_OK);
+    write_chunk(s, "idem", 8000, 0, 0, &sum, BF_OK);
     ck_assert_int_eq(sum.parts, 1);
     chunkout_summary_cleanup(&sum);
     snapshot("idem", &again);
@@ -424,6 +431,7 @@ START_TEST(idempotent_twice_and_after_crash)
     ck_assert_ptr_nonnull(strstr(again.data, "_manifest.json"));
     buf_cleanup(&first);
     buf_cleanup(&again);
+    sink_free(fs);
     sink_free(s);
 }
 END_TEST
@@ -488,6 +496,7 @@ END_TEST
 START_TEST(compressor_error_reaches_the_caller)
 {
     struct sink *s = open_sink();
+    struct sink *fs = NULL;
     struct chunkout *c = NULL;
     struct chunkout_options o = { .dir = "t/fail", .part_max_bytes = 32 * 1024 };
     struct bf_err e;
@@ -495,8 +504,8 @@ START_TEST(compressor_error_reaches_the_caller)
     enum bf_rc rc = BF_OK;
     int i;
 
-    sink_test_fail_write_after(s, 2);
-    ck_assert_int_eq(chunkout_open(s, &o, &c, &e), BF_OK);
+    ck_assert_int_eq(failsink_new(s, 2, &fs, &e), BF_OK);
+    ck_assert_int_eq(chunkout_open(fs, &o, &c, &e), BF_OK);
     for (i = 0; i < 50000 && rc == BF_OK; i++) {
         record_text(i, line, sizeof(line));
         rc = chunkout_write(c, CHUNKOUT_DATA, line, strlen(line), &e);
@@ -506,6 +515,7 @@ START_TEST(compressor_error_reaches_the_caller)
     ck_assert_ptr_nonnull(strstr(e.message, "simulated crash"));
     ck_assert_int_eq(chunkout_finish(c, NULL, NULL, &e), BF_E_SINK_UNAVAILABLE);
     ck_assert_int_eq(exists("t/fail/_manifest.json"), 0);
+    sink_free(fs);
     sink_free(s);
 }
 END_TEST

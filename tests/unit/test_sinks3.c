@@ -18,6 +18,7 @@
 #include "sink/sink.h"
 #include "util/buf.h"
 
+#include "failsink.h"
 #include "fakesrv.h"
 #include "testsuite.h"
 
@@ -411,29 +412,33 @@ static void s3_snapshot(const char *prefix, struct buf *out)
     cJSON_Delete(objs);
 }
 
+/* One chunk; with crash_after > 0 through a failing sink whose
+ * crash_after-th object write fails (tests/support/failsink.h). */
 static enum bf_rc s3_chunk(struct sink *s, size_t part_max, int crash_after)
 {
     struct chunkout *c = NULL;
     struct chunkout_options o = { .dir = "t/canonical/tickets/backfill/A_B",
                                   .part_max_bytes = part_max };
+    struct sink *fs = NULL;
     struct bf_err e;
     char line[128];
     enum bf_rc rc;
     int i;
 
     if (crash_after > 0)
-        sink_test_fail_write_after(s, crash_after);
-    rc = chunkout_open(s, &o, &c, &e);
+        ck_assert_int_eq(failsink_new(s, crash_after, &fs, &e), BF_OK);
+    rc = chunkout_open(fs != NULL ? fs : s, &o, &c, &e);
     for (i = 0; i < 6000 && rc == BF_OK; i++) {
         snprintf(line, sizeof(line), "{\"id\":%d,\"x\":\"%08x\"}", i,
                  (unsigned)(i * 2654435761u));
         rc = chunkout_write(c, CHUNKOUT_DATA, line, strlen(line), &e);
     }
-    if (rc != BF_OK) {
+    if (rc != BF_OK)
         chunkout_abort(c);
-        return rc;
-    }
-    return chunkout_finish(c, NULL, NULL, &e);
+    else
+        rc = chunkout_finish(c, NULL, NULL, &e);
+    sink_free(fs);
+    return rc;
 }
 
 START_TEST(idempotent_on_s3)
