@@ -5,4 +5,4 @@ CHECK_TARGETS += check-arch
 
 check-arch:
 	@echo "== arch (module dependency graph)"
-	@node tests/arch/graph.js
+	@node --test tests/arch/graph.js

@@ -39,11 +39,11 @@ check-secrets: $(BIN)
 
 check-faults: $(BIN)
 	@echo "== fault injection (tests/hardening/faults.js)"
-	@BF_TOP=$(CURDIR) BF_BIN=$(abspath $(BIN)) node tests/hardening/faults.js
+	@BF_TOP=$(CURDIR) BF_BIN=$(abspath $(BIN)) node --test tests/hardening/faults.js
 
 check-header-injection: $(BIN)
 	@echo "== header injection through a secret (tests/hardening/header_injection.js)"
-	@BF_TOP=$(CURDIR) BF_BIN=$(abspath $(BIN)) node tests/hardening/header_injection.js
+	@BF_TOP=$(CURDIR) BF_BIN=$(abspath $(BIN)) node --test tests/hardening/header_injection.js
 
 # check-unit and check-integration are separate goals of one make, so each
 # runs once and an integration failure still lets the unit suites report.
@@ -80,13 +80,15 @@ check-valgrind: tests
 
 # The integration runs drive BF_BIN; the wrapper runs the real binary under
 # memcheck and vg-summary.sh fails on any process with errors or leaks.
+# Each script's own verdict is its exit status; only node:test's counts are
+# shown.
 check-valgrind-bin: $(BIN)
 	@echo "== valgrind memcheck: the binary through secret_hygiene.js and faults.js"
 	@set -o pipefail; d=$$(mktemp -d $${TMPDIR:-/tmp}/bf-vgbin.XXXXXX); fail=0; \
 	for t in secret_hygiene faults; do \
 	    BF_TOP=$(CURDIR) BF_BIN=$(CURDIR)/tests/hardening/vg-wrap.sh \
 	    VG_REAL_BIN=$(abspath $(BIN)) VG_LOG_DIR=$$d \
-	    node tests/hardening/$$t.js | tail -1 || fail=1; \
+	    node tests/hardening/$$t.js | grep -E '^# (pass|fail|skipped) ' || fail=1; \
 	done; \
 	tests/hardening/vg-summary.sh $$d || fail=1; \
 	[ $$fail -eq 0 ] && rm -rf $$d; exit $$fail
