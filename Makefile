@@ -9,6 +9,7 @@
 #   GEN_SRCS       generated C sources compiled into the library
 #   CHECK_TARGETS  phony targets that `make check` runs after the unit tests
 #   BENCH_TARGETS  phony targets that `make bench` runs
+#   TEST_BINS      test binaries that `make tests` builds
 #   CLEAN_FILES    extra files `make clean` removes
 # so that no two concerns fight over this file.
 
@@ -78,17 +79,15 @@ LIB      := $(BUILD)/libbackfill.a
 GEN_SRCS      :=
 CHECK_TARGETS :=
 BENCH_TARGETS :=
+TEST_BINS     :=
 CLEAN_FILES   :=
 
--include $(sort $(wildcard src/*/module.mk tests/*/module.mk))
-
-LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
-LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
-             $(patsubst %.c,%.o,$(GEN_SRCS))
-MAIN_OBJ  := $(BUILD)/obj/src/main.o
-
-# Unit tests: tests/unit/test_<name>.c, each its own Check binary, linked
-# with the C test support (fake server launcher, helpers) in tests/support.
+# Check suites: tests/<kind>/test_<name>.c, each its own Check binary
+# $(BUILD)/tests/test_<name>, linked with the C test support (fake server
+# launcher, helpers) in tests/support. Defined before the modules are read,
+# since tests/integration/module.mk links its suites with the same support.
+# Unit suites (tests/unit) are in-process only: no fake server, no child
+# process running the worker binary; those are in tests/integration.
 UNIT_SRCS    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 SUPPORT_SRCS := $(sort $(wildcard tests/support/*.c))
@@ -96,6 +95,13 @@ SUPPORT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SUPPORT_SRCS))
 TEST_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null) \
                 -Itests/support
 TEST_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+-include $(sort $(wildcard src/*/module.mk tests/*/module.mk))
+
+LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
+             $(patsubst %.c,%.o,$(GEN_SRCS))
+MAIN_OBJ  := $(BUILD)/obj/src/main.o
 
 # Every test runs with the instance metadata service off, so that no code
 # path can ever reach 169.254.169.254 from a test (tests that exercise IMDS
@@ -134,12 +140,19 @@ $(BUILD)/obj/tests/%.o: tests/%.c | $(CURL_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJS) $(LIB) $(CURL_A)
+# A static pattern rule: integration binaries share $(BUILD)/tests/ and are
+# linked by tests/integration/module.mk from their own directory.
+$(UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJS) $(LIB) $(CURL_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(LIB) \
 	    $(TEST_LDLIBS) $(LDLIBS_BF)
 
-tests: $(BIN) $(UNIT_BINS)
+tests: $(BIN) $(UNIT_BINS) $(TEST_BINS)
+
+# $(call no_such_suite,TARGET,BINS,OTHER_TARGET): a recipe line that fails
+# when T names no suite in BINS, naming the target that runs it if any.
+no_such_suite = $(if $(T),$(if $(filter $(BUILD)/tests/test_$(T),$(2)),,\
+    echo "$(1): no suite '$(T)'$(if $(wildcard tests/*/test_$(T).c),; it is run by make $(3) T=$(T))" >&2; exit 2))
 
 ifneq ($(CURL_A),)
 $(CURL_A): deploy/scripts/build-curl.sh
@@ -151,8 +164,10 @@ deps:
 
 # Each unit binary prints Check's own summary line; any failure fails the
 # target, but every suite runs first so one red suite does not hide others.
-# T=name runs one suite (make check-unit T=sigv4).
+# T=name runs one suite (make check-unit T=sigv4); a name that is not a unit
+# suite is an error rather than a silently stale binary from another kind.
 check-unit: $(BIN) $(UNIT_BINS)
+	@$(call no_such_suite,check-unit,$(UNIT_BINS),check-integration)
 	@fail=0; for t in $(if $(T),$(BUILD)/tests/test_$(T),$(UNIT_BINS)); do \
 	    echo "== $$t"; \
 	    BF_BIN=$(abspath $(BIN)) BF_TOP=$(CURDIR) $$t || fail=1; \

@@ -6,6 +6,6 @@ CHECK_TARGETS += check-arch
 
 check-arch:
 	@echo "== arch (module dependency graph)"
-	@node tests/arch/graph.js
-	@echo "== arch (house rules: sleeping, configuration, self-contained docs)"
+	@node --test tests/arch/graph.js
+	@echo "== arch (house rules: sleeping, backoff, configuration, self-contained docs)"
 	@node --test tests/arch/rules.test.js

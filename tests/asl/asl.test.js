@@ -7,8 +7,10 @@
 // The C side comes from tests/asl/plan_oracle (plan_parse_request +
 // plan_json, task_input_parse, the error-name table), and from
 // `backfill-worker plan` when the CLI offers it. Run with TZ=UTC
-// (`make check-asl`). Ends with "N passed, N failed".
+// (`make check-asl`). A node:test file: the runner prints the counts.
 'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
 
 const fs = require('fs');
 const path = require('path');
@@ -35,15 +37,12 @@ function substitute(text, values) {
 }
 
 // ---- the harness -----------------------------------------------------------
-let passed = 0;
-let failed = 0;
-const tests = [];
-function test(name, fn) { tests.push({ name, fn }); }
-function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
+// eq compares the JSON texts rather than deepStrictEqual: key order counts,
+// and a failure shows both texts in full.
 function eq(a, b, msg) {
   const sa = JSON.stringify(a);
   const sb = JSON.stringify(b);
-  if (sa !== sb) throw new Error(`${msg || 'not equal'}:\n  got      ${sa}\n  expected ${sb}`);
+  if (sa !== sb) assert.fail(`${msg || 'not equal'}:\n  got      ${sa}\n  expected ${sb}`);
 }
 
 // ---- expressions from the definition ---------------------------------------
@@ -715,18 +714,3 @@ test('fleet chunk Task: same Resource, Arguments, heartbeat, timeout and Retry a
   eq(mine.Catch, undefined, 'no Catch: a failed chunk fails its child execution');
   eq(FLEET.States.RunChunks.ItemProcessor.ProcessorConfig, { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, 'ProcessorConfig');
 });
-
-(async () => {
-  for (const t of tests) {
-    try {
-      await t.fn();
-      passed++;
-      console.log(`ok   ${t.name}`);
-    } catch (e) {
-      failed++;
-      console.log(`FAIL ${t.name}\n     ${String(e.message).split('\n').join('\n     ')}`);
-    }
-  }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-})();

@@ -18,4 +18,4 @@ check-asl: $(ASL_ORACLE)
 	@echo "== statemachine (tests/asl)"
 	@TZ=UTC BF_TOP=$(CURDIR) BF_BIN=$(abspath $(BIN)) \
 	    BF_PLAN_ORACLE=$(abspath $(ASL_ORACLE)) \
-	    node tests/asl/asl.test.js
+	    node --test tests/asl/asl.test.js

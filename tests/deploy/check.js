@@ -10,8 +10,11 @@
 // real `aws cloudformation package` against a local fake S3), the scripts
 // (shellcheck, --help, runs against a stub `aws`), the Dockerfile
 // (dockerfile-utils plus our own rules) and the systemd unit
-// (systemd-analyze verify plus structural rules). Ends with `N passed, N failed`.
+// (systemd-analyze verify plus structural rules). A node:test file: one
+// test per check, and the runner prints the counts.
 'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -30,18 +33,26 @@ const ASL = path.join(TOP, 'statemachine/backfill.asl.json');
 const SCRIPTS = path.join(TOP, 'deploy/scripts');
 const OWN_SCRIPTS = ['deploy.sh', 'start-backfill.sh', 'watch-execution.sh', 'redrive.sh', 'build-image.sh'];
 
-let passed = 0;
-let failed = 0;
-const pending = [];
-
-// A check returns (or resolves to) a list of problems; empty means pass.
+// A check returns (or resolves to) a list of problems; empty means pass. The
+// list, not a first failed assertion, is what a check reports: one run shows
+// every problem of a check (at most 30 of them).
 function check(name, fn) {
-  pending.push({ name, fn });
+  test(name, async (t) => {
+    let problems = await fn();
+    if (problems && problems.optional && OPTIONAL_TOOLS.has(problems.optional)) {
+      skippedTools.add(problems.optional);
+      t.skip(problems.why);
+      return;
+    }
+    if (!Array.isArray(problems)) problems = [`not run: ${JSON.stringify(problems)}`];
+    assert.ok(problems.length === 0,
+      `${problems.length} problem(s):\n${problems.slice(0, 30).map((p) => `     - ${p}`).join('\n')}`);
+  });
 }
 
 // Tools that `make deps` does not install. A check that needs one of them
-// returns optional(tool, why) when it is missing or unusable: it says SKIP,
-// and the run lists such tools at the end (and in $BF_SKIP_LOG, which
+// returns optional(tool, why) when it is missing or unusable: it is reported
+// as skipped, and the run lists such tools at the end (and in $BF_SKIP_LOG, which
 // `make check` prints last). Anything else a check cannot do is a failure.
 const OPTIONAL_TOOLS = new Set(['aws', 'cfn-lint', 'systemd-analyze']);
 const skippedTools = new Set();
@@ -49,37 +60,13 @@ function optional(tool, why) {
   return { optional: tool, why };
 }
 
-async function runAll() {
-  for (const { name, fn } of pending) {
-    let problems;
-    try {
-      problems = await fn();
-    } catch (e) {
-      problems = [`threw: ${e.stack || e}`];
-    }
-    if (problems && problems.optional && OPTIONAL_TOOLS.has(problems.optional)) {
-      console.log(`SKIP ${name}: ${problems.why}`);
-      skippedTools.add(problems.optional);
-      continue;
-    }
-    if (!Array.isArray(problems)) problems = [`not run: ${JSON.stringify(problems)}`];
-    if (problems.length === 0) {
-      passed++;
-      console.log(`PASS ${name}`);
-    } else {
-      failed++;
-      console.log(`FAIL ${name}`);
-      for (const p of problems.slice(0, 30)) console.log(`     - ${p}`);
-    }
-  }
+test.after(() => {
   if (skippedTools.size) {
     const list = [...skippedTools].sort().join(', ');
     console.log(`SKIP (optional tools make deps does not install): ${list}`);
     if (process.env.BF_SKIP_LOG) fs.appendFileSync(process.env.BF_SKIP_LOG, `check-deploy: ${list}\n`);
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed === 0 ? 0 : 1);
-}
+});
 
 // ---- CloudFormation YAML with short-form intrinsic tags --------------------
 const SHORT = ['Ref', 'Condition', 'Base64', 'Cidr', 'FindInMap', 'GetAtt', 'GetAZs',
@@ -1066,4 +1053,3 @@ check('cfn-lint (if installed) reports nothing', () => {
   return r.status === 0 ? [] : `${r.stdout}${r.stderr}`.trim().split('\n');
 });
 
-runAll();

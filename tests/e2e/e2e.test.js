@@ -8,9 +8,13 @@
 // another worker finishes, no duplicates); a permanent failure, then a
 // redrive that re-runs only the failed chunks; SIGTERM mid-run (prompt
 // WorkerShutdown retry, nothing lost); an invalid input that fails before
-// any task is scheduled. Run: node tests/e2e/e2e.test.js [name ...]
+// any task is scheduled. A node:test file, one test per scenario, run one
+// after another (each owns ports and processes). Run:
+// node tests/e2e/e2e.test.js [name ...] (names pick scenarios), or
+// node --test tests/e2e/e2e.test.js (what `make check-e2e` runs).
 'use strict';
-const assert = require('assert');
+const test = require('node:test');
+const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -273,22 +277,9 @@ const scenarios = {
   },
 };
 
-(async () => {
-  const only = process.argv.slice(2);
-  let passed = 0;
-  let failed = 0;
-  for (const [name, fn] of Object.entries(scenarios)) {
-    if (only.length && !only.includes(name)) continue;
-    const t0 = Date.now();
-    try {
-      await fn();
-      passed++;
-      console.log(`ok - ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    } catch (e) {
-      failed++;
-      console.log(`not ok - ${name}: ${e.stack}`);
-    }
-  }
-  console.log(`e2e: ${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-})();
+// Names on the command line pick scenarios (when the file is run directly).
+const only = process.argv.slice(2);
+for (const [name, fn] of Object.entries(scenarios)) {
+  if (only.length && !only.includes(name)) continue;
+  test(name, fn);
+}

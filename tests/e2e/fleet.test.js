@@ -15,9 +15,11 @@
 // (statemachine/README.md): largest state payload, events per child
 // execution, wall time.
 //
-// Run: node tests/e2e/fleet.test.js [--days N] [--keep] [--watch]
+// Run: node tests/e2e/fleet.test.js [--days N] [--keep] [--watch]; a
+// node:test file run directly (it takes arguments), one test.
 'use strict';
-const assert = require('assert');
+const test = require('node:test');
+const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -129,7 +131,7 @@ async function main() {
     };
     console.log(`fleet figures: ${JSON.stringify(figures)}`);
     assert.ok(history.events.length > 0);
-    console.log(`ok - fleet: ${plan.length} chunks over ${TENANTS.length} tenants (+1 disabled), ${broken} failed, redriven, counts exact`);
+    console.log(`fleet: ${plan.length} chunks over ${TENANTS.length} tenants (+1 disabled), ${broken} failed, redriven, counts exact`);
   } finally {
     h.stopAll();
     if (KEEP) console.log(`kept ${dir}`); else fs.rmSync(dir, { recursive: true, force: true });
@@ -159,4 +161,4 @@ async function childTasks(runner, arn) {
   return { total: s.childTasks, byTable: { ...s.childTasksByTable } };
 }
 
-main().then(() => process.exit(0), (e) => { console.log(`not ok - fleet: ${e.stack}`); process.exit(1); });
+test('fleet: Distributed Map, a failing table, a redrive of exactly its chunks, exact counts', main);

@@ -16,8 +16,9 @@
 //   fileSizeLimit      the same write failure without privileges: the
 //                      worker runs with RLIMIT_FSIZE = 32 KiB (SIGXFSZ
 //                      ignored), so writes past it fail with EFBIG.
-// Run: node tests/hardening/faults.js [name ...]. Ends "N passed, N failed"
-// (a skipped scenario is counted in neither and says so).
+// Run: node tests/hardening/faults.js [name ...]. A node:test file, one test
+// per scenario with its checks as subtests; a skipped scenario is reported
+// as skipped.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -29,7 +30,7 @@ const { tally, adminJson: admin, passThrough, walk } = require('./lib');
 const ARN = 'arn:aws:states:us-east-1:123456789012:activity:backfill-faults';
 const INPUT = { tenant_id: 'acme', service: 'connectwise', table_name: 'service/tickets',
                 start_date: '2025-01-01', end_date: '2025-01-11', backfill_id: 'faults-1' };
-const { check, finish } = tally();
+const { check, run } = tally();
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,7 +87,7 @@ const scenarios = {
     sfn.proc.stdin.end();
   },
 
-  async fullDiskTmpfs() {
+  async fullDiskTmpfs(t) {
     const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-fulldisk-'));
     const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=32k', 'tmpfs', mnt], { encoding: 'utf8' });
     if (m.status !== 0) {
@@ -95,7 +96,7 @@ const scenarios = {
       // failure; only a non-root run may skip, and says so in the list
       // `make check` prints last.
       if (process.getuid() === 0) throw new Error(`mount -t tmpfs failed as root: ${(m.stderr || '').trim()}`);
-      console.log('SKIP fullDiskTmpfs: mounting a tmpfs needs root; fileSizeLimit covers the write failure');
+      t.skip('mounting a tmpfs needs root; fileSizeLimit covers the write failure');
       if (process.env.BF_SKIP_LOG) fs.appendFileSync(process.env.BF_SKIP_LOG, 'check-faults: fullDiskTmpfs (needs root to mount a tmpfs)\n');
       return;
     }
@@ -176,14 +177,13 @@ async function sinkFailureScenario(label, dir, ulimitKb, fix) {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
-async function main() {
-  if (!fs.existsSync(BIN)) throw new Error(`${BIN} not built`);
-  const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(scenarios);
-  for (const n of names) {
+// One test per scenario; names on the command line pick scenarios (when
+// the file is run directly).
+const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(scenarios);
+for (const n of names) {
+  run(n, async (t) => {
+    if (!fs.existsSync(BIN)) throw new Error(`${BIN} not built`);
     if (!scenarios[n]) throw new Error(`unknown scenario ${n}`);
-    console.log(`-- ${n}`);
-    await scenarios[n]();
-  }
+    await scenarios[n](t);
+  });
 }
-
-main().then(() => finish(), (e) => finish(e));

@@ -6,7 +6,7 @@
 // worker refuses it. Expected: run-chunk fails with
 // Backfill.CredentialsInvalid (or at least sends no X-Injected header).
 // Not in `make check` until the fix is in; run: make check-header-injection
-// Ends with "N passed, N failed".
+// A node:test file: the runner prints the counts.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -15,7 +15,7 @@ const { spawnSync } = require('child_process');
 const { TOP, BIN, startFake } = require('../e2e/harness');
 const { tally } = require('./lib');
 
-const { check, finish } = tally();
+const { check, run } = tally();
 
 async function main() {
   const cw = await startFake(path.join(TOP, 'tests/support/fake/connectwise.js'),
@@ -45,4 +45,4 @@ async function main() {
   fs.rmSync(work, { recursive: true, force: true });
   cw.proc.stdin.end();
 }
-main().then(() => finish(), (e) => finish(e));
+run('CR/LF in a secret\'s client_id', main);

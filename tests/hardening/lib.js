@@ -1,31 +1,42 @@
 // lib.js -- what the hardening scripts (secret_hygiene.js, faults.js,
-// header_injection.js) share: the pass/fail tally with the closing
-// `N passed, N failed` line, the fakes' admin API, the valgrind wrapper's
-// settings, and a recursive file listing.
+// header_injection.js) share: the checks as node:test subtests, the fakes'
+// admin API, the valgrind wrapper's settings, and a recursive file listing.
 'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
+const { stopAll } = require('../e2e/harness');
 
-// A tally: check() prints one line per assertion; finish() prints the
-// closing line and exits non-zero when anything failed (or `crash` is set).
+// A tally: check() records one assertion; run() makes a node:test test of a
+// scenario whose subtests are the checks it recorded. A check does not stop
+// its scenario (each run of the worker is costly and the later checks still
+// say something), so the checks are kept and reported, each as a passing or
+// failing subtest, once the scenario is over; a scenario that throws fails
+// its test after its checks are reported.
 function tally() {
-  let passed = 0;
-  let failed = 0;
+  let checks = [];
   return {
     check(name, ok, detail) {
-      if (ok) passed++; else failed++;
-      console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || !detail ? '' : `: ${detail}`}`);
+      checks.push({ name, ok: Boolean(ok), detail });
     },
-    finish(crash) {
-      if (crash) {
-        console.log(`FAIL ${crash.stack || crash}`);
-        failed++;
-      }
-      console.log(`${passed} passed, ${failed} failed`);
-      process.exit(failed ? 1 : 0);
+    run(name, scenario) {
+      test(name, async (t) => {
+        let crash = null;
+        try { await scenario(t); } catch (e) { crash = e; }
+        const mine = checks;
+        checks = [];
+        for (const c of mine) await t.test(c.name, () => assert.ok(c.ok, c.detail || c.name));
+        if (crash) throw crash;
+      });
     },
   };
 }
+
+// The fakes a scenario started stay up until the process ends (harness.js
+// kills them on exit); node:test ends the process only once nothing is left
+// running, so they are stopped when the last test is over.
+test.after(() => stopAll());
 
 // The fakes' admin API (tests/support/fake/*.js); the raw answer body.
 async function admin(url, method, sub, body) {

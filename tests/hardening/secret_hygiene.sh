@@ -3,4 +3,4 @@
 # scenarios and assertions are documented there) with BF_BIN and BF_TOP.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-exec node tests/hardening/secret_hygiene.js "$@"
+exec node --test tests/hardening/secret_hygiene.js

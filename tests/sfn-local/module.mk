@@ -3,4 +3,4 @@ CHECK_TARGETS += check-sfn-local
 
 check-sfn-local:
 	@echo "== sfn-local runner"
-	@node tests/sfn-local/test/runner.test.js
+	@node --test tests/sfn-local/test/runner.test.js

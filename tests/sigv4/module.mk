@@ -2,7 +2,8 @@
 #
 # check-sigv4-oracle builds oracle_sign (the C signer, one JSON request per
 # line) and runs oracle.js, which generates a deterministic corpus of
-# requests and compares every C signature with @smithy/signature-v4's.
+# requests and compares every C signature with @smithy/signature-v4's
+# (node:test, one test per request; run directly, as it takes arguments).
 # The known-answer cases in tests/sigv4/cases/ run in tests/unit/test_sigv4.c.
 CHECK_TARGETS += check-sigv4-oracle
 

@@ -11,9 +11,12 @@
 // S3 (signed and UNSIGNED-PAYLOAD) and other services; empty, text and
 // binary bodies. Each request is signed by the C program (oracle_sign.c,
 // one JSON line per request on its stdin) and by the reference signer
-// (smithy-sign.js); every signature must be equal. Ends with the line
-// "N passed, N failed" and exits non-zero on any mismatch.
+// (smithy-sign.js); every signature must be equal. A node:test file run
+// directly (it takes arguments): one test per request, so the runner's
+// counts are the signatures compared.
 'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
 const { spawnSync } = require('child_process');
 const { sign } = require('./smithy-sign');
 
@@ -144,43 +147,45 @@ function makeCorpus(count, seed) {
   return out;
 }
 
-async function main() {
-  const args = process.argv.slice(2);
-  const bin = args[0];
-  let count = 240, seed = 20260101;
-  for (let i = 1; i < args.length; i++) {
-    if (args[i] === '--count') count = Number(args[++i]);
-    else if (args[i] === '--seed') seed = Number(args[++i]);
-  }
-  if (!bin) { console.error('usage: oracle.js <oracle_sign> [--count N] [--seed S]'); process.exit(2); }
-  const corpus = makeCorpus(count, seed);
+const args = process.argv.slice(2);
+const bin = args[0];
+let count = 240, seed = 20260101;
+for (let i = 1; i < args.length; i++) {
+  if (args[i] === '--count') count = Number(args[++i]);
+  else if (args[i] === '--seed') seed = Number(args[++i]);
+}
+if (!bin) { console.error('usage: oracle.js <oracle_sign> [--count N] [--seed S]'); process.exit(2); }
+const corpus = makeCorpus(count, seed);
+let lines = [];
+
+test('oracle_sign signs the whole corpus', () => {
   const input = corpus.map((r) => JSON.stringify({ ...r, body: undefined,
     body_hex: r.body.toString('hex') })).join('\n') + '\n';
   const run = spawnSync(bin, [], { input, maxBuffer: 256 * 1024 * 1024 });
-  if (run.status !== 0) {
-    console.error(`oracle_sign exited with ${run.status}: ${run.stderr}`);
-    process.exit(1);
-  }
-  const lines = run.stdout.toString('utf8').split('\n').filter(Boolean);
-  let passed = 0, failed = 0;
-  for (let i = 0; i < corpus.length; i++) {
-    const ref = await sign(corpus[i]);
+  assert.equal(run.status, 0, `oracle_sign exited with ${run.status}: ${run.stderr}`);
+  lines = run.stdout.toString('utf8').split('\n').filter(Boolean);
+});
+
+// The reference signs each request inside its test, so a mismatch names
+// the request and shows both canonical requests.
+corpus.forEach((req, i) => {
+  test(`#${i}: ${req.method} ${req.path}?${req.query} (${req.service})`, async () => {
+    const ref = await sign(req);
     const c = lines[i] ? JSON.parse(lines[i]) : { error: 'no output' };
-    if (c.signature === ref.signature) { passed++; continue; }
-    failed++;
-    if (failed <= 5) {
-      console.log(`MISMATCH #${i}: ${corpus[i].method} ${corpus[i].path}?${corpus[i].query} (${corpus[i].service})`);
-      console.log(`  C error: ${c.error || '-'}`);
-      console.log(`  reference canonical request:\n${ref.canonicalRequest}`);
-      console.log(`  C canonical request:\n${c.canonicalRequest}`);
-    }
-  }
+    assert.equal(c.signature, ref.signature,
+      `C error: ${c.error || '-'}\nreference canonical request:\n${ref.canonicalRequest}\n` +
+      `C canonical request:\n${c.canonicalRequest}`);
+  });
+});
+
+// Fewer requests than this would make the comparison say little.
+test('at least 200 requests compared', () => {
+  assert.ok(corpus.length >= 200, `only ${corpus.length} requests`);
+});
+
+test.after(() => {
   const s3n = corpus.filter((r) => r.s3).length;
   console.log(`corpus: ${corpus.length} requests (${s3n} S3, ${corpus.length - s3n} other; ` +
               `${corpus.filter((r) => r.token).length} with session tokens, ` +
               `${corpus.filter((r) => r.body.length).length} with bodies)`);
-  console.log(`sigv4 oracle: ${passed} of ${corpus.length} signatures equal to @smithy/signature-v4`);
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed === 0 && passed >= 200 ? 0 : 1);
-}
-main().catch((e) => { console.error(e); process.exit(1); });
+});

@@ -1,6 +1,7 @@
-/* check_main.c -- the main() of every unit-test binary.
+/* check_main.c -- the main() of every Check binary (unit and
+ * integration suites).
  *
- * Each tests/unit/test_<name>.c defines `Suite *test_suite(void)`; this file
+ * Each tests/{unit,integration}/test_<name>.c defines `Suite *test_suite(void)`; this file
  * runs it with Check and prints Check's summary line, so `make check` shows
  * one "N%: Checks: ..., Failures: ..., Errors: ..." line per suite.
  * The exit status is the CI verdict: 0 only when every test passed.

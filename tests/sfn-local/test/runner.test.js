@@ -2,7 +2,8 @@
 // scripted worker written here in JS (the C worker is tested against it in
 // tests/e2e). Run: node tests/sfn-local/test/runner.test.js
 'use strict';
-const assert = require('assert');
+const test = require('node:test');
+const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -317,24 +318,17 @@ const tests = {
   },
 };
 
-(async () => {
-  let passed = 0;
-  let failed = 0;
-  for (const [name, fn] of Object.entries(tests)) {
+// One test per entry, one after another, each against a runner of its own.
+for (const [name, fn] of Object.entries(tests)) {
+  test(name, async () => {
     const r = await startRunner();
-    await call(r.url, 'CreateActivity', { name: 'work' });
-    const t0 = Date.now();
     try {
+      await call(r.url, 'CreateActivity', { name: 'work' });
       await fn(r.url);
-      passed++;
-      console.log(`ok - ${name} (${Date.now() - t0} ms)`);
-    } catch (e) {
-      failed++;
-      console.log(`not ok - ${name}: ${e.stack}`);
+    } finally {
+      r.proc.kill();
     }
-    r.proc.kill();
-  }
-  fs.rmSync(tmp, { recursive: true, force: true });
-  console.log(`sfn-local: ${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-})();
+  });
+}
+
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 // generic.js -- a scripted JSON-protocol and REST service for the transport
-// tests (tests/unit/test_awsjson.c, test_awsrest.c).
+// tests (tests/integration/test_awsjson.c, test_awsrest.c).
 //
 // Signs as ctx.signingName (server.js "--services generic:s3"), else
 // config.generic.signingName, else "generic". Behaviour:

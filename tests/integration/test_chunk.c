@@ -91,7 +91,7 @@ static void rm_rf(const char *dir)
 
 /* A ninth, test-only endpoint: its catalog entry, mapping and fake
  * records are files here, and nothing else (src/README.md, `ConnectWise ingest`). */
-#define EXTRA_DIR "tests/unit/fixtures/extra-endpoint"
+#define EXTRA_DIR "tests/integration/fixtures/extra-endpoint"
 
 static void setup_fake(void)
 {

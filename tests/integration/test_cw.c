@@ -389,7 +389,7 @@ START_TEST(extra_endpoints_file)
     unlink(path);
     rmdir(dir);
 
-    snprintf(top, sizeof(top), "%s/tests/unit/fixtures/extra-endpoint/endpoints.json",
+    snprintf(top, sizeof(top), "%s/tests/integration/fixtures/extra-endpoint/endpoints.json",
              getenv("BF_TOP"));
     bf_err_init(&err);
     ck_assert_msg(catalog_add_file(top, &err) == BF_OK, "%s", err.message);
