@@ -24,6 +24,7 @@
 
 #include "sink/sink.h"
 #include "util/buf.h"
+#include "util/strmap.h"
 
 static const cJSON *get(const cJSON *o, const char *k)
 {
@@ -65,27 +66,38 @@ static enum bf_rc read_json(struct sink *s, const char *key, cJSON **out,
     return rc;
 }
 
-/* One child execution into `seen` (key "tenant|table|n" -> outcome). */
-static void record(cJSON *seen, const cJSON *child)
+/* Every chunk's outcome: `seen` holds the records in first-report order,
+ * `chunks` finds one by "tenant|table|n" in constant time, so reading N
+ * results costs N, not N squared. */
+struct summary_index {
+    cJSON *seen;
+    struct strmap *chunks;
+};
+
+/* One child execution into the index. A later report replaces an earlier
+ * one in place (its fields are swapped in), except that a success is never
+ * undone. */
+static enum bf_rc record(struct summary_index *ix, const cJSON *child,
+                         struct bf_err *err)
 {
-    cJSON *in = NULL, *out = NULL, *rec, *old;
+    cJSON *in = NULL, *out = NULL, *rec, *old, *tmp;
     const char *status = str(child, "Status");
     char key[256];
 
     if (str(child, "Input") == NULL || status == NULL)
-        return;
+        return BF_OK;
     in = cJSON_Parse(str(child, "Input"));
     if (!cJSON_IsObject(in) || str(in, "tenant_id") == NULL || str(in, "table_name") == NULL ||
         !cJSON_IsNumber(get(in, "chunk_number"))) {
         cJSON_Delete(in);
-        return;
+        return BF_OK;
     }
     snprintf(key, sizeof key, "%s|%s|%d", str(in, "tenant_id"), str(in, "table_name"),
              get(in, "chunk_number")->valueint);
-    old = cJSON_GetObjectItemCaseSensitive(seen, key);
+    old = strmap_get(ix->chunks, key);
     if (old != NULL && strcmp(str(old, "status"), "SUCCEEDED") == 0) {
         cJSON_Delete(in);
-        return;
+        return BF_OK;
     }
     rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "status", strcmp(status, "SUCCEEDED") == 0 ? "SUCCEEDED" : "FAILED");
@@ -97,14 +109,23 @@ static void record(cJSON *seen, const cJSON *child)
     cJSON_AddStringToObject(rec, "error", str(child, "Error") ? str(child, "Error")
                                           : strcmp(status, "SUCCEEDED") == 0 ? "" : status);
     cJSON_AddStringToObject(rec, "cause", str(child, "Cause") ? str(child, "Cause") : "");
-    if (old != NULL)
-        cJSON_ReplaceItemInObjectCaseSensitive(seen, key, rec);
-    else
-        cJSON_AddItemToObject(seen, key, rec);
+    if (old != NULL) {
+        tmp = old->child;
+        old->child = rec->child;
+        rec->child = tmp;
+        cJSON_Delete(rec);
+        return BF_OK;
+    }
+    if (strmap_put(ix->chunks, key, rec) != BF_OK) {
+        cJSON_Delete(rec);
+        return bf_err_set(err, BF_E_NOMEM, "summary: out of memory");
+    }
+    cJSON_AddItemToArray(ix->seen, rec);
+    return BF_OK;
 }
 
 static enum bf_rc read_manifest(struct sink *s, const char *key, const char *prefix,
-                                cJSON *seen, struct task_cancel *cancel,
+                                struct summary_index *ix, struct task_cancel *cancel,
                                 struct bf_err *err)
 {
     static const char *const kinds[] = { "SUCCEEDED", "FAILED", "PENDING" };
@@ -128,7 +149,8 @@ static enum bf_rc read_manifest(struct sink *s, const char *key, const char *pre
             if (rc != BF_OK)
                 break;
             cJSON_ArrayForEach(child, arr) {
-                record(seen, child);
+                if (rc == BF_OK)
+                    rc = record(ix, child, err);
             }
             cJSON_Delete(arr);
         }
@@ -144,60 +166,136 @@ static double num(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-/* {chunks_total, chunks_succeeded, chunks_failed, records_*} for one tenant
- * and, when `table` is non-NULL, one table. `failed` collects the first
- * FLEET_FAILED_LISTED failures; `retry` (may be NULL) every failed input. */
-static cJSON *stats(const cJSON *seen, const char *tenant, const char *table,
-                    double planned, cJSON *failed, struct buf *retry)
+/* Counts for one tenant or one tenant's table. `failed` (tenant totals
+ * only) lists the first FLEET_FAILED_LISTED failures. */
+struct summary_acc {
+    double ok, nfail, ing, xf, rej;
+    cJSON *failed;
+    struct summary_acc *next; /* every accumulator, for freeing */
+};
+
+/* The totals of one pass over the index: per tenant and per
+ * "tenant|table", and every failed chunk's input as a JSON line. */
+struct summary_totals {
+    struct strmap *tenants;
+    struct strmap *tables;
+    struct summary_acc *all;
+    struct buf retry;
+};
+
+static struct summary_acc *acc_for(struct summary_totals *t, struct strmap *m,
+                                   const char *key)
 {
-    cJSON *o = cJSON_CreateObject();
+    struct summary_acc *a = strmap_get(m, key);
+
+    if (a != NULL)
+        return a;
+    if ((a = calloc(1, sizeof *a)) == NULL)
+        return NULL;
+    if (strmap_put(m, key, a) != BF_OK) {
+        free(a);
+        return NULL;
+    }
+    a->next = t->all;
+    t->all = a;
+    return a;
+}
+
+static void acc_add(struct summary_acc *a, const cJSON *r)
+{
+    if (strcmp(str(r, "status"), "SUCCEEDED") == 0) {
+        a->ok++;
+        a->ing += num(get(r, "result"), "records_ingested");
+        a->xf += num(get(r, "result"), "records_transformed");
+        a->rej += num(get(r, "result"), "records_rejected");
+    } else {
+        a->nfail++;
+    }
+}
+
+static void list_failure(struct summary_acc *a, const cJSON *r)
+{
+    const cJSON *c = get(r, "chunk");
+    cJSON *x;
+
+    if (a->failed == NULL)
+        a->failed = cJSON_CreateArray();
+    if (cJSON_GetArraySize(a->failed) >= FLEET_FAILED_LISTED)
+        return;
+    x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "table_name", str(c, "table_name"));
+    cJSON_AddNumberToObject(x, "chunk_number", num(c, "chunk_number"));
+    cJSON_AddStringToObject(x, "start_date", str(c, "start_date") ? str(c, "start_date") : "");
+    cJSON_AddStringToObject(x, "end_date", str(c, "end_date") ? str(c, "end_date") : "");
+    cJSON_AddStringToObject(x, "error", str(r, "error"));
+    cJSON_AddStringToObject(x, "cause", str(r, "cause"));
+    cJSON_AddItemToArray(a->failed, x);
+}
+
+/* One pass over every outcome into `t`. */
+static enum bf_rc totals_build(struct summary_totals *t, const cJSON *seen,
+                               struct bf_err *err)
+{
     const cJSON *r = NULL;
-    double ok = 0, nfail = 0, ing = 0, xf = 0, rej = 0;
-    size_t tl = strlen(tenant);
+    char key[256];
 
     cJSON_ArrayForEach(r, seen) {
-        const char *k = r->string;
         const cJSON *c = get(r, "chunk");
+        struct summary_acc *ta, *tt;
 
-        if (strncmp(k, tenant, tl) != 0 || k[tl] != '|')
-            continue;
-        if (table != NULL && strcmp(str(c, "table_name"), table) != 0)
-            continue;
-        if (strcmp(str(r, "status"), "SUCCEEDED") == 0) {
-            ok++;
-            ing += num(get(r, "result"), "records_ingested");
-            xf += num(get(r, "result"), "records_transformed");
-            rej += num(get(r, "result"), "records_rejected");
-            continue;
-        }
-        nfail++;
-        if (failed != NULL && cJSON_GetArraySize(failed) < FLEET_FAILED_LISTED) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "table_name", str(c, "table_name"));
-            cJSON_AddNumberToObject(x, "chunk_number", num(c, "chunk_number"));
-            cJSON_AddStringToObject(x, "start_date", str(c, "start_date") ? str(c, "start_date") : "");
-            cJSON_AddStringToObject(x, "end_date", str(c, "end_date") ? str(c, "end_date") : "");
-            cJSON_AddStringToObject(x, "error", str(r, "error"));
-            cJSON_AddStringToObject(x, "cause", str(r, "cause"));
-            cJSON_AddItemToArray(failed, x);
-        }
-        if (retry != NULL) {
+        snprintf(key, sizeof key, "%s|%s", str(c, "tenant_id"), str(c, "table_name"));
+        ta = acc_for(t, t->tenants, str(c, "tenant_id"));
+        tt = acc_for(t, t->tables, key);
+        if (ta == NULL || tt == NULL)
+            return bf_err_set(err, BF_E_NOMEM, "summary: out of memory");
+        acc_add(ta, r);
+        acc_add(tt, r);
+        if (strcmp(str(r, "status"), "SUCCEEDED") != 0) {
             char *line = cJSON_PrintUnformatted(c);
+
+            list_failure(ta, r);
             if (line != NULL) {
-                buf_append_str(retry, line);
-                buf_append_str(retry, "\n");
+                buf_append_str(&t->retry, line);
+                buf_append_str(&t->retry, "\n");
             }
             free(line);
         }
     }
-    if (planned > ok + nfail)
-        nfail = planned - ok; /* planned but never reported: not run */
-    cJSON_AddNumberToObject(o, "chunks_total", ok + nfail);
-    cJSON_AddNumberToObject(o, "chunks_succeeded", ok);
+    return BF_OK;
+}
+
+static void totals_cleanup(struct summary_totals *t)
+{
+    while (t->all != NULL) {
+        struct summary_acc *next = t->all->next;
+
+        cJSON_Delete(t->all->failed);
+        free(t->all);
+        t->all = next;
+    }
+    strmap_free(t->tenants);
+    strmap_free(t->tables);
+    buf_cleanup(&t->retry);
+}
+
+/* {chunks_total, chunks_succeeded, chunks_failed, records_*} from an
+ * accumulator (NULL: nothing reported). A chunk planned but never
+ * reported counts as failed: not run. */
+static cJSON *stats(const struct summary_acc *a, double planned)
+{
+    static const struct summary_acc none;
+    cJSON *o = cJSON_CreateObject();
+    double nfail;
+
+    if (a == NULL)
+        a = &none;
+    nfail = planned > a->ok + a->nfail ? planned - a->ok : a->nfail;
+    cJSON_AddNumberToObject(o, "chunks_total", a->ok + nfail);
+    cJSON_AddNumberToObject(o, "chunks_succeeded", a->ok);
     cJSON_AddNumberToObject(o, "chunks_failed", nfail);
-    cJSON_AddNumberToObject(o, "records_ingested", ing);
-    cJSON_AddNumberToObject(o, "records_transformed", xf);
-    cJSON_AddNumberToObject(o, "records_rejected", rej);
+    cJSON_AddNumberToObject(o, "records_ingested", a->ing);
+    cJSON_AddNumberToObject(o, "records_transformed", a->xf);
+    cJSON_AddNumberToObject(o, "records_rejected", a->rej);
     return o;
 }
 
@@ -216,15 +314,17 @@ static enum bf_rc put_json(struct sink *s, const char *key, const cJSON *o,
 
 /* One tenant's summary written at its metadata key; returns its totals. */
 static cJSON *tenant_summary(struct sink *s, const cJSON *task, const cJSON *row,
-                             const cJSON *seen, struct buf *retry, enum bf_rc *rc,
+                             struct summary_totals *tot, enum bf_rc *rc,
                              struct bf_err *err)
 {
     const cJSON *plan = get(task, "plan"), *t = NULL;
     const char *tenant = str(row, "tenant_id"), *svc = str(plan, "service");
     double planned = num(row, "chunks");
     int ntables = cJSON_GetArraySize(get(plan, "tables"));
-    cJSON *failed = cJSON_CreateArray();
-    cJSON *all = stats(seen, tenant, NULL, planned, failed, retry);
+    struct summary_acc *ta = strmap_get(tot->tenants, tenant);
+    cJSON *failed = ta != NULL && ta->failed != NULL ? cJSON_Duplicate(ta->failed, 1)
+                                                      : cJSON_CreateArray();
+    cJSON *all = stats(ta, planned);
     cJSON *sum = cJSON_CreateObject(), *tables = NULL;
     char key[512];
 
@@ -249,8 +349,11 @@ static cJSON *tenant_summary(struct sink *s, const cJSON *task, const cJSON *row
     cJSON_AddItemToObject(sum, "failed_chunks", failed);
     tables = cJSON_AddArrayToObject(sum, "tables");
     cJSON_ArrayForEach(t, get(plan, "tables")) {
-        cJSON *ts = stats(seen, tenant, t->valuestring, ntables > 0 ? planned / ntables : 0,
-                          NULL, NULL);
+        char tk[256];
+        cJSON *ts;
+
+        snprintf(tk, sizeof tk, "%s|%s", tenant, t->valuestring);
+        ts = stats(strmap_get(tot->tables, tk), ntables > 0 ? planned / ntables : 0);
         cJSON_AddStringToObject(ts, "table_name", t->valuestring);
         cJSON_AddItemToArray(tables, ts);
     }
@@ -267,18 +370,24 @@ static enum bf_rc summarize(struct sink *s, const cJSON *task, const cJSON *seen
     const cJSON *plan = get(task, "plan"), *row = NULL;
     cJSON *fleet = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(fleet, "tenants");
     double total = 0, ok = 0;
-    struct buf retry;
+    struct summary_totals tot = { strmap_new(), strmap_new(), NULL, { 0 } };
     char key[512];
     enum bf_rc rc = BF_OK;
 
-    buf_init(&retry, FLEET_RESULT_FILE_MAX);
+    buf_init(&tot.retry, FLEET_RESULT_FILE_MAX);
+    if (tot.tenants == NULL || tot.tables == NULL)
+        rc = bf_err_set(err, BF_E_NOMEM, "summary: out of memory");
+    if (rc == BF_OK)
+        rc = totals_build(&tot, seen, err);
     cJSON_ArrayForEach(row, get(plan, "tenants")) {
-        cJSON *all = tenant_summary(s, task, row, seen, &retry, &rc, err);
+        cJSON *all;
+
+        if (rc != BF_OK)
+            break;
+        all = tenant_summary(s, task, row, &tot, &rc, err);
         total += num(all, "chunks_total");
         ok += num(all, "chunks_succeeded");
         cJSON_AddItemToArray(rows, all);
-        if (rc != BF_OK)
-            break;
     }
     snprintf(key, sizeof key, "fleet_metadata/%s/%s/summary.json", str(plan, "service"),
              str(task, "backfill_id"));
@@ -293,13 +402,13 @@ static enum bf_rc summarize(struct sink *s, const cJSON *task, const cJSON *seen
     if (rc == BF_OK)
         rc = put_json(s, key, fleet, err);
     if (rc == BF_OK && total > ok && str(task, "retry_key") != NULL) {
-        rc = sink_put(s, str(task, "retry_key"), retry.data, retry.len, err);
+        rc = sink_put(s, str(task, "retry_key"), tot.retry.data, tot.retry.len, err);
         cJSON_AddStringToObject(fleet, "retry_key", str(task, "retry_key"));
     }
     /* The answer stays small: per-tenant rows only up to the tenant cap. */
     if (rc == BF_OK && (*output = cJSON_PrintUnformatted(fleet)) == NULL)
         rc = bf_err_set(err, BF_E_NOMEM, "summary: out of memory");
-    buf_cleanup(&retry);
+    totals_cleanup(&tot);
     cJSON_Delete(fleet);
     return rc;
 }
@@ -308,14 +417,17 @@ enum bf_rc fleet_summary_run(struct fleet *f, const char *input, size_t len,
                              struct task_cancel *cancel, char **output,
                              struct bf_err *err)
 {
-    cJSON *task = cJSON_ParseWithLength(input, len), *seen = cJSON_CreateObject();
+    cJSON *task = cJSON_ParseWithLength(input, len);
+    struct summary_index ix = { cJSON_CreateArray(), strmap_new() };
     const cJSON *m = NULL;
     const char *prefix = str(task, "data_prefix") ? str(task, "data_prefix") : "";
     struct sink *s = NULL;
     enum bf_rc rc = BF_OK;
 
     *output = NULL;
-    if (str(task, "backfill_id") == NULL)
+    if (ix.seen == NULL || ix.chunks == NULL)
+        rc = bf_err_set(err, BF_E_NOMEM, "summary: out of memory");
+    else if (str(task, "backfill_id") == NULL)
         rc = bf_err_set(err, BF_E_INVALID_INPUT, "backfill_id: missing");
     else if (!cJSON_IsArray(get(task, "manifests")))
         rc = bf_err_set(err, BF_E_INVALID_INPUT, "manifests: must be an array of keys");
@@ -328,12 +440,13 @@ enum bf_rc fleet_summary_run(struct fleet *f, const char *input, size_t len,
         if (rc != BF_OK)
             break;
         if (cJSON_IsString(m))
-            rc = read_manifest(s, m->valuestring, prefix, seen, cancel, err);
+            rc = read_manifest(s, m->valuestring, prefix, &ix, cancel, err);
     }
     if (rc == BF_OK)
-        rc = summarize(s, task, seen, output, err);
+        rc = summarize(s, task, ix.seen, output, err);
     sink_free(s);
-    cJSON_Delete(seen);
+    strmap_free(ix.chunks);
+    cJSON_Delete(ix.seen);
     cJSON_Delete(task);
     return rc;
 }

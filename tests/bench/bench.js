@@ -3,7 +3,7 @@
 // tests.
 //
 //   node tests/bench/bench.js --bin BUILD/backfill-worker --limit BUILD/bench/limit
-//        --out BUILD/bench-results [--quick] [dispatch] [pipeline] [memory] [idle]
+//        --out BUILD/bench-results [--quick] [dispatch] [pipeline] [memory] [idle] [fleet]
 //
 // dispatch  tasks/s and CPU-seconds per 1,000 tasks at 1, 4 and 16 slots for
 //           backfill-worker (noop handler), a boto3 worker and an
@@ -14,6 +14,8 @@
 // memory    run-chunk's peak RSS at 10k, 100k and 1M records per chunk.
 // idle      RSS and CPU of 16 open polls and no tasks for 60 s (the baselines
 //           beside it, in the same window).
+// fleet     the fleet state machine at 1,000 and 5,000 chunks on the local
+//           runner: worker CPU and wall time per chunk (fleet.js).
 // Each prints a table and writes OUT/<name>.json; the targets in
 // tests/bench/README.md are judged in the same run and printed as met /
 // MISSED. --quick runs every benchmark at tiny sizes to check the harness
@@ -29,6 +31,7 @@ const fs = require('fs');
 const http = require('http');
 const os = require('os');
 const path = require('path');
+const { benchFleet } = require('./fleet');
 
 const HERE = __dirname;
 const TOP = path.resolve(HERE, '..', '..');
@@ -49,11 +52,11 @@ function parseArgs(argv) {
     else if (k === '--floor-system') a.floorSystem = path.resolve(argv[++i]);
     else if (k === '--out') a.out = path.resolve(argv[++i]);
     else if (k === '--quick') a.quick = true;
-    else if (['dispatch', 'pipeline', 'memory', 'idle'].includes(k)) a.which.push(k);
+    else if (['dispatch', 'pipeline', 'memory', 'idle', 'fleet'].includes(k)) a.which.push(k);
     else throw new Error(`unknown argument ${k}`);
   }
   if (!a.bin || !a.out) throw new Error('--bin and --out are required');
-  if (a.which.length === 0) a.which = ['dispatch', 'pipeline', 'memory', 'idle'];
+  if (a.which.length === 0) a.which = ['dispatch', 'pipeline', 'memory', 'idle', 'fleet'];
   return a;
 }
 
@@ -587,7 +590,9 @@ async function main() {
                  load_at_start: loadavg(), command: process.argv.slice(1).join(' ') };
   console.log(`machine: ${info.machine.nproc} CPUs, ${info.machine.cpu_model}, ${info.machine.mem_total_mb} MB; ` +
               `load average at start ${info.load_at_start.join(' ')}${a.quick ? '; QUICK mode (harness check, figures mean nothing)' : ''}`);
-  const fns = { dispatch: benchDispatch, pipeline: benchPipeline, memory: benchMemory, idle: benchIdle };
+  const lib = { table, fix, verdict, clkTck: CLK_TCK };
+  const fns = { dispatch: benchDispatch, pipeline: benchPipeline, memory: benchMemory, idle: benchIdle,
+                fleet: (x, c) => benchFleet(x, c, lib) };
   const all = [];
   let broken = 0;
   for (const name of a.which) {

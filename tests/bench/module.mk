@@ -6,11 +6,12 @@
 # script and the parse+serialize+gzip limit (limit.c), run-chunk's peak RSS
 # at 10k/100k/1M records, and the idle footprint of 16 open polls (beside
 # idle_floor.c: the same libraries with curl_global_init and 16 threads,
-# no request, the floor under any worker built on them). Results:
+# no request, the floor under any worker built on them), and the fleet
+# state machine at 1,000 and 5,000 chunks on the local runner (fleet.js). Results:
 # $(BUILD)/bench/results/*.json (results-quick/ with BENCH_QUICK=1).
 # BENCH_QUICK=1 runs every benchmark at tiny sizes (a check of the harness;
 # its figures mean nothing). BENCH=dispatch
-# (or pipeline, memory, idle; space-separated) runs a subset.
+# (or pipeline, memory, idle, fleet; space-separated) runs a subset.
 # Measure an optimised build without sanitizers: `make bench` uses build/
 # (OPT=-O2 by default); the figures in tests/bench/README.md came from
 # `make BUILD=build/bench OPT=-O2 bench`.

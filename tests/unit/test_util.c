@@ -15,6 +15,7 @@
 #include "util/fileio.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/strmap.h"
 #include "util/timeutil.h"
 #include "util/waker.h"
 
@@ -506,6 +507,37 @@ START_TEST(http_date_forms)
 }
 END_TEST
 
+/* Lookups find what was put, a put replaces, growth keeps every entry and
+ * a key that was never put is absent (the fleet summary relies on all
+ * four). */
+START_TEST(strmap_put_get_replace_grow)
+{
+    struct strmap *m = strmap_new();
+    static int vals[5000];
+    char key[32];
+    int i;
+
+    ck_assert_ptr_nonnull(m);
+    ck_assert_ptr_null(strmap_get(m, "absent"));
+    for (i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "acme|service/tickets|%d", i);
+        ck_assert_int_eq(strmap_put(m, key, &vals[i]), BF_OK);
+    }
+    ck_assert_uint_eq(strmap_count(m), 5000);
+    for (i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "acme|service/tickets|%d", i);
+        ck_assert_ptr_eq(strmap_get(m, key), &vals[i]);
+    }
+    ck_assert_int_eq(strmap_put(m, "acme|service/tickets|7", &vals[0]), BF_OK);
+    ck_assert_ptr_eq(strmap_get(m, "acme|service/tickets|7"), &vals[0]);
+    ck_assert_uint_eq(strmap_count(m), 5000);
+    ck_assert_ptr_null(strmap_get(m, "acme|service/tickets|5000"));
+    ck_assert_ptr_null(strmap_get(m, ""));
+    strmap_free(m);
+    strmap_free(NULL);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("util");
@@ -526,6 +558,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, cancel_sleep_wakes_every_sleeper);
     tcase_add_test(tc, backoff_equal_and_full_jitter);
     tcase_add_test(tc, http_date_forms);
+    tcase_add_test(tc, strmap_put_get_replace_grow);
     suite_add_tcase(s, tc);
     return s;
 }
