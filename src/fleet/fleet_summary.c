@@ -148,10 +148,9 @@ static enum bf_rc read_manifest(struct sink *s, const char *key, const char *pre
             rc = read_json(s, relative(str(f, "Key"), prefix), &arr, err);
             if (rc != BF_OK)
                 break;
-            cJSON_ArrayForEach(child, arr) {
-                if (rc == BF_OK)
-                    rc = record(ix, child, err);
-            }
+            for (child = arr != NULL ? arr->child : NULL; child != NULL && rc == BF_OK;
+                 child = child->next)
+                rc = record(ix, child, err);
             cJSON_Delete(arr);
         }
     }
