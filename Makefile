@@ -33,12 +33,12 @@ TEST_PKGS := check
 CURL     ?= static
 CURL_DIR ?= build/curl-static
 ifeq ($(CURL),static)
-PKGS      := libcjson openssl zlib
+PKGS      := libcjson openssl zlib libdeflate
 CURL_A    := $(CURL_DIR)/lib/libcurl.a
 CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
 CURL_LIBS := $(CURL_A)
 else ifeq ($(CURL),system)
-PKGS      := libcurl libcjson openssl zlib
+PKGS      := libcurl libcjson openssl zlib libdeflate
 CURL_A    :=
 CURL_CFLAGS :=
 CURL_LIBS :=

@@ -23,6 +23,7 @@ declare -A probe=(
   [libcjson-dev]=/usr/include/cjson/cJSON.h
   [libssl-dev]=/usr/include/openssl/ssl.h
   [zlib1g-dev]=/usr/include/zlib.h
+  [libdeflate-dev]=/usr/include/libdeflate.h
   [check]=/usr/include/check.h
   [nodejs]=node
   [npm]=npm

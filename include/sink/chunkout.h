@@ -31,6 +31,10 @@
 
 #define CHUNKOUT_MANIFEST "_manifest.json"
 
+/* Compression levels (libdeflate's scale: 1 fastest, 12 smallest). */
+#define CHUNKOUT_LEVEL_MAX 12
+#define CHUNKOUT_LEVEL_DEFAULT 3
+
 enum chunkout_stream {
     CHUNKOUT_DATA = 0,    /* part-NNNNN.jsonl.gz */
     CHUNKOUT_REJECTS = 1  /* rejects-NNNNN.jsonl.gz */
@@ -40,7 +44,8 @@ struct chunkout_options {
     const char *dir;        /* key prefix of the chunk directory, no trailing '/' */
     size_t part_max_bytes;  /* roll to a new part once a part's compressed
                                size reaches this; 0 = 32 MiB */
-    int gzip_level;         /* 0 = 6 (zlib's default) */
+    int gzip_level;         /* libdeflate's level, 1..CHUNKOUT_LEVEL_MAX;
+                               0 = CHUNKOUT_LEVEL_DEFAULT */
     int inline_gzip;        /* 1: compress on the caller's thread (no
                                compressor thread); same output bytes */
 };

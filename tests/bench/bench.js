@@ -43,11 +43,12 @@ const CLK_TCK = Number(cp.execSync('getconf CLK_TCK').toString().trim()) || 100;
 const PAGE_KB = 4; // /proc statm pages
 
 function parseArgs(argv) {
-  const a = { bin: null, limit: null, floor: null, floorSystem: null, out: null, quick: false, which: [] };
+  const a = { bin: null, limit: null, deflate: null, floor: null, floorSystem: null, out: null, quick: false, which: [] };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--bin') a.bin = path.resolve(argv[++i]);
     else if (k === '--limit') a.limit = path.resolve(argv[++i]);
+    else if (k === '--deflate') a.deflate = path.resolve(argv[++i]);
     else if (k === '--floor') a.floor = path.resolve(argv[++i]);
     else if (k === '--floor-system') a.floorSystem = path.resolve(argv[++i]);
     else if (k === '--out') a.out = path.resolve(argv[++i]);
@@ -372,6 +373,22 @@ async function dumpPages(cwUrl, file) {
 
 // ---- 2. pipeline -----------------------------------------------------------
 
+// zlib, libdeflate (1 MiB blocks, one gzip member each, as the worker
+// writes) and ISA-L igzip on the same page bytes, one core (deflate.c).
+function runDeflate(a, ctx, dir, pagesFile, problems) {
+  process.stderr.write('pipeline: deflate table ...\n');
+  const r = runMeasured(a.deflate, [pagesFile, a.quick ? '1' : '3'], { work: dir, env: cleanEnv(ctx.home, {}), stderrFd: ctx.logFd });
+  if (r.status !== 0) { problems.push(`deflate: exit ${r.status}`); return null; }
+  const rows = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const z3 = rows.find((x) => x.codec === 'zlib' && x.level === 3);
+  table(`2b. Deflate on the page bytes (${fix(rows[0].bytes_in / 1e6, 0)} MB, one core, best of ${a.quick ? 1 : 3} interleaved rounds; every output inflated back and compared)`,
+        ['codec', 'level', 'MB/s', 'CPU s', 'output MB', 'ratio', 'bytes vs zlib 3'],
+        rows.map((x) => ({ codec: x.codec, level: x.level, 'MB/s': fix(x.mb_per_s, 0), 'CPU s': fix(x.cpu_s, 3),
+                           'output MB': fix(x.bytes_out / 1e6, 2), ratio: fix(x.ratio, 2),
+                           'bytes vs zlib 3': fix(x.bytes_out / z3.bytes_out, 3) })));
+  return rows;
+}
+
 async function benchPipeline(a, ctx) {
   const n = a.quick ? 3000 : 200000;
   const dir = path.join(ctx.work, 'pipeline');
@@ -383,6 +400,8 @@ async function benchPipeline(a, ctx) {
   const problems = [];
   const rows = [];
   let served = null;
+  let deflateRows = null;
+  let deflateTarget = null;
   try {
     const exp = await getJson(`${cw.url}/__admin/expected?start=${CHUNK.start}&end=${CHUNK.end}`);
     if (exp.count !== n) problems.push(`fake serves ${exp.count} records in the window, not ${n}`);
@@ -416,6 +435,12 @@ async function benchPipeline(a, ctx) {
       const pagesFile = path.join(dir, 'pages.jsonl');
       await dumpPages(cw.url, pagesFile);
       const lim = runMeasured(a.limit, [pagesFile], { work: dir, env: cleanEnv(ctx.home, {}), stderrFd: ctx.logFd });
+      if (a.deflate) deflateRows = runDeflate(a, ctx, dir, pagesFile, problems);
+      const ld = deflateRows && deflateRows.find((x) => x.codec === 'libdeflate' && x.level === 3);
+      const z3 = deflateRows && deflateRows.find((x) => x.codec === 'zlib' && x.level === 3);
+      if (ld && z3) deflateTarget = verdict('deflate: the default (libdeflate 3) is faster than zlib 3 at no more bytes',
+        ld.bytes_out <= z3.bytes_out && ld.mb_per_s > z3.mb_per_s,
+        `${fix(ld.mb_per_s, 0)} vs ${fix(z3.mb_per_s, 0)} MB/s (x${fix(ld.mb_per_s / z3.mb_per_s)}), ${fix(ld.bytes_out / z3.bytes_out, 3)}x the bytes`);
       fs.rmSync(pagesFile, { force: true });
       let lr = null;
       try { lr = JSON.parse(lim.stdout); } catch (e) { /* below */ }
@@ -451,7 +476,8 @@ async function benchPipeline(a, ctx) {
                          `${fix(bw.records_per_s / lim.records_per_s * 100, 0)}% wall (${fix(bw.records_per_s, 0)} vs ${fix(lim.records_per_s, 0)}); ` +
                          `${fix(bw.records_per_cpu_s / lim.records_per_cpu_s * 100, 0)}% per CPU-second`));
   }
-  return { records: n, served, rows, targets, problems };
+  if (deflateTarget) targets.push(deflateTarget);
+  return { records: n, served, rows, deflate: deflateRows, targets, problems };
 }
 
 // ---- 3. memory -------------------------------------------------------------

@@ -23,6 +23,7 @@
 BENCH_TARGETS += bench-all
 
 BENCH_LIMIT   := $(BUILD)/bench/limit
+BENCH_DEFLATE := $(BUILD)/bench/deflate
 BENCH_FLOOR   := $(BUILD)/bench/idle_floor
 BENCH_FLOOR_SYS := $(BUILD)/bench/idle_floor-debian-libcurl
 BENCH_OUT     = $(BUILD)/bench/results$(if $(BENCH_QUICK),-quick)
@@ -31,6 +32,12 @@ BENCH_NODE_MOD := tests/bench/node_modules/@aws-sdk/client-sfn/package.json
 $(BENCH_LIMIT): tests/bench/limit.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS_BF)
+
+# zlib, libdeflate and ISA-L igzip side by side; ISA-L (libisal-dev) is
+# for this comparison only, bench-deps installs it.
+$(BENCH_DEFLATE): tests/bench/deflate.c | bench-deps
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o $@ $< -lz -ldeflate -lisal
 
 $(BENCH_FLOOR): tests/bench/idle_floor.c | $(CURL_A)
 	@mkdir -p $(dir $@)
@@ -57,10 +64,19 @@ bench-deps: $(BENCH_NODE_MOD)
 	        echo "bench: run as root or install python3-boto3" >&2; exit 1; \
 	    fi; \
 	fi
+	@if [ ! -e /usr/include/isa-l/igzip_lib.h ]; then \
+	    echo "bench: installing libisal-dev (Debian)"; \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get install -y libisal-dev || \
+	            { apt-get update && apt-get install -y libisal-dev; }; \
+	    else \
+	        echo "bench: run as root or install libisal-dev" >&2; exit 1; \
+	    fi; \
+	fi
 
-bench-all: $(BIN) $(BENCH_LIMIT) $(BENCH_FLOOR) $(BENCH_FLOOR_SYS) bench-deps
+bench-all: $(BIN) $(BENCH_LIMIT) $(BENCH_DEFLATE) $(BENCH_FLOOR) $(BENCH_FLOOR_SYS) bench-deps
 	@echo "== bench ($(if $(BENCH_QUICK),quick,full); BUILD=$(BUILD))"
-	@node tests/bench/bench.js --bin $(BIN) --limit $(BENCH_LIMIT) --floor $(BENCH_FLOOR) --floor-system $(BENCH_FLOOR_SYS) \
+	@node tests/bench/bench.js --bin $(BIN) --limit $(BENCH_LIMIT) --deflate $(BENCH_DEFLATE) --floor $(BENCH_FLOOR) --floor-system $(BENCH_FLOOR_SYS) \
 	    --out $(BENCH_OUT) $(if $(BENCH_QUICK),--quick) $(BENCH)
 
 .PHONY: bench-deps

@@ -889,11 +889,11 @@ check('Dockerfile: multi-stage Debian 12, make + make install, runtime libs only
   const buildRun = build.filter((i) => i.op === 'RUN').map((i) => i.arg).join(' ');
   // libcurl is built in the stage (deploy/scripts/build-curl.sh), from
   // Debian's source package: dpkg-dev unpacks it.
-  for (const pkg of ['build-essential', 'pkg-config', 'dpkg-dev', 'libcjson-dev', 'libssl-dev', 'zlib1g-dev'])
+  for (const pkg of ['build-essential', 'pkg-config', 'dpkg-dev', 'libcjson-dev', 'libssl-dev', 'zlib1g-dev', 'libdeflate-dev'])
     if (!buildRun.includes(pkg)) p.push(`build stage lacks ${pkg}`);
   if (!/\bmake\b/.test(buildRun) || !/make install/.test(buildRun)) p.push('build stage does not run make and make install');
   const finRun = fin.filter((i) => i.op === 'RUN').map((i) => i.arg).join(' ');
-  for (const pkg of ['libcjson1', 'libssl3', 'zlib1g', 'ca-certificates']) if (!new RegExp(`\\b${pkg}\\b`).test(finRun)) p.push(`final stage lacks ${pkg}`);
+  for (const pkg of ['libcjson1', 'libssl3', 'zlib1g', 'libdeflate0', 'ca-certificates']) if (!new RegExp(`\\b${pkg}\\b`).test(finRun)) p.push(`final stage lacks ${pkg}`);
   if (/-dev\b|build-essential|\bgcc\b/.test(finRun)) p.push('final stage installs build tools');
   if (!fin.some((i) => i.op === 'COPY' && /--from=build/.test(i.arg))) p.push('final stage does not COPY --from=build');
   const users = fin.filter((i) => i.op === 'USER');

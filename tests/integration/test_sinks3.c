@@ -248,7 +248,7 @@ START_TEST(chunk_on_s3_with_multipart_and_kms)
     int i, seen = 0, multipart = 0;
 
     ck_assert_int_eq(chunkout_open(s, &o, &c, &e), BF_OK);
-    for (i = 0; i < 12000; i++) {
+    for (i = 0; i < 30000; i++) {
         snprintf(line, sizeof(line), "{\"id\":%d,\"h\":\"%08x%08x\"}", i,
                  (unsigned)(i * 2654435761u), (unsigned)(i * 40503u + 7));
         ck_assert_int_eq(chunkout_write(c, CHUNKOUT_DATA, line, strlen(line), &e), BF_OK);
@@ -270,7 +270,7 @@ START_TEST(chunk_on_s3_with_multipart_and_kms)
         }
         jsonl_reader_free(r);
     }
-    ck_assert_int_eq(i, 12000);
+    ck_assert_int_eq(i, 30000);
     /* Parts were read back in ranges of one multipart part (64 KiB here),
      * so reading never holds a whole part. */
     ck_assert_int_ge(count_calls("GetObject", NULL), (int)sum.parts * 2);
