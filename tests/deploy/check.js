@@ -6,9 +6,12 @@
 // conditions), the IAM rules (no "*" resource without a `# star-ok:` comment,
 // least privilege for the worker, the state machine role matching what the
 // definition calls), that the template deploys exactly statemachine/
-// backfill.asl.json (by path, with every ${...} substituted, and through a
-// real `aws cloudformation package` against a local fake S3), the scripts
-// (shellcheck, --help, runs against a stub `aws`), the Dockerfile
+// backfill.asl.json and the fleet state machine exactly statemachine/
+// backfill-fleet.asl.json (by path, with every ${...} substituted, and
+// through a real `aws cloudformation package` against a local fake S3), the
+// fleet role statement by statement, the backlog scaling rules, the scripts
+// (shellcheck, --help, runs against a stub `aws`; the fleet scripts against
+// fake_aws.js, which evaluates their --query strings), the Dockerfile
 // (dockerfile-utils plus our own rules) and the systemd unit
 // (systemd-analyze verify plus structural rules). A node:test file: one
 // test per check, and the runner prints the counts.
