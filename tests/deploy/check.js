@@ -592,7 +592,7 @@ const FLEET_ROLE = {
   ReadChunkPlan: { cond: null, actions: ['s3:GetObject'], resources: [
     subP('arn:${AWS::Partition}:s3:::${DataBucket}/${P}fleet_metadata/*/plan.jsonl'),
     subP('arn:${AWS::Partition}:s3:::${DataBucket}/${P}fleet_metadata/*/retry-*.jsonl')] },
-  WriteMapRunResults: { cond: null, actions: ['s3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+  WriteMapRunResults: { cond: null, actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
     resources: [subP('arn:${AWS::Partition}:s3:::${DataBucket}/${P}fleet_metadata/*/round-*/*')] },
   UseDataKmsKey: { cond: 'HasDataKmsKey', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [{ Ref: 'DataKmsKeyArn' }],
     condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 's3.${AWS::Region}.amazonaws.com' } } } },
