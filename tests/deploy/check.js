@@ -6,9 +6,12 @@
 // conditions), the IAM rules (no "*" resource without a `# star-ok:` comment,
 // least privilege for the worker, the state machine role matching what the
 // definition calls), that the template deploys exactly statemachine/
-// backfill.asl.json (by path, with every ${...} substituted, and through a
-// real `aws cloudformation package` against a local fake S3), the scripts
-// (shellcheck, --help, runs against a stub `aws`), the Dockerfile
+// backfill.asl.json and the fleet state machine exactly statemachine/
+// backfill-fleet.asl.json (by path, with every ${...} substituted, and
+// through a real `aws cloudformation package` against a local fake S3), the
+// fleet role statement by statement, the backlog scaling rules, the scripts
+// (shellcheck, --help, runs against a stub `aws`; the fleet scripts against
+// fake_aws.js, which evaluates their --query strings), the Dockerfile
 // (dockerfile-utils plus our own rules) and the systemd unit
 // (systemd-analyze verify plus structural rules). A node:test file: one
 // test per check, and the runner prints the counts.
@@ -30,8 +33,10 @@ const dockerfileUtils = require(path.join(NM, 'dockerfile-utils'));
 
 const TEMPLATE = path.join(TOP, 'deploy/cloudformation/backfill.yaml');
 const ASL = path.join(TOP, 'statemachine/backfill.asl.json');
+const FLEET_ASL = path.join(TOP, 'statemachine/backfill-fleet.asl.json');
 const SCRIPTS = path.join(TOP, 'deploy/scripts');
-const OWN_SCRIPTS = ['deploy.sh', 'start-backfill.sh', 'watch-execution.sh', 'redrive.sh', 'build-image.sh'];
+const OWN_SCRIPTS = ['deploy.sh', 'start-backfill.sh', 'watch-execution.sh', 'redrive.sh', 'build-image.sh',
+  'start-fleet.sh', 'watch-fleet.sh', 'redrive-fleet.sh'];
 
 // A check returns (or resolves to) a list of problems; empty means pass. The
 // list, not a first failed assertion, is what a check reports: one run shows
@@ -206,13 +211,20 @@ function checkStruct(resType, typeName, value, where, p) {
   checkProps(resType, ts.Properties || {}, value, where, p);
 }
 
+// Properties the pinned specification still marks required that
+// CloudFormation has since made optional (cfn-lint's current schemas agree).
+const NOW_OPTIONAL = new Set([
+  // Without it Application Auto Scaling uses its service-linked role.
+  'AWS::ApplicationAutoScaling::ScalableTarget.RoleARN',
+]);
+
 function checkProps(resType, specProps, value, where, p) {
   for (const [k, v] of Object.entries(value)) {
     if (!specProps[k]) { p.push(`${where}: unknown property ${k}`); continue; }
     checkValue(resType, specProps[k], v, `${where}.${k}`, p);
   }
   for (const [k, s] of Object.entries(specProps))
-    if (s.Required && value[k] === undefined) p.push(`${where}: required property ${k} missing`);
+    if (s.Required && value[k] === undefined && !NOW_OPTIONAL.has(`${resType}.${k}`)) p.push(`${where}: required property ${k} missing`);
 }
 
 check(`every resource type and property exists in the CloudFormation spec ${SPEC.ResourceSpecificationVersion} (@aws-cdk/cfnspec), required ones present`, () => {
@@ -250,14 +262,26 @@ function walk(v, ctx, visit) {
   for (const x of Object.values(v)) walk(x, ctx, visit);
 }
 
+// Conditions that hold whenever `name` holds: itself, and what an Fn::And
+// of it names with {Condition: X}, transitively.
+function impliedConditions(name, out = new Set()) {
+  if (out.has(name)) return out;
+  out.add(name);
+  const c = conditions[name];
+  if (c && Array.isArray(c['Fn::And']))
+    for (const x of c['Fn::And']) if (x && typeof x.Condition === 'string') impliedConditions(x.Condition, out);
+  return out;
+}
+
 function refProblems(v, ctx, p) {
   const where = ctx.where;
+  const holds = new Set([...ctx.trueConds].flatMap((c) => [...impliedConditions(c)]));
   const target = (name) => {
     if (params[name] || PSEUDO.has(name)) return;
     if (ctx.inRules) { p.push(`${where}: Rules may only Ref parameters (${name})`); return; }
     const r = resources[name];
     if (!r) { p.push(`${where}: reference to unknown ${name}`); return; }
-    if (r.Condition && !ctx.trueConds.has(r.Condition))
+    if (r.Condition && !holds.has(r.Condition))
       p.push(`${where}: refers to ${name}, which exists only under condition ${r.Condition}`);
   };
   const getatt = (res, attr) => {
@@ -423,10 +447,16 @@ check('IAM: worker policy is least privilege (activity, raw/canonical prefixes, 
     if (svc.size !== 1) p.push(`${s.Sid}: mixes services`);
     if (svc.has('states') && !(res.length === 1 && res[0].Ref === 'BackfillActivity')) p.push(`${s.Sid}: states actions must target only the activity`);
     if (acts.some((a) => ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:GetObject'].includes(a))) {
+      // raw/ and canonical/ for chunks; fleet_metadata/ (plan, Map Run
+      // results, fleet summary, retry list) and the tenants'
+      // backfill_metadata/ summaries for the fleet tasks.
+      const fleetArea = /\$\{P\}fleet_metadata\/\*"|\$\{P\}\*\/backfill_metadata\/\*"/;
       for (const r of res) {
         const str = JSON.stringify(r);
-        if (!/\/raw\/\*|\/canonical\/\*/.test(str)) p.push(`${s.Sid}: object resource outside raw/canonical: ${str}`);
-        if (acts.includes('s3:GetObject') && !/\/raw\/\*/.test(str)) p.push(`${s.Sid}: GetObject beyond raw/`);
+        if (!/\/raw\/\*|\/canonical\/\*/.test(str) && !fleetArea.test(str)) p.push(`${s.Sid}: object resource outside raw/canonical/fleet_metadata/backfill_metadata: ${str}`);
+        if (acts.includes('s3:GetObject') && !/\/raw\/\*|\$\{P\}fleet_metadata\/\*"/.test(str)) p.push(`${s.Sid}: GetObject beyond raw/ and fleet_metadata/: ${str}`);
+        if (acts.includes('s3:DeleteObject') && fleetArea.test(str)) p.push(`${s.Sid}: DeleteObject on fleet or summary objects`);
+        if (/backfill_metadata/.test(str) && acts.some((a) => a !== 's3:PutObject' && a !== 's3:AbortMultipartUpload')) p.push(`${s.Sid}: more than writes on backfill_metadata/`);
       }
     }
     if (acts.includes('s3:ListBucket')) {
@@ -545,6 +575,122 @@ check('state machine: every ${...} in backfill.asl.json has a DefinitionSubstitu
   return p;
 });
 
+// ---- the fleet state machine --------------------------------------------
+const FLEET_NAME = 'avesa-backfill-fleet-${Environment}';
+const PFX = { 'Fn::If': ['HasDataPrefix', { 'Fn::Sub': '${DataPrefix}/' }, ''] };
+const subP = (str) => ({ 'Fn::Sub': [str, { P: PFX }] });
+const statesArn = (rest) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:${rest}` });
+const LOG_DELIVERY = ['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'];
+// Every statement the fleet role may have, exactly: Sid -> condition it
+// exists under (null: always), actions, resources, Condition.
+const FLEET_ROLE = {
+  StartChildExecutions: { cond: null, actions: ['states:StartExecution'], resources: [statesArn(`stateMachine:${FLEET_NAME}`)] },
+  ManageChildExecutions: { cond: null, actions: ['states:DescribeExecution', 'states:StopExecution'],
+    resources: [statesArn(`execution:${FLEET_NAME}:*`), statesArn(`execution:${FLEET_NAME}/Chunks:*`)] },
+  RedriveChildExecutions: { cond: null, actions: ['states:RedriveExecution'], resources: [statesArn(`execution:${FLEET_NAME}/Chunks:*`)] },
+  ReadChunkPlan: { cond: null, actions: ['s3:GetObject'], resources: [
+    subP('arn:${AWS::Partition}:s3:::${DataBucket}/${P}fleet_metadata/*/plan.jsonl'),
+    subP('arn:${AWS::Partition}:s3:::${DataBucket}/${P}fleet_metadata/*/retry-*.jsonl')] },
+  WriteMapRunResults: { cond: null, actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+    resources: [subP('arn:${AWS::Partition}:s3:::${DataBucket}/${P}fleet_metadata/*/round-*/*')] },
+  UseDataKmsKey: { cond: 'HasDataKmsKey', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [{ Ref: 'DataKmsKeyArn' }],
+    condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 's3.${AWS::Region}.amazonaws.com' } } } },
+  ExecutionLogDelivery: { cond: null, actions: LOG_DELIVERY, resources: ['*'] },
+  XRayTracing: { cond: 'XRayOn', actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], resources: ['*'] },
+};
+
+check('IAM: fleet state machine role is exactly child executions of itself, S3 read of the plan, S3 write of the Map Run results (plus log delivery, KMS and X-Ray under their conditions)', () => {
+  const p = [];
+  const role = resources.FleetStateMachineRole;
+  const sm = resources.FleetStateMachine;
+  if (!role || !sm) return ['no FleetStateMachineRole / FleetStateMachine'];
+  if (JSON.stringify(sm.Properties.RoleArn) !== JSON.stringify({ 'Fn::GetAtt': ['FleetStateMachineRole', 'Arn'] })) p.push('fleet state machine does not use FleetStateMachineRole');
+  if (JSON.stringify(sm.Properties.StateMachineName) !== JSON.stringify({ 'Fn::Sub': FLEET_NAME })) p.push(`StateMachineName must be ${FLEET_NAME}: the role's ARNs are built from it`);
+  if (role.Properties.ManagedPolicyArns) p.push('fleet role has managed policies');
+  if (JSON.stringify(role.Properties.AssumeRolePolicyDocument) !== JSON.stringify(resources.StateMachineRole.Properties.AssumeRolePolicyDocument)) p.push('fleet role trust policy differs from the state machine role (states.amazonaws.com, aws:SourceAccount)');
+  const sts = (role.Properties.Policies || []).flatMap((pol) => statements(pol.PolicyDocument));
+  const seen = new Set();
+  const sorted = (a) => [...a].map((x) => JSON.stringify(x)).sort();
+  for (const { s, conds } of sts) {
+    const want = FLEET_ROLE[s.Sid];
+    if (!want) { p.push(`unexpected statement ${s.Sid}: ${JSON.stringify(s.Action)}`); continue; }
+    seen.add(s.Sid);
+    const c = conds.filter((x) => !x.startsWith('!'));
+    if (JSON.stringify(c) !== JSON.stringify(want.cond ? [want.cond] : [])) p.push(`${s.Sid}: exists under ${JSON.stringify(c)}, expected ${want.cond || 'always'}`);
+    if (JSON.stringify(sorted(flatStrings(s.Action))) !== JSON.stringify(sorted(want.actions))) p.push(`${s.Sid}: actions ${JSON.stringify(s.Action)}`);
+    if (JSON.stringify(sorted([].concat(s.Resource))) !== JSON.stringify(sorted(want.resources))) p.push(`${s.Sid}: resources ${JSON.stringify(s.Resource)}`);
+    if (JSON.stringify(s.Condition) !== JSON.stringify(want.condition)) p.push(`${s.Sid}: Condition ${JSON.stringify(s.Condition)}`);
+  }
+  for (const sid of Object.keys(FLEET_ROLE)) if (!seen.has(sid)) p.push(`fleet role lacks ${sid}`);
+  // What the definition does must be what the role is cut for.
+  const def = JSON.parse(fs.readFileSync(FLEET_ASL, 'utf8'));
+  const tasks = aslTaskResources(def);
+  for (const r of tasks) if (r !== '${BackfillActivityArn}') p.push(`the fleet definition calls ${r}: the role has no permission for it`);
+  const maps = Object.values(def.States).filter((st) => st.Type === 'Map');
+  if (maps.length !== 1) p.push(`expected one Map state, found ${maps.length}`);
+  const map = maps[0] || {};
+  if (map.Label !== 'Chunks') p.push(`Map Label ${map.Label}: the role's child execution ARNs use /Chunks:`);
+  if (((map.ItemProcessor || {}).ProcessorConfig || {}).ExecutionType !== 'STANDARD') p.push('child executions must be STANDARD (activities, redrive)');
+  if ((map.ItemReader || {}).Resource !== 'arn:aws:states:::s3:getObject') p.push('ItemReader is not s3:getObject');
+  if ((map.ResultWriter || {}).Resource !== 'arn:aws:states:::s3:putObject') p.push('ResultWriter is not s3:putObject');
+  if ((map.ItemReader || {}).Arguments && map.ItemReader.Arguments.Bucket !== '${DataBucket}') p.push('ItemReader bucket is not ${DataBucket}');
+  if ((map.ResultWriter || {}).Arguments && map.ResultWriter.Arguments.Bucket !== '${DataBucket}') p.push('ResultWriter bucket is not ${DataBucket}');
+  if (!/"\/round-" & \$string\(\$round\)/.test(JSON.stringify(((map.ResultWriter || {}).Arguments || {}).Prefix || '').replace(/\\"/g, '"'))) p.push('ResultWriter prefix no longer .../round-{n}: update WriteMapRunResults');
+  const planKey = ((def.States.Plan || {}).Arguments || {}).plan_key || '';
+  if (!/"\/plan\.jsonl"/.test(planKey)) p.push('plan_key no longer .../plan.jsonl: update ReadChunkPlan');
+  const retryKey = ((def.States.Summarize || {}).Arguments || {}).retry_key || '';
+  if (!/"\/retry-" & \$string\(\$round\) & "\.jsonl"/.test(retryKey)) p.push('retry_key no longer .../retry-{n}.jsonl: update ReadChunkPlan');
+  if (!/\$states\.result\.plan_key/.test(JSON.stringify((def.States.Plan || {}).Assign || {})) ||
+      !/\$states\.input\.retry_key/.test(JSON.stringify((def.States.RetryFailedChunks || {}).Assign || {}))) p.push('the ItemReader key no longer comes from plan_key / retry_key');
+  return p;
+});
+
+// Both state machines: one file each, rendered by the same mechanism
+// (DefinitionS3Location + DefinitionSubstitutions), the file the tests read.
+const MACHINES = [{ res: 'BackfillStateMachine', file: ASL }, { res: 'FleetStateMachine', file: FLEET_ASL }];
+
+check('fleet state machine: STANDARD, DefinitionS3Location is ../../statemachine/backfill-fleet.asl.json (the file tests/e2e runs), own log group, X-Ray wired', () => {
+  const p = [];
+  const sm = resources.FleetStateMachine;
+  if (!sm) return ['no FleetStateMachine'];
+  const pr = sm.Properties;
+  if (pr.StateMachineType !== 'STANDARD') p.push('StateMachineType must be STANDARD');
+  if (pr.Definition || pr.DefinitionString) p.push('inline definition: must come from the file');
+  if (typeof pr.DefinitionS3Location !== 'string') return [...p, 'DefinitionS3Location must be a local path for `aws cloudformation package`'];
+  const resolved = path.resolve(path.dirname(TEMPLATE), pr.DefinitionS3Location);
+  if (resolved !== fs.realpathSync(FLEET_ASL)) p.push(`DefinitionS3Location resolves to ${resolved}, not ${FLEET_ASL}`);
+  const e2e = path.join(TOP, 'tests/e2e');
+  const readers = (fs.existsSync(e2e) ? fs.readdirSync(e2e) : []).filter((f) => /\.(js|mjs|cjs)$/.test(f) &&
+    /backfill-fleet\.asl\.json/.test(fs.readFileSync(path.join(e2e, f), 'utf8')));
+  if (!readers.length) p.push('no test in tests/e2e reads statemachine/backfill-fleet.asl.json');
+  if (!JSON.stringify((pr.LoggingConfiguration || {}).Destinations || []).includes('FleetStateMachineLogGroup')) p.push('logging does not go to FleetStateMachineLogGroup');
+  if (JSON.stringify(pr.TracingConfiguration) !== JSON.stringify({ Enabled: { 'Fn::If': ['XRayOn', true, false] } })) p.push('X-Ray not driven by EnableXRay');
+  const single = resources.BackfillStateMachine.Properties;
+  for (const k of ['LoggingConfiguration']) {
+    const a = JSON.stringify(single[k]).replace('StateMachineLogGroup', 'X');
+    const b = JSON.stringify(pr[k]).replace('FleetStateMachineLogGroup', 'X');
+    if (a !== b) p.push(`${k} differs from BackfillStateMachine's`);
+  }
+  return p;
+});
+
+check('fleet state machine: every ${...} in backfill-fleet.asl.json has the same DefinitionSubstitutions entry as backfill.asl.json, none unused, result is JSON', () => {
+  const p = [];
+  const text = fs.readFileSync(FLEET_ASL, 'utf8');
+  const used = new Set([...text.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]));
+  const subs = (resources.FleetStateMachine || { Properties: {} }).Properties.DefinitionSubstitutions || {};
+  const single = resources.BackfillStateMachine.Properties.DefinitionSubstitutions || {};
+  for (const u of used) if (!(u in subs)) p.push(`\${${u}} has no DefinitionSubstitutions entry`);
+  for (const k of Object.keys(subs)) if (!used.has(k)) p.push(`substitution ${k} is not used by the definition`);
+  // The worker's BACKFILL_OUTPUT root must be the prefix the definition uses.
+  for (const k of ['BackfillActivityArn', 'DataBucket', 'MetadataPrefix'])
+    if (JSON.stringify(subs[k]) !== JSON.stringify(single[k])) p.push(`${k} is ${JSON.stringify(subs[k])}, not ${JSON.stringify(single[k])} as for BackfillStateMachine`);
+  const filled = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, n) => `X${n}X`);
+  try { JSON.parse(filled); } catch (e) { p.push(`definition is not JSON after substitution: ${e.message}`); }
+  return p;
+});
+
 // A tiny S3 on 127.0.0.1 that stores PUT bodies, for `aws cloudformation package`.
 function fakeS3() {
   const objects = new Map();
@@ -609,7 +755,7 @@ function awsCliProblem() {
   return `this AWS CLI (${v.trim()}) may ignore AWS_ENDPOINT_URL_S3`;
 }
 
-check('deploy.sh --package-only with the real AWS CLI uploads backfill.asl.json byte for byte and points DefinitionS3Location at it', async () => {
+check('deploy.sh --package-only with the real AWS CLI uploads backfill.asl.json and backfill-fleet.asl.json byte for byte and points each DefinitionS3Location at its file', async () => {
   const why = awsCliProblem();
   if (why) return optional('aws', `${why}; this check needs it (and never talks to AWS)`);
   const s3 = await fakeS3();
@@ -632,16 +778,21 @@ check('deploy.sh --package-only with the real AWS CLI uploads backfill.asl.json 
   if (r.status !== 0) return [`deploy.sh exited ${r.status}: ${r.err.trim().slice(-800)}`];
   if (r.out.trim() !== out) p.push(`deploy.sh printed ${r.out.trim()}, expected ${out}`);
   const packaged = YAML.parseDocument(fs.readFileSync(out, 'utf8'), { customTags: CUSTOM_TAGS });
-  const loc = nodeToJs(packaged.contents).Resources.BackfillStateMachine.Properties.DefinitionS3Location;
-  if (!loc || loc.Bucket !== 'bf-artifacts' || !loc.Key) return [...p, `packaged DefinitionS3Location is ${JSON.stringify(loc)}`];
-  checkValue('AWS::StepFunctions::StateMachine', SPEC.ResourceTypes['AWS::StepFunctions::StateMachine'].Properties.DefinitionS3Location,
-    loc, 'packaged DefinitionS3Location', p);
-  const key = `bf-artifacts/${loc.Key}`;
-  const body = s3.objects.get(key);
-  if (!body) return [...p, `nothing uploaded at ${key} (uploaded: ${[...s3.objects.keys()].join(', ')})`];
-  const want = fs.readFileSync(ASL);
-  if (!body.equals(want)) p.push(`uploaded ${body.length} bytes differ from ${ASL} (${want.length} bytes)`);
-  if (!loc.Key.startsWith('avesa-backfill/test/')) p.push(`artifact key ${loc.Key} not under --artifact-prefix default`);
+  const keys = new Set();
+  for (const m of MACHINES) {
+    const loc = nodeToJs(packaged.contents).Resources[m.res].Properties.DefinitionS3Location;
+    if (!loc || loc.Bucket !== 'bf-artifacts' || !loc.Key) { p.push(`${m.res}: packaged DefinitionS3Location is ${JSON.stringify(loc)}`); continue; }
+    checkValue('AWS::StepFunctions::StateMachine', SPEC.ResourceTypes['AWS::StepFunctions::StateMachine'].Properties.DefinitionS3Location,
+      loc, `${m.res}: packaged DefinitionS3Location`, p);
+    keys.add(loc.Key);
+    const key = `bf-artifacts/${loc.Key}`;
+    const body = s3.objects.get(key);
+    if (!body) { p.push(`${m.res}: nothing uploaded at ${key} (uploaded: ${[...s3.objects.keys()].join(', ')})`); continue; }
+    const want = fs.readFileSync(m.file);
+    if (!body.equals(want)) p.push(`${m.res}: uploaded ${body.length} bytes differ from ${m.file} (${want.length} bytes)`);
+    if (!loc.Key.startsWith('avesa-backfill/test/')) p.push(`artifact key ${loc.Key} not under --artifact-prefix default`);
+  }
+  if (keys.size !== MACHINES.length) p.push('the two state machines point at the same artifact');
   fs.rmSync(tmp, { recursive: true, force: true });
   return p;
 });
@@ -673,17 +824,89 @@ check('Fargate: stopTimeout covers the drain (<=120 s), awslogs, non-root image 
   if (JSON.stringify(td.Properties.TaskRoleArn) !== JSON.stringify({ 'Fn::GetAtt': ['WorkerRole', 'Arn'] })) p.push('task role is not WorkerRole');
   if (JSON.stringify(c.Command) !== JSON.stringify(['worker'])) p.push('container command must be [worker]');
   const svc = resources.WorkerService.Properties;
-  if (JSON.stringify(svc.DesiredCount) !== JSON.stringify({ Ref: 'WorkerCount' })) p.push('DesiredCount not WorkerCount');
+  // Fixed: WorkerCount. Backlog scaling owns the count, so the stack leaves it alone.
+  if (JSON.stringify(svc.DesiredCount) !== JSON.stringify({ 'Fn::If': ['ScaleWorkers', { Ref: 'AWS::NoValue' }, { Ref: 'WorkerCount' }] })) p.push(`DesiredCount ${JSON.stringify(svc.DesiredCount)}: not WorkerCount, or not left to the scaling`);
+  return p;
+});
+
+// The scaling resources, and the alarms that drive them, read from the template.
+function scalingParts() {
+  const target = resourceOf('AWS::ApplicationAutoScaling::ScalableTarget');
+  const policies = resourceOf('AWS::ApplicationAutoScaling::ScalingPolicy');
+  const alarms = resourceOf('AWS::CloudWatch::Alarm');
+  const alarmFor = (policyName) => alarms.filter(([, a]) => JSON.stringify(a.Properties.AlarmActions) === JSON.stringify([{ Ref: policyName }]));
+  return { target, policies, alarms, alarmFor };
+}
+
+check('scaling: Application Auto Scaling on the ECS service, steps driven by alarms on the activity\'s AWS/States metrics, out when tasks wait, to WorkerMinCount only when idle', () => {
+  const p = [];
+  const { target, policies, alarmFor } = scalingParts();
+  if (target.length !== 1) return [`expected one ScalableTarget, found ${target.length}`];
+  const [tname, t] = target[0];
+  if (t.Condition !== 'ScaleWorkers') p.push(`${tname} not under ScaleWorkers`);
+  if (!JSON.stringify(conditions.ScaleWorkers || '').includes('"Condition":"CreateFargate"') || !JSON.stringify(conditions.ScaleWorkers).includes('WorkerScaling')) p.push('ScaleWorkers must need CreateFargate and WorkerScaling');
+  const tp = t.Properties;
+  if (tp.ServiceNamespace !== 'ecs' || tp.ScalableDimension !== 'ecs:service:DesiredCount') p.push('target is not the ECS service desired count');
+  if (JSON.stringify(tp.ResourceId) !== JSON.stringify({ 'Fn::Sub': 'service/${WorkerCluster}/${WorkerService.Name}' })) p.push(`ResourceId ${JSON.stringify(tp.ResourceId)} is not the worker service`);
+  if (JSON.stringify(tp.MinCapacity) !== '{"Ref":"WorkerMinCount"}' || JSON.stringify(tp.MaxCapacity) !== '{"Ref":"WorkerMaxCount"}') p.push('capacity not WorkerMinCount..WorkerMaxCount');
+  if (Number(params.WorkerMinCount.Default) !== 0) p.push('WorkerMinCount should default to 0 (scale to zero)');
+  if (tp.RoleARN) p.push('RoleARN set: the service-linked role is what Application Auto Scaling should use');
+  const activityMetrics = (a) => (a.Properties.Metrics || []).filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric);
+  let out = 0;
+  let idle = 0;
+  for (const [pname, pol] of policies) {
+    const pp = pol.Properties;
+    if (pol.Condition !== 'ScaleWorkers') p.push(`${pname} not under ScaleWorkers`);
+    if (JSON.stringify(pp.ScalingTargetId) !== JSON.stringify({ Ref: tname })) p.push(`${pname} not on ${tname}`);
+    if (pp.PolicyType !== 'StepScaling') p.push(`${pname}: ${pp.PolicyType}`);
+    const cfg = pp.StepScalingPolicyConfiguration || {};
+    const al = alarmFor(pname);
+    if (al.length !== 1) { p.push(`${pname}: ${al.length} alarms invoke it, expected 1`); continue; }
+    const [aname, a] = al[0];
+    if (a.Condition !== 'ScaleWorkers') p.push(`${aname} not under ScaleWorkers`);
+    const ms = activityMetrics(a);
+    if (!ms.length) p.push(`${aname}: no metrics`);
+    for (const m of ms) {
+      if (m.Namespace !== 'AWS/States' || !/^Activit/.test(m.MetricName)) p.push(`${aname}: ${m.Namespace} ${m.MetricName} is not an activity metric`);
+      if (JSON.stringify(m.Dimensions) !== JSON.stringify([{ Name: 'ActivityArn', Value: { Ref: 'BackfillActivity' } }])) p.push(`${aname}: ${m.MetricName} not on the activity`);
+    }
+    for (const m of (a.Properties.Metrics || []).filter((x) => x.MetricStat)) if (m.MetricStat.Period !== 60) p.push(`${aname}: ${m.Id} period ${m.MetricStat.Period}, not the metrics' 60 s`);
+    const names = ms.map((m) => m.MetricName);
+    const expr = JSON.stringify((a.Properties.Metrics.find((m) => m.Expression) || {}).Expression || '');
+    if (cfg.AdjustmentType === 'ChangeInCapacity') {
+      out++;
+      if (!names.includes('ActivitiesScheduled') || !names.includes('ActivitiesStarted') || !names.includes('ActivityScheduleTime')) p.push(`${aname}: scale-out must see scheduled, started and ActivityScheduleTime (none started has no schedule time)`);
+      if (!/FILL\(scheduled, 0\) > 0 AND FILL\(started, 0\) == 0/.test(expr)) p.push(`${aname}: scale-out does not fire from zero workers: ${expr}`);
+      if (!/ScaleOutWaitSeconds/.test(expr)) p.push(`${aname}: wait not measured against ScaleOutWaitSeconds`);
+      if (a.Properties.TreatMissingData !== 'notBreaching') p.push(`${aname}: no data (idle) must not add workers`);
+      const steps = cfg.StepAdjustments || [];
+      if (!steps.length || steps.some((x) => !(x.ScalingAdjustment > 0))) p.push(`${pname}: scale-out steps must add workers`);
+      if (steps.length && steps[steps.length - 1].MetricIntervalUpperBound !== undefined) p.push(`${pname}: the last step must be open-ended`);
+    } else if (cfg.AdjustmentType === 'ExactCapacity') {
+      idle++;
+      const steps = cfg.StepAdjustments || [];
+      if (steps.length !== 1 || JSON.stringify(steps[0].ScalingAdjustment) !== '{"Ref":"WorkerMinCount"}') p.push(`${pname}: scale-in must set WorkerMinCount`);
+      for (const n of ['ActivitiesScheduled', 'ActivitiesStarted', 'ActivitiesSucceeded', 'ActivitiesFailed']) if (!names.includes(n)) p.push(`${aname}: idle test lacks ${n}`);
+      if (a.Properties.ComparisonOperator !== 'LessThanOrEqualToThreshold' || a.Properties.Threshold !== 0) p.push(`${aname}: idle means no event at all`);
+      if (a.Properties.TreatMissingData !== 'breaching') p.push(`${aname}: an idle activity publishes no data; missing data must count as idle`);
+      if (JSON.stringify(a.Properties.EvaluationPeriods) !== '{"Ref":"ScaleInIdleMinutes"}' || JSON.stringify(a.Properties.DatapointsToAlarm) !== '{"Ref":"ScaleInIdleMinutes"}') p.push(`${aname}: idle window is not ScaleInIdleMinutes one-minute periods`);
+    } else p.push(`${pname}: AdjustmentType ${cfg.AdjustmentType}`);
+  }
+  if (out !== 1 || idle !== 1) p.push(`expected one scale-out and one scale-in policy, found ${out} and ${idle}`);
   return p;
 });
 
 check('alarms: failed executions and tasks waiting with no worker (AWS/States activity metrics)', () => {
   const p = [];
-  const alarms = resourceOf('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+  // The scaling alarms (checked above) act on policies, not on people.
+  const alarms = resourceOf('AWS::CloudWatch::Alarm').filter(([, r]) => r.Condition !== 'ScaleWorkers').map(([, r]) => r.Properties);
   const metricsOf = (a) => [a.MetricName, ...(a.Metrics || []).map((m) => m.MetricStat && m.MetricStat.Metric.MetricName)].filter(Boolean);
   const failed = alarms.find((a) => metricsOf(a).includes('ExecutionsFailed'));
   if (!failed) p.push('no ExecutionsFailed alarm');
   else if (JSON.stringify(failed.Dimensions) !== JSON.stringify([{ Name: 'StateMachineArn', Value: { Ref: 'BackfillStateMachine' } }])) p.push('ExecutionsFailed alarm not on the state machine');
+  const fleetFailed = alarms.find((a) => (a.Metrics || []).some((m) => m.MetricStat && m.MetricStat.Metric.MetricName === 'ExecutionsFailed' &&
+    JSON.stringify(m.MetricStat.Metric.Dimensions) === JSON.stringify([{ Name: 'StateMachineArn', Value: { Ref: 'FleetStateMachine' } }])));
+  if (!fleetFailed) p.push('no ExecutionsFailed alarm on the fleet state machine');
   const starve = alarms.find((a) => metricsOf(a).includes('ActivitiesScheduled') && metricsOf(a).includes('ActivitiesStarted'));
   if (!starve) p.push('no alarm comparing ActivitiesScheduled with ActivitiesStarted');
   else {
@@ -818,6 +1041,193 @@ check('watch-execution.sh: prints status, chunk progress and the summary; exit c
   if (bad.status !== 1 || !/Backfill.SourceAuthFailed/.test(bad.stdout) || !/redrive\.sh/.test(bad.stderr)) p.push(`FAILED: exit ${bad.status} ${bad.stdout}`);
   const run = runScript(dir, 'watch-execution.sh', [arn, '--no-progress'], { STUB_STATUS: 'RUNNING' });
   if (run.status !== 3) p.push(`RUNNING without --follow: exit ${run.status}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return p;
+});
+
+// ---- fleet scripts, against tests/deploy/fake_aws.js ------------------------
+// A fake `aws` answering from canned API responses with the real JMESPath
+// evaluation of each --query (so a wrong query string fails here).
+function fakeAws(dir, state) {
+  const log = path.join(dir, 'aws.log');
+  const stateFile = path.join(dir, 'state.json');
+  fs.writeFileSync(stateFile, JSON.stringify(state));
+  fs.writeFileSync(path.join(dir, 'aws'), `#!/usr/bin/env bash\nexec node ${JSON.stringify(path.join(TOP, 'tests/deploy/fake_aws.js'))} "$@"\n`, { mode: 0o755 });
+  return { log, env: { FAKE_AWS_STATE: stateFile, FAKE_AWS_LOG: log, BF_TOP: TOP },
+    calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : []),
+    set: (st) => fs.writeFileSync(stateFile, JSON.stringify(st)) };
+}
+
+const FLEET_SM = 'arn:aws:states:eu-west-1:123456789012:stateMachine:avesa-backfill-fleet-dev';
+const FLEET_EXEC = 'arn:aws:states:eu-west-1:123456789012:execution:avesa-backfill-fleet-dev:fleet-2026';
+const mapRunArn = (n) => `arn:aws:states:eu-west-1:123456789012:mapRun:avesa-backfill-fleet-dev/Chunks:run${n}`;
+const childArn = (n, i) => `arn:aws:states:eu-west-1:123456789012:execution:avesa-backfill-fleet-dev/Chunks:run${n}-${i}`;
+
+// A fleet run: chunks [tenant, table, chunk, status] per round, plus planned
+// chunks per tenant (the Plan task's answer).
+function fleetState({ status, planned, rounds, redrive = 'NOT_REDRIVABLE' }) {
+  const st = {};
+  st[`describe-execution ${FLEET_EXEC}`] = { executionArn: FLEET_EXEC, status, startDate: '2026-01-01T00:00:00Z',
+    stopDate: status === 'RUNNING' ? null : '2026-01-01T02:00:00Z', redriveCount: 0, redriveStatus: redrive,
+    redriveStatusReason: 'Execution is RUNNING and cannot be redriven',
+    input: '{"tenants":["acme","globex"]}', output: status === 'SUCCEEDED' ? '{"chunks_failed":0}' : null,
+    error: status === 'FAILED' ? 'States.ExceedToleratedFailureThreshold' : null, cause: status === 'FAILED' ? 'round 2' : null };
+  const plan = { plan_key: 'fleet_metadata/connectwise/fleet-2026/plan.jsonl', service: 'connectwise',
+    tenants: Object.entries(planned).map(([tenant_id, chunks]) => ({ tenant_id, chunks })),
+    skipped: [{ tenant_id: 'initech', reason: 'disabled' }], total_chunks: Object.values(planned).reduce((a, b) => a + b, 0) };
+  st[`get-execution-history ${FLEET_EXEC}`] = { events: [
+    { id: 1, type: 'ExecutionStarted' },
+    { id: 2, type: 'TaskStateEntered', stateEnteredEventDetails: { name: 'Plan' } },
+    { id: 5, type: 'TaskStateExited', stateExitedEventDetails: { name: 'Plan', output: JSON.stringify(plan) } },
+    { id: 6, type: 'MapRunStarted' },
+  ] };
+  // Listed newest first: the scripts must order the rounds by startDate.
+  st[`list-map-runs ${FLEET_EXEC}`] = { mapRuns: rounds.map((_, r) => ({ executionArn: FLEET_EXEC, mapRunArn: mapRunArn(r + 1),
+    stateMachineArn: FLEET_SM, startDate: `2026-01-01T0${r}:30:00Z` })).reverse() };
+  rounds.forEach((chunks, r) => {
+    const n = r + 1;
+    const count = (want) => chunks.filter((c) => want.includes(c[3])).length;
+    const runStatus = count(['RUNNING']) ? 'RUNNING' : (n === 2 && count(['FAILED']) ? 'FAILED' : 'SUCCEEDED');
+    st[`describe-map-run ${mapRunArn(n)}`] = { mapRunArn: mapRunArn(n), executionArn: FLEET_EXEC, status: runStatus,
+      itemCounts: { pending: 0, running: count(['RUNNING']), succeeded: count(['SUCCEEDED']), failed: count(['FAILED']),
+        timedOut: count(['TIMED_OUT']), aborted: count(['ABORTED']), total: chunks.length, resultsWritten: 0,
+        failuresNotRedrivable: 0, pendingRedrive: 0 } };
+    st[`list-executions ${mapRunArn(n)}`] = { executions: chunks.map((c, i) => ({ executionArn: childArn(n, i), stateMachineArn: FLEET_SM,
+      name: `run${n}-${i}`, status: c[3], startDate: '2026-01-01T00:31:00Z' })) };
+    chunks.forEach((c, i) => {
+      st[`describe-execution ${childArn(n, i)}`] = { executionArn: childArn(n, i), status: c[3],
+        input: JSON.stringify({ tenant_id: c[0], service: 'connectwise', table_name: c[1], start_date: '2025-01-01T00:00:00.000Z',
+          end_date: '2025-01-02T00:00:00.000Z', chunk_number: c[2], total_chunks: 2, backfill_id: 'fleet-2026', heartbeat_seconds: 60 }) };
+    });
+  });
+  st['redrive-execution'] = { redriveDate: '2026-01-03T00:00:00Z' };
+  st['start-execution'] = { executionArn: FLEET_EXEC, startDate: '2026-01-01T00:00:00Z' };
+  st['describe-stacks avesa-backfill-dev'] = { Stacks: [{ StackName: 'avesa-backfill-dev', Outputs: [
+    { OutputKey: 'StateMachineArn', OutputValue: 'arn:aws:states:eu-west-1:123456789012:stateMachine:avesa-backfill-dev' },
+    { OutputKey: 'FleetStateMachineArn', OutputValue: FLEET_SM }, { OutputKey: 'HeartbeatSeconds', OutputValue: '45' }] }] };
+  return st;
+}
+
+// Table rows as {tenant: [planned, done, failed, running, pending]}.
+function tenantTable(stdout) {
+  const rows = {};
+  const lines = stdout.split('\n');
+  const h = lines.findIndex((l) => /^tenant\s+planned\s+done\s+failed\s+running\s+pending$/.test(l));
+  if (h < 0) return null;
+  for (const l of lines.slice(h + 1)) {
+    const m = /^(\S+(?: tenants\))?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/.exec(l);
+    if (!m) break;
+    rows[m[1]] = m.slice(2).map(Number);
+  }
+  return rows;
+}
+
+const RUNNING_ROUND1 = [
+  ['acme', 'service/tickets', 1, 'SUCCEEDED'], ['acme', 'service/tickets', 2, 'FAILED'],
+  ['acme', 'time/entries', 1, 'SUCCEEDED'], ['acme', 'time/entries', 2, 'RUNNING'],
+  ['globex', 'service/tickets', 1, 'SUCCEEDED'],
+];
+
+check('watch-fleet.sh: per-tenant table (planned, done, failed, running, pending) from the plan, the Map Runs and the child inputs; rounds merged; inputs cached', () => {
+  const p = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-fleet-'));
+  const cacheDir = path.join(dir, 'cache');
+  const fa = fakeAws(dir, fleetState({ status: 'RUNNING', planned: { acme: 4, globex: 3 }, rounds: [RUNNING_ROUND1] }));
+  const run = (args) => runScript(dir, 'watch-fleet.sh', [FLEET_EXEC, '--cache-dir', cacheDir, ...args], fa.env);
+  const r1 = run([]);
+  if (r1.status !== 3) p.push(`RUNNING: exit ${r1.status}, expected 3: ${r1.stderr}`);
+  const t1 = tenantTable(r1.stdout);
+  const want1 = { acme: [4, 2, 1, 1, 0], globex: [3, 1, 0, 0, 2], '(all tenants)': [7, 3, 1, 1, 2] };
+  if (JSON.stringify(t1) !== JSON.stringify(want1)) p.push(`RUNNING table ${JSON.stringify(t1)}, expected ${JSON.stringify(want1)}\n${r1.stdout}`);
+  if (!/round 1: Map Run RUNNING, items 5: succeeded 3, failed 1, timed out 0, aborted 0, running 1, pending 0/.test(r1.stdout)) p.push(`Map Run line: ${r1.stdout}`);
+  const described = (calls) => calls.filter((c) => /describe-execution --execution-arn \S+\/Chunks:/.test(c)).length;
+  const c1 = fa.calls();
+  if (described(c1) !== 5) p.push(`first run described ${described(c1)} children, expected 5`);
+  if (!c1.some((c) => c.startsWith(`stepfunctions list-executions --map-run-arn ${mapRunArn(1)} `))) p.push('no list-executions of the Map Run');
+  // Second look: nothing new to describe; the cache has every input.
+  fs.writeFileSync(fa.log, '');
+  const r2 = run([]);
+  if (described(fa.calls()) !== 0) p.push(`second run described ${described(fa.calls())} children again (cache unused)`);
+  if (JSON.stringify(tenantTable(r2.stdout)) !== JSON.stringify(want1)) p.push('second run table differs');
+  // The run goes on: round 1 ends, round 2 retries acme tickets/2 (succeeds)
+  // and globex tickets/2 (fails), the execution FAILS.
+  const round1 = [...RUNNING_ROUND1.slice(0, 3), ['acme', 'time/entries', 2, 'SUCCEEDED'], RUNNING_ROUND1[4],
+    ['globex', 'service/tickets', 2, 'FAILED'], ['globex', 'time/entries', 1, 'SUCCEEDED']];
+  const round2 = [['acme', 'service/tickets', 2, 'SUCCEEDED'], ['globex', 'service/tickets', 2, 'FAILED']];
+  const st = fleetState({ status: 'FAILED', planned: { acme: 4, globex: 3 }, rounds: [round1, round2], redrive: 'REDRIVABLE' });
+  // Children already cached keep their ARNs and inputs.
+  fa.set(st);
+  fs.writeFileSync(fa.log, '');
+  const r3 = run([]);
+  if (r3.status !== 1) p.push(`FAILED: exit ${r3.status}, expected 1`);
+  const want3 = { acme: [4, 4, 0, 0, 0], globex: [3, 2, 1, 0, 0], '(all tenants)': [7, 6, 1, 0, 0] };
+  const t3 = tenantTable(r3.stdout);
+  if (JSON.stringify(t3) !== JSON.stringify(want3)) p.push(`FAILED table ${JSON.stringify(t3)}, expected ${JSON.stringify(want3)}\n${r3.stdout}`);
+  if (described(fa.calls()) !== 4) p.push(`after round 2, described ${described(fa.calls())} children, expected the 4 new ones`);
+  if (!/round 1: Map Run SUCCEEDED[^\n]*\nround 2: Map Run FAILED, items 2: succeeded 1, failed 1/.test(r3.stdout)) p.push(`rounds not in startDate order: ${r3.stdout}`);
+  if (!/States\.ExceedToleratedFailureThreshold/.test(r3.stdout) || !/redrive-fleet\.sh/.test(r3.stderr)) p.push('FAILED: no error or no redrive hint');
+  // --no-tenants: no child calls at all.
+  fs.writeFileSync(fa.log, '');
+  run(['--no-tenants']);
+  if (fa.calls().some((c) => /list-executions|:execution:[^ ]*\/Chunks:run/.test(c))) p.push('--no-tenants still lists or describes children');
+  // Bad arguments.
+  const bad = runScript(dir, 'watch-fleet.sh', ['arn:aws:states:eu-west-1:1:stateMachine:x'], fa.env);
+  if (bad.status !== 2) p.push(`a state machine ARN accepted: exit ${bad.status}`);
+  if (runScript(dir, 'watch-fleet.sh', [FLEET_EXEC, '--interval', '0'], fa.env).status !== 2) p.push('--interval 0 accepted');
+  fs.rmSync(dir, { recursive: true, force: true });
+  return p;
+});
+
+check('start-fleet.sh: starts the fleet state machine from the stack output with the input (plus HeartbeatSeconds), refuses single-tenant inputs and bad names', () => {
+  const p = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-fleet-'));
+  const fa = fakeAws(dir, fleetState({ status: 'RUNNING', planned: { acme: 1 }, rounds: [] }));
+  const input = path.join(dir, 'in.json');
+  fs.writeFileSync(input, '{"tenants":["acme","globex"],"service":"connectwise","chunk_size_days":7}');
+  const r = runScript(dir, 'start-fleet.sh', ['--input', input, '--name', 'fleet-2026', '--env', 'dev', '--region', 'eu-west-1'], fa.env);
+  if (r.status !== 0) return [`exit ${r.status}: ${r.stderr}`];
+  const lines = r.stdout.trim().split('\n');
+  if (lines[0] !== FLEET_EXEC) p.push(`first line ${lines[0]}`);
+  if (lines[1] !== `https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${FLEET_EXEC}`) p.push(`console URL ${lines[1]}`);
+  const start = fa.calls().find((c) => / start-execution /.test(c)) || '';
+  if (!start.startsWith(`--region eu-west-1 stepfunctions start-execution --state-machine-arn ${FLEET_SM} --name fleet-2026 --input `)) p.push(`start-execution call: ${start}`);
+  const hasJq = spawnSync('bash', ['-c', 'command -v jq']).status === 0;
+  if (hasJq && !/"heartbeat_seconds":45/.test(start)) p.push('stack HeartbeatSeconds not added to the input');
+  if (!/"tenants":\["acme","globex"\]/.test(start)) p.push('input not passed');
+  const single = path.join(dir, 'single.json');
+  fs.writeFileSync(single, '{"tenant_id":"acme","service":"connectwise"}');
+  fs.writeFileSync(fa.log, '');
+  const s1 = runScript(dir, 'start-fleet.sh', ['--input', single], fa.env);
+  if (s1.status !== 2 || !/start-backfill\.sh/.test(s1.stderr)) p.push(`single-tenant input: exit ${s1.status} ${s1.stderr}`);
+  if (fa.calls().length) p.push('a refused input still called aws');
+  if (runScript(dir, 'start-fleet.sh', ['--input', input, '--name', 'bad name!'], fa.env).status !== 2) p.push('bad --name accepted');
+  if (runScript(dir, 'start-fleet.sh', ['--input', path.join(dir, 'missing.json')], fa.env).status !== 2) p.push('missing input accepted');
+  fa.set({ 'describe-stacks avesa-backfill-old': { Stacks: [{ Outputs: [{ OutputKey: 'StateMachineArn', OutputValue: 'arn:x' }] }] } });
+  const old = runScript(dir, 'start-fleet.sh', ['--input', input, '--stack-name', 'avesa-backfill-old'], fa.env);
+  if (old.status !== 2 || !/no FleetStateMachineArn output/.test(old.stderr)) p.push(`stack without the fleet: exit ${old.status} ${old.stderr}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return p;
+});
+
+check('redrive-fleet.sh: refuses a NOT_REDRIVABLE execution; shows what runs again (the last Map Run); --dry-run does not redrive; redrives with the client token', () => {
+  const p = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-fleet-'));
+  const round1 = [['acme', 'service/tickets', 1, 'SUCCEEDED'], ['acme', 'service/tickets', 2, 'FAILED'], ['globex', 'service/tickets', 1, 'FAILED']];
+  const round2 = [['acme', 'service/tickets', 2, 'SUCCEEDED'], ['globex', 'service/tickets', 1, 'FAILED']];
+  const fa = fakeAws(dir, fleetState({ status: 'RUNNING', planned: { acme: 2, globex: 1 }, rounds: [round1] }));
+  const no = runScript(dir, 'redrive-fleet.sh', [FLEET_EXEC], fa.env);
+  if (no.status !== 2 || !/cannot be redriven/.test(no.stderr)) p.push(`NOT_REDRIVABLE: exit ${no.status} ${no.stderr}`);
+  if (fa.calls().some((c) => /redrive-execution/.test(c))) p.push('called redrive-execution on a NOT_REDRIVABLE execution');
+  fa.set(fleetState({ status: 'FAILED', planned: { acme: 2, globex: 1 }, rounds: [round1, round2], redrive: 'REDRIVABLE' }));
+  const dry = runScript(dir, 'redrive-fleet.sh', [FLEET_EXEC, '--dry-run'], fa.env);
+  if (dry.status !== 0 || !/round 2: Map Run FAILED, 1 of 2 chunks succeeded; run again: 1 \(failed 1, timed out 0, aborted 0, not started 0\)/.test(dry.stdout)) p.push(`dry run: exit ${dry.status} ${dry.stdout}${dry.stderr}`);
+  if (!fa.calls().some((c) => c.startsWith(`stepfunctions describe-map-run --map-run-arn ${mapRunArn(2)} `))) p.push('did not describe the last (round 2) Map Run');
+  if (fa.calls().some((c) => /redrive-execution/.test(c))) p.push('--dry-run redrove');
+  const yes = runScript(dir, 'redrive-fleet.sh', [FLEET_EXEC, '--client-token', 'tok-1'], fa.env);
+  if (yes.status !== 0 || !/redriven at 2026-01-03T00:00:00Z \(earlier redrives: 0\)/.test(yes.stdout)) p.push(`REDRIVABLE: exit ${yes.status} ${yes.stdout}${yes.stderr}`);
+  const calls = fa.calls().filter((c) => /redrive-execution/.test(c));
+  if (calls.length !== 1 || calls[0] !== `stepfunctions redrive-execution --execution-arn ${FLEET_EXEC} --query redriveDate --output text --client-token tok-1`) p.push(`redrive-execution calls: ${JSON.stringify(calls)}`);
+  if (runScript(dir, 'redrive-fleet.sh', [FLEET_EXEC, '--client-token', 'bad token'], fa.env).status !== 2) p.push('bad --client-token accepted');
   fs.rmSync(dir, { recursive: true, force: true });
   return p;
 });
