@@ -2,7 +2,7 @@
  *
  * Thin on awsrest. Returns what the service answered: the HTTP status, the
  * X-Amz-Function-Error header (a function that raised still answers 200)
- * and the payload. Judging the payload is the caller's (compat.c).
+ * and the payload. Judging the payload is the caller's (lambda_step.c).
  */
 #ifndef BF_AWS_LAMBDA_H
 #define BF_AWS_LAMBDA_H

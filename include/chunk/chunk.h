@@ -2,10 +2,12 @@
  *
  * The chunk runner is the worker's production task handler (and what
  * `backfill-worker run-chunk` calls). It looks up the tenant, gets the
- * source credentials, pages the source into the raw writer, then maps the
- * raw records through the table's mapping into the canonical writer; each
- * writer finishes with a manifest written last. Built-in steps or the
- * original Lambdas (compat.h) per BACKFILL_INGEST / BACKFILL_TRANSFORM.
+ * tenant's secret, opens the source (source.h: ConnectWise or the
+ * ingestion Lambda, per BACKFILL_INGEST) and the outputs, and for each page
+ * writes the records raw and maps them through the table's mapping into the
+ * canonical writer; each writer finishes with a manifest written last.
+ * BACKFILL_TRANSFORM=lambda hands the transform to a backend
+ * (transform/xform_backend.h) that runs after the raw chunk is written.
  * One runner serves all worker slots at once (thread-safe).
  */
 #ifndef BF_CHUNK_CHUNK_H
@@ -15,6 +17,7 @@
 
 #include "aws/awsenv.h"
 #include "config/config.h"
+#include "source/source.h"
 #include "task/task.h"
 #include "util/err.h"
 
@@ -30,11 +33,7 @@ void chunk_runner_free(struct chunk_runner *r); /* NULL-safe */
 /* Tuning, and the sink the chunks write to (tests). Zero fields keep the
  * defaults; set before the first chunk_run(). */
 struct chunk_options {
-    int cw_max_attempts_429;    /* ConnectWise retry budgets (cw.h) */
-    int cw_max_attempts_5xx;
-    long long cw_backoff_base_ms;
-    long long cw_backoff_max_ms;
-    int cw_page_size;           /* records per request; 0 = the endpoint's */
+    struct source_options source; /* retry budgets, page size (source.h) */
     size_t part_max_bytes;      /* compressed bytes per part; 0 = 64 MiB */
     int gzip_level;             /* 1..9; 0 = 3 (src/README.md, "One
                                    chunk, step by step") */

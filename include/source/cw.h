@@ -4,7 +4,10 @@
  * window, orderBy=id asc, forward-only paging (Link rel="next") and
  * page/pageSize as the fallback. Retries 429 (Retry-After, else backoff with
  * jitter), 5xx and transport errors within bounded budgets. The pure parsers
- * (base URL, Link, Retry-After, page splitting) are exposed for tests/fuzzing.
+ * (base URL, Link, Retry-After, page splitting, the secret) are exposed for
+ * tests/fuzzing. The source reads its own credentials from the tenant's
+ * secret document (cw_creds_parse); source_open() (source.h) is how the
+ * chunk opens it.
  */
 #ifndef BF_SOURCE_CW_H
 #define BF_SOURCE_CW_H
@@ -13,8 +16,34 @@
 #include <stdint.h>
 
 #include "source/source.h"
-#include "tenant/tenant.h"
 #include "util/err.h"
+
+/* What a ConnectWise secret holds. Secret: wipe with cw_creds_wipe(); no
+ * field ever reaches a log, an error, a result or a file. */
+struct cw_creds {
+    char api_base_url[512];
+    char company_id[128];
+    char public_key[256];
+    char private_key[256];
+    char client_id[128];
+};
+
+void cw_creds_wipe(struct cw_creds *c); /* NULL-safe */
+
+/* Fill `out` from a secret's text: the `service` member when it is an
+ * object (per-service form, as the original AVESA secrets), else the top
+ * level (flat form); all five fields, non-empty, without control
+ * characters. BF_E_CREDENTIALS_INVALID naming `secret_name` and the field,
+ * never a value; `out` is wiped on failure. */
+enum bf_rc cw_creds_parse(const char *text, size_t len,
+                          const char *secret_name, const char *service,
+                          struct cw_creds *out, struct bf_err *err);
+
+/* cw_creds_parse() into a scratch copy that is wiped: whether the secret is
+ * usable (a source_secret_check_fn). */
+enum bf_rc cw_secret_check(const char *text, size_t len,
+                           const char *secret_name, const char *service,
+                           struct bf_err *err);
 
 /* Budgets and caps; 0 means the default shown. */
 struct cw_options {
@@ -36,7 +65,7 @@ struct cw_options {
 
 struct cw_params {
     const struct catalog_endpoint *ep;
-    const struct tenant_source_creds *creds; /* copied */
+    const struct cw_creds *creds;            /* copied */
     int64_t start_ms;                        /* window [start, end) */
     int64_t end_ms;
     const struct task_cancel *cancel;        /* borrowed, may be NULL */

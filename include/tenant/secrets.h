@@ -1,8 +1,9 @@
 /* secrets.h -- reading and checking source-credential secrets.
  *
  * The pieces of the tenant store that touch secret text: fetch it (local
- * file or Secrets Manager), parse it into `struct tenant_source_creds`.
- * Callers own the returned text and free it with secrets_text_free(),
+ * file or Secrets Manager). What the text holds is the reading source's
+ * business (source/cw.h). Callers own the returned text and free it with
+ * secrets_text_free(),
  * which wipes it. tenant.c adds the cache and the lock.
  */
 #ifndef BF_TENANT_SECRETS_H
@@ -11,7 +12,6 @@
 #include <stddef.h>
 
 #include "aws/awsenv.h"
-#include "tenant/tenant.h"
 #include "util/err.h"
 
 /* Read a whole local store file (at most 8 MiB), sized up front so no
@@ -32,14 +32,6 @@ enum bf_rc secrets_fetch_file(const char *path, const char *name,
  * throttling, 5xx and transport errors pass up unchanged. */
 enum bf_rc secrets_fetch_sm(struct awsenv *aws, const char *name,
                             char **value, size_t *vlen, struct bf_err *err);
-
-/* Fill `out` from a secret's text for `t->service`. BF_E_CREDENTIALS_INVALID
- * naming the secret and the missing field, never a value; `out` is wiped
- * on failure. */
-enum bf_rc secrets_parse_creds(const char *text, size_t len,
-                               const struct tenant_info *t,
-                               struct tenant_source_creds *out,
-                               struct bf_err *err);
 
 /* Wipe and free secret text of `len` bytes. NULL-safe. */
 void secrets_text_free(char *value, size_t len);

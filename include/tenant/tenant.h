@@ -5,12 +5,15 @@
  * (file://secrets.json or secretsmanager:). Both are cached with a short
  * TTL; after a 401 the pipeline asks again with force_refresh to pick up a
  * rotated secret. Thread-safe: one store serves every worker slot.
- * Secret values live only in `struct tenant_source_creds`, which callers
- * wipe with tenant_source_creds_wipe(); they never reach logs or errors.
+ * A secret is handed over as an opaque document (`struct tenant_secret`):
+ * the source that uses it parses it (source/cw.h), so the store knows no
+ * service's credential shape. Callers wipe their copy with
+ * tenant_secret_wipe(); secret text never reaches logs or errors.
  */
 #ifndef BF_TENANT_TENANT_H
 #define BF_TENANT_TENANT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "aws/awsenv.h"
@@ -24,15 +27,24 @@ struct tenant_info {
     char secret_name[256]; /* from the item, else "{tenant_id}/{env}" */
 };
 
-struct tenant_source_creds {
-    char api_base_url[512];
-    char company_id[128];
-    char public_key[256];
-    char private_key[256];
-    char client_id[128];
+/* A copy of one secret's text (NUL-terminated, `len` bytes), the caller's
+ * to wipe and free with tenant_secret_wipe(). */
+struct tenant_secret {
+    char *text;
+    size_t len;
 };
 
-void tenant_source_creds_wipe(struct tenant_source_creds *c);
+void tenant_secret_wipe(struct tenant_secret *sec); /* NULL-safe */
+
+/* Whether a secret's text is usable by the service that reads it
+ * (source.h: source_secret_check_fn has the same shape). Run on every
+ * secret handed out, and on a fetched one before it is cached, so a broken
+ * secret never replaces a good one: BF_E_CREDENTIALS_INVALID naming the
+ * secret and the field, never a value. */
+typedef enum bf_rc (*tenant_secret_check_fn)(const char *text, size_t len,
+                                             const char *secret_name,
+                                             const char *service,
+                                             struct bf_err *err);
 
 struct tenant_store;
 
@@ -70,11 +82,13 @@ enum bf_rc tenant_lookup(struct tenant_store *s, const char *tenant_id,
 enum bf_rc tenant_list_enabled(struct tenant_store *s, const char *service,
                                char (**ids)[65], size_t *n, struct bf_err *err);
 
-/* BF_E_CREDENTIALS_INVALID with the missing *field* named, never a value. */
-enum bf_rc tenant_source_creds_get(struct tenant_store *s,
-                                   const struct tenant_info *t,
-                                   int force_refresh,
-                                   struct tenant_source_creds *out,
-                                   struct bf_err *err);
+/* The text of `t`'s secret (t->secret_name), from the cache unless
+ * `force_refresh`, checked by `check` for t->service (NULL: not checked).
+ * BF_E_CREDENTIALS_INVALID when it is missing or `check` refuses it; a
+ * transient code when the store itself failed. `out` is empty on failure. */
+enum bf_rc tenant_secret_get(struct tenant_store *s,
+                             const struct tenant_info *t, int force_refresh,
+                             tenant_secret_check_fn check,
+                             struct tenant_secret *out, struct bf_err *err);
 
 #endif

@@ -1,14 +1,15 @@
-/* chunk.c -- one chunk end to end: ConnectWise ingest, then the canonical
- * transform, into the configured sink.
+/* chunk.c -- one chunk end to end: open the source and the outputs; for
+ * each page, write raw, map, write canonical; finish.
  *
- * Owns the order of the steps (tenant, credentials, raw output, transform,
- * manifests last), the per-tenant request-rate limiters that all worker
- * slots share, and the task result. With both steps built in, each page is
- * written raw and mapped to canonical in one pass (memory bounded by a page,
- * nothing read twice); the raw manifest is still finished before the
- * canonical one. BACKFILL_INGEST / BACKFILL_TRANSFORM = lambda hand a step
- * to the original Lambdas (compat.h); a built-in transform after a Lambda
- * ingest reads the raw chunk back from the sink.
+ * Owns the order of the steps (tenant, secret, source, outputs, manifests
+ * last), the per-tenant request-rate limiters that all worker slots share,
+ * and the task result. Each page is written raw and mapped to canonical in
+ * one pass (memory bounded by a page, nothing read twice); the raw manifest
+ * is still finished before the canonical one. Which source and which
+ * transform is decided once, when the runner is made: the source
+ * (source_open: ConnectWise, or the ingestion Lambda, whose pages are the
+ * raw chunk it wrote, read back) and either the built-in mapping or a
+ * transform backend (the canonical-transform Lambda) run after ingest.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,14 +19,13 @@
 #include <cjson/cJSON.h>
 
 #include "chunk/chunk.h"
-#include "compat/compat.h"
 #include "sink/chunkout.h"
 #include "sink/sink.h"
-#include "source/cw.h"
 #include "source/source.h"
 #include "tenant/tenant.h"
 #include "transform/jsonin.h"
 #include "transform/xform.h"
+#include "transform/xform_backend.h"
 #include "util/jsonstrict.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -41,7 +41,10 @@ struct chunk_runner {
     struct bf_config cfg;
     struct awsenv *aws;             /* reference, may be NULL */
     struct tenant_store *tenants;
-    struct xform_mappings *maps;    /* NULL when the transform is a Lambda */
+    struct xform_mappings *maps;    /* NULL with a transform backend */
+    struct xform_backend *xback;    /* NULL with the built-in mapping */
+    enum source_mode source_mode;
+    int source_writes_raw;          /* source_writes_raw(source_mode) */
     struct chunk_options opts;
     pthread_mutex_t mu;             /* guards rls */
     struct rl_entry *rls;
@@ -112,9 +115,20 @@ enum bf_rc chunk_runner_new(const struct bf_config *cfg, struct awsenv *aws,
     pthread_mutex_init(&r->mu, NULL);
     if (aws != NULL)
         r->aws = awsenv_acquire(aws);
+    r->source_mode = is_lambda(cfg->ingest) ? SOURCE_LAMBDA
+                                            : SOURCE_CONNECTWISE;
+    r->source_writes_raw = source_writes_raw(r->source_mode);
     rc = tenant_store_new(cfg, aws, &r->tenants, err);
-    if (rc == BF_OK && !is_lambda(cfg->transform))
+    if (rc == BF_OK && is_lambda(cfg->transform)) {
+        struct xform_lambda_params xp = {0};
+
+        xp.aws = aws;
+        xp.env = cfg->env;
+        xp.invocation = cfg->transform_invocation;
+        rc = xform_lambda_new(&xp, &r->xback, err);
+    } else if (rc == BF_OK) {
         rc = xform_mappings_load(cfg->mappings_dir, &r->maps, err);
+    }
     if (rc != BF_OK) {
         chunk_runner_free(r);
         return rc;
@@ -133,6 +147,7 @@ void chunk_runner_free(struct chunk_runner *r)
         source_ratelimit_free(r->rls[i].rl);
     free(r->rls);
     xform_mappings_free(r->maps);
+    xform_backend_free(r->xback);
     tenant_store_free(r->tenants);
     awsenv_release(r->aws);
     pthread_mutex_destroy(&r->mu);
@@ -369,27 +384,34 @@ static enum bf_rc finish_output(struct chunk_job *j, struct chunkout **c,
 
 /* ---- ingest ---- */
 
-static void cw_params_fill(const struct chunk_job *j,
-                           const struct tenant_source_creds *creds,
-                           struct cw_params *p)
+static void source_params_fill(struct chunk_job *j,
+                               const struct tenant_secret *sec,
+                               struct task_result *out,
+                               struct source_open_params *p)
 {
-    const struct chunk_options *o = &j->r->opts;
+    struct chunk_runner *r = j->r;
 
     memset(p, 0, sizeof(*p));
+    p->mode = r->source_mode;
+    p->in = j->in;
     p->ep = j->ep;
-    p->creds = creds;
-    p->start_ms = j->in->start_ms;
-    p->end_ms = j->in->end_ms;
     p->cancel = j->cancel;
-    p->ratelimit = tenant_ratelimit(j->r, j->in->tenant_id);
-    p->ca_bundle = j->r->cfg.ca_bundle[0] != '\0' ? j->r->cfg.ca_bundle : NULL;
-    p->opts.max_attempts_429 = o->cw_max_attempts_429;
-    p->opts.max_attempts_5xx = o->cw_max_attempts_5xx;
-    p->opts.backoff_base_ms = o->cw_backoff_base_ms;
-    p->opts.backoff_max_ms = o->cw_backoff_max_ms;
-    p->opts.page_size = o->cw_page_size;
+    p->opts = r->opts.source;
+    p->secret = sec->text;
+    p->secret_len = sec->len;
+    p->secret_name = j->tenant.secret_name;
+    p->ratelimit = tenant_ratelimit(r, j->in->tenant_id);
+    p->ca_bundle = r->cfg.ca_bundle[0] != '\0' ? r->cfg.ca_bundle : NULL;
+    p->aws = r->aws;
+    p->env = r->cfg.env;
+    p->sink = j->sink;
+    p->raw_dir = j->raw_dir;
+    p->want_records = j->map != NULL;
+    p->report = out;
 }
 
+/* Each record raw (unless the source wrote the raw chunk itself: then no
+ * raw writer is open) and mapped (unless a backend transforms later). */
 static enum bf_rc write_page(struct chunk_job *j, const struct source_page *pg,
                              struct bf_err *err)
 {
@@ -397,7 +419,8 @@ static enum bf_rc write_page(struct chunk_job *j, const struct source_page *pg,
     size_t i;
 
     for (i = 0; i < pg->count && rc == BF_OK; i++) {
-        rc = write_raw(j, pg->records[i].json, pg->records[i].len, err);
+        if (j->raw != NULL)
+            rc = write_raw(j, pg->records[i].json, pg->records[i].len, err);
         if (rc == BF_OK && j->map != NULL)
             rc = transform_record(j, pg->records[i].json, pg->records[i].len,
                                   err);
@@ -406,35 +429,40 @@ static enum bf_rc write_page(struct chunk_job *j, const struct source_page *pg,
     return rc;
 }
 
-/* One pass over the source: pages into the raw (and canonical) writers. */
+/* One pass: open the source and the outputs; for each page, write raw,
+ * map, write canonical; finish (raw manifest, then canonical). */
 static enum bf_rc ingest_once(struct chunk_job *j,
-                              const struct tenant_source_creds *creds,
-                              struct bf_err *err)
+                              const struct tenant_secret *sec,
+                              struct task_result *out, struct bf_err *err)
 {
-    struct cw_params p;
+    struct source_open_params p;
     struct source *src = NULL;
     const struct source_page *pg = NULL;
+    int writes_raw = j->r->source_writes_raw;
     enum bf_rc rc = BF_OK;
 
     j->pages = 0;
     j->ingested = 0;
     j->coercion_nulls = 0;
     j->text_replaced = 0;
-    cw_params_fill(j, creds, &p);
-    rc = open_outputs(j, 1, err);
+    source_params_fill(j, sec, out, &p);
+    rc = source_open(&p, &src, err);
+    if (writes_raw) /* the pages its writer reported (or -1) */
+        j->pages = out->pages;
     if (rc == BF_OK)
-        rc = cw_open(&p, &src, err);
+        rc = open_outputs(j, !writes_raw, err);
     while (rc == BF_OK) {
         rc = source_next_page(src, &pg, err);
         if (rc != BF_OK || pg == NULL)
             break;
-        j->pages++;
+        if (!writes_raw)
+            j->pages++;
         rc = write_page(j, pg, err);
         if (rc == BF_OK)
             rc = check_cancel(j, err);
     }
     source_close(src);
-    if (rc == BF_OK)
+    if (rc == BF_OK && j->raw != NULL)
         rc = finish_output(j, &j->raw, "raw", &j->raw_sum, &j->have_raw_sum,
                            err);
     if (rc == BF_OK && j->canon != NULL)
@@ -444,104 +472,32 @@ static enum bf_rc ingest_once(struct chunk_job *j,
     return rc;
 }
 
-/* Built-in ingest. A 401/403 may be a rotated secret: read it again once,
- * bypassing the cache, and start the chunk over before giving up. */
-static enum bf_rc ingest_builtin(struct chunk_job *j, struct bf_err *err)
+/* Ingest, with the tenant's secret when the source reads one. A 401/403
+ * may be a rotated secret: read it again once, bypassing the cache, and
+ * start the chunk over before giving up. */
+static enum bf_rc ingest(struct chunk_job *j, struct task_result *out,
+                         struct bf_err *err)
 {
-    struct tenant_source_creds creds;
+    source_secret_check_fn check = source_secret_check(j->r->source_mode);
+    struct tenant_secret sec;
     enum bf_rc rc = BF_OK;
     int attempt;
 
     for (attempt = 0; attempt < 2; attempt++) {
-        memset(&creds, 0, sizeof(creds));
-        rc = tenant_source_creds_get(j->r->tenants, &j->tenant, attempt,
-                                     &creds, err);
+        memset(&sec, 0, sizeof(sec));
+        if (check != NULL)
+            rc = tenant_secret_get(j->r->tenants, &j->tenant, attempt, check,
+                                   &sec, err);
         if (rc == BF_OK)
-            rc = ingest_once(j, &creds, err);
-        tenant_source_creds_wipe(&creds);
-        if (rc != BF_E_SOURCE_AUTH_FAILED || attempt == 1)
+            rc = ingest_once(j, &sec, out, err);
+        tenant_secret_wipe(&sec);
+        if (rc != BF_E_SOURCE_AUTH_FAILED || check == NULL || attempt == 1)
             break;
         log_msg(LOG_WARN, "source_auth_retry",
                 "%s: credentials refused, re-reading the secret once",
                 j->in->tenant_id);
         bf_err_init(err);
     }
-    return rc;
-}
-
-/* Whether a raw manifest's "parts" entry is a data part ({"name",
- * "kind": "data", ...}, see chunkout.h); rejects parts are skipped. */
-static int manifest_part_is_data(const cJSON *e)
-{
-    const cJSON *k = cJSON_GetObjectItemCaseSensitive(e, "kind");
-
-    return !cJSON_IsString(k) || strcmp(k->valuestring, "data") == 0;
-}
-
-static const char *manifest_part_name(const cJSON *e)
-{
-    const cJSON *k = cJSON_GetObjectItemCaseSensitive(e, "name");
-
-    return cJSON_IsString(k) ? k->valuestring : NULL;
-}
-
-static enum bf_rc transform_part(struct chunk_job *j, const char *key,
-                                 struct bf_err *err)
-{
-    struct jsonl_reader *rd = NULL;
-    const char *line = NULL;
-    size_t len = 0;
-    enum bf_rc rc = jsonl_reader_open(j->sink, key, 0, &rd, err);
-
-    while (rc == BF_OK) {
-        rc = jsonl_reader_next(rd, &line, &len, err);
-        if (rc != BF_OK || line == NULL)
-            break;
-        j->ingested++;
-        rc = transform_record(j, line, len, err);
-        if (rc == BF_OK && j->ingested % 1000 == 0)
-            rc = check_cancel(j, err);
-    }
-    jsonl_reader_free(rd);
-    return rc;
-}
-
-/* Built-in transform after a Lambda ingest: read the raw chunk back. */
-static enum bf_rc transform_readback(struct chunk_job *j, struct bf_err *err)
-{
-    cJSON *man = NULL;
-    const cJSON *e = NULL;
-    int found = 0;
-    enum bf_rc rc = chunkout_read_manifest(j->sink, j->raw_dir, &man, &found,
-                                           err);
-
-    if (rc == BF_OK && !found)
-        rc = bf_err_set(err, BF_E_TRANSFORM_FAILED,
-                        "no raw manifest in %s to transform", j->raw_dir);
-    if (rc == BF_OK)
-        rc = open_outputs(j, 0, err);
-    j->ingested = 0;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(man, "parts")) {
-        const char *name = manifest_part_name(e);
-        char key[CHUNK_DIR_MAX + 128];
-
-        if (rc != BF_OK)
-            break;
-        if (!manifest_part_is_data(e))
-            continue;
-        if (name == NULL || strchr(name, '/') != NULL) {
-            rc = bf_err_set(err, BF_E_TRANSFORM_FAILED,
-                            "raw manifest lists a part without a plain name");
-            break;
-        }
-        snprintf(key, sizeof(key), "%s/%s", j->raw_dir, name);
-        rc = transform_part(j, key, err);
-    }
-    cJSON_Delete(man);
-    if (rc == BF_OK)
-        rc = finish_output(j, &j->canon, "canonical", &j->canon_sum,
-                           &j->have_canon_sum, err);
-    abort_outputs(j);
     return rc;
 }
 
@@ -563,7 +519,7 @@ static enum bf_rc job_prepare(struct chunk_job *j, struct bf_err *err)
                        err);
     if (rc != BF_OK)
         return rc;
-    if (!is_lambda(j->r->cfg.transform)) {
+    if (j->r->maps != NULL) {
         j->map = xform_find(j->r->maps, in->service, in->table_name);
         if (j->map == NULL)
             return bf_err_set(err, BF_E_TRANSFORM_FAILED,
@@ -656,24 +612,13 @@ static void log_done(const struct chunk_job *j, const struct task_result *out,
 static enum bf_rc run_steps(struct chunk_job *j, struct task_result *out,
                             struct bf_err *err)
 {
-    const struct bf_config *cfg = &j->r->cfg;
     enum bf_rc rc = job_prepare(j, err);
 
-    if (rc != BF_OK)
-        return rc;
-    if (is_lambda(cfg->ingest)) {
-        rc = compat_ingest_lambda(j->r->aws, cfg->env, j->in, out, err);
-        j->pages = out->pages;
-        if (rc == BF_OK && j->map != NULL)
-            rc = transform_readback(j, err);
-    } else {
-        rc = ingest_builtin(j, err);
-    }
-    if (rc == BF_OK && is_lambda(cfg->transform))
-        rc = compat_transform_lambda(j->r->aws, cfg->env,
-                                     j->ep->canonical_table,
-                                     cfg->transform_invocation, j->in, out,
-                                     err);
+    if (rc == BF_OK)
+        rc = ingest(j, out, err);
+    if (rc == BF_OK && j->r->xback != NULL)
+        rc = xform_backend_run(j->r->xback, j->in, j->ep->canonical_table, out,
+                               err);
     return rc;
 }
 

@@ -8,22 +8,28 @@
  * into records by a small bounded JSON scanner, so records keep the exact
  * bytes the API sent. A prefetch thread fetches page n+1 into a second
  * slot while the caller writes page n (network and CPU overlap; memory is
- * two pages). Credentials are copied in and wiped on close.
+ * two pages). Credentials are copied in and wiped on close; they are read
+ * from the tenant's secret document here too (cw_creds_parse), so the
+ * tenant store never learns their shape.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "aws/http.h"
+#include "aws/sm.h"
 #include "source/cw.h"
 #include "util/backoff.h"
 #include "util/buf.h"
+#include "util/jsonstrict.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -47,7 +53,7 @@ struct cw_slot {
 struct cw_source {
     struct source base;
     struct cw_params p;            /* p.creds points at `creds` below */
-    struct tenant_source_creds creds;
+    struct cw_creds creds;
     struct http_client *http;
     char root[CW_URL_MAX];         /* {base}/{codebase}/apis/3.0 */
     char origin[CW_URL_MAX];       /* scheme://host[:port] */
@@ -963,7 +969,7 @@ static void cw_close(struct source *s)
         free(cw->slots[i].recs);
     }
     free(cw->seen);
-    tenant_source_creds_wipe(&cw->creds);
+    cw_creds_wipe(&cw->creds);
     OPENSSL_cleanse(cw->auth, sizeof(cw->auth));
     free(cw);
 }
@@ -1013,7 +1019,7 @@ static void apply_defaults(struct cw_options *o, const struct catalog_endpoint *
         o->page_size = ep->page_size;
 }
 
-static enum bf_rc check_creds(const struct tenant_source_creds *c,
+static enum bf_rc check_creds(const struct cw_creds *c,
                               struct bf_err *err)
 {
     if (c->company_id[0] == '\0')
@@ -1116,4 +1122,116 @@ out:
     }
     *out = &cw->base;
     return BF_OK;
+}
+
+/* ---- the secret ---- */
+
+void cw_creds_wipe(struct cw_creds *c)
+{
+    if (c != NULL)
+        OPENSSL_cleanse(c, sizeof(*c));
+}
+
+struct creds_field {
+    const char *name;
+    size_t offset;
+    size_t cap;
+};
+
+#define CREDS_FIELD(f)                                                   \
+    { #f, offsetof(struct cw_creds, f), sizeof(((struct cw_creds *)0)->f) }
+
+static const struct creds_field creds_fields[] = {
+    CREDS_FIELD(company_id),
+    CREDS_FIELD(public_key),
+    CREDS_FIELD(private_key),
+    CREDS_FIELD(client_id),
+    CREDS_FIELD(api_base_url),
+};
+
+/* CR/LF in a value would split an HTTP header (libcurl sends custom
+ * headers verbatim); no credential field needs any control character. */
+static int has_ctl(const char *v)
+{
+    for (; *v != '\0'; v++)
+        if ((unsigned char)*v < 0x20 || *v == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* The object that holds the fields: the service's member (per-service
+ * form, as the original AVESA secrets), else the top level (flat form). */
+static const cJSON *creds_object(const cJSON *root, const char *service)
+{
+    const cJSON *per = cJSON_GetObjectItemCaseSensitive(root, service);
+
+    return cJSON_IsObject(per) ? per : root;
+}
+
+static enum bf_rc creds_field_copy(const cJSON *obj,
+                                   const struct creds_field *f,
+                                   const char *secret_name,
+                                   const char *service, struct cw_creds *out,
+                                   struct bf_err *err)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, f->name);
+    const char *v = cJSON_IsString(item) ? item->valuestring : NULL;
+    size_t n;
+
+    if (v == NULL || v[0] == '\0')
+        return bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                          "secret %s (%s): missing field %s", secret_name,
+                          service, f->name);
+    if (has_ctl(v))
+        return bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                          "secret %s (%s): field %s holds a control "
+                          "character", secret_name, service, f->name);
+    n = strlen(v);
+    if (n >= f->cap)
+        return bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                          "secret %s (%s): field %s is too long", secret_name,
+                          service, f->name);
+    memcpy((char *)out + f->offset, v, n + 1);
+    return BF_OK;
+}
+
+enum bf_rc cw_creds_parse(const char *text, size_t len,
+                          const char *secret_name, const char *service,
+                          struct cw_creds *out, struct bf_err *err)
+{
+    cJSON *root = NULL;
+    const cJSON *obj = NULL;
+    enum bf_rc rc = BF_OK;
+    size_t i;
+    char what[280];
+
+    snprintf(what, sizeof what, "secret %s", secret_name);
+    rc = json_strict_parse(text, len, what, BF_E_CREDENTIALS_INVALID,
+                           JSON_STRICT_NO_NAMES, &root, err);
+    if (rc == BF_OK && !cJSON_IsObject(root))
+        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
+                        "secret %s: not a JSON object", secret_name);
+    if (rc == BF_OK)
+        obj = creds_object(root, service);
+    for (i = 0; rc == BF_OK && i < sizeof(creds_fields) / sizeof(creds_fields[0]);
+         i++)
+        rc = creds_field_copy(obj, &creds_fields[i], secret_name, service, out,
+                              err);
+    sm_json_wipe_free(root);
+    if (rc != BF_OK)
+        cw_creds_wipe(out);
+    return rc;
+}
+
+enum bf_rc cw_secret_check(const char *text, size_t len,
+                           const char *secret_name, const char *service,
+                           struct bf_err *err)
+{
+    struct cw_creds c;
+    enum bf_rc rc;
+
+    memset(&c, 0, sizeof(c));
+    rc = cw_creds_parse(text, len, secret_name, service, &c, err);
+    cw_creds_wipe(&c);
+    return rc;
 }

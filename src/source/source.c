@@ -1,9 +1,12 @@
-/* source.c -- the per-tenant rate limiter and the source interface's
- * dispatch.
+/* source.c -- the source factory, the per-tenant rate limiter and the
+ * source interface's dispatch.
  *
- * The rate limiter is a token bucket behind a mutex, shared by all slots of
- * one tenant. Which tables a service has lives in the endpoint catalog
- * (catalog/catalog.h), one layer below.
+ * source_open() picks the implementation (ConnectWise or the ingestion
+ * Lambda) and hands each the parameters it reads; the ConnectWise secret is
+ * parsed here into a stack copy that is wiped as soon as cw_open() has
+ * taken its own. The rate limiter is a token bucket behind a mutex, shared
+ * by all slots of one tenant. Which tables a service has lives in the
+ * endpoint catalog (catalog/catalog.h), one layer below.
  */
 #include <math.h>
 #include <pthread.h>
@@ -12,6 +15,8 @@
 #include <string.h>
 
 #include "source/source.h"
+#include "source/cw.h"
+#include "source/lambda_ingest.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -83,6 +88,64 @@ enum bf_rc source_ratelimit_acquire(struct source_ratelimit *rl,
         if (rc != BF_OK)
             return rc;
     }
+}
+
+/* ---- the factory ---- */
+
+static enum bf_rc open_connectwise(const struct source_open_params *p,
+                                   struct source **out, struct bf_err *err)
+{
+    struct cw_creds creds;
+    struct cw_params cp;
+    enum bf_rc rc;
+
+    memset(&creds, 0, sizeof(creds));
+    rc = cw_creds_parse(p->secret != NULL ? p->secret : "", p->secret_len,
+                        p->secret_name != NULL ? p->secret_name : "",
+                        p->in->service, &creds, err);
+    if (rc != BF_OK)
+        return rc;
+    memset(&cp, 0, sizeof(cp));
+    cp.ep = p->ep;
+    cp.creds = &creds;
+    cp.start_ms = p->in->start_ms;
+    cp.end_ms = p->in->end_ms;
+    cp.cancel = p->cancel;
+    cp.ratelimit = p->ratelimit;
+    cp.ca_bundle = p->ca_bundle;
+    cp.opts.max_attempts_429 = p->opts.max_attempts_429;
+    cp.opts.max_attempts_5xx = p->opts.max_attempts_5xx;
+    cp.opts.backoff_base_ms = p->opts.backoff_base_ms;
+    cp.opts.backoff_max_ms = p->opts.backoff_max_ms;
+    cp.opts.page_size = p->opts.page_size;
+    cp.opts.timeout_ms = p->opts.timeout_ms;
+    rc = cw_open(&cp, out, err);
+    cw_creds_wipe(&creds);
+    return rc;
+}
+
+enum bf_rc source_open(const struct source_open_params *p, struct source **out,
+                       struct bf_err *err)
+{
+    *out = NULL;
+    switch (p->mode) {
+    case SOURCE_CONNECTWISE:
+        return open_connectwise(p, out, err);
+    case SOURCE_LAMBDA:
+        return lambda_ingest_open(p, out, err);
+    }
+    return bf_err_set(err, BF_E_INTERNAL, "unknown source mode %d",
+                      (int)p->mode);
+}
+
+int source_writes_raw(enum source_mode mode)
+{
+    return mode == SOURCE_LAMBDA;
+}
+
+source_secret_check_fn source_secret_check(enum source_mode mode)
+{
+    return mode == SOURCE_CONNECTWISE ? cw_secret_check : NULL;
 }
 
 /* ---- dispatch ---- */

@@ -1,10 +1,9 @@
 /* secrets.c -- reading and checking a tenant's source-credentials secret.
  *
- * Fetches a secret's text (local secrets file or Secrets Manager) and turns
- * it into `struct tenant_source_creds`: per-service or flat layout, the five
- * required fields, errors that name the missing *field* and never a value.
- * Every buffer that held secret text is wiped before it is freed. Caching
- * is the tenant store's (tenant.c).
+ * Fetches a secret's text (local secrets file or Secrets Manager); what it
+ * holds is checked by the source that reads it (source/cw.c). Errors name
+ * the secret, never a value. Every buffer that held secret text is wiped
+ * before it is freed. Caching is the tenant store's (tenant.c).
  */
 #include "tenant/secrets.h"
 
@@ -22,23 +21,6 @@
 #include "util/jsonstrict.h"
 
 #define STORE_FILE_MAX ((size_t)8 * 1024 * 1024)
-
-static int copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-
-    if (n >= cap)
-        return -1;
-    memcpy(dst, src, n + 1);
-    return 0;
-}
-
-static const char *json_str_field(const cJSON *item, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 void secrets_text_free(char *value, size_t len)
 {
@@ -65,95 +47,6 @@ enum bf_rc secrets_read_file(const char *path, char **data, size_t *len,
     *len = b.len;
     *data = buf_detach(&b);
     return BF_OK;
-}
-
-struct creds_field {
-    const char *name;
-    size_t offset;
-    size_t cap;
-};
-
-#define CREDS_FIELD(f)                                                   \
-    { #f, offsetof(struct tenant_source_creds, f),                       \
-      sizeof(((struct tenant_source_creds *)0)->f) }
-
-static const struct creds_field creds_fields[] = {
-    CREDS_FIELD(company_id),
-    CREDS_FIELD(public_key),
-    CREDS_FIELD(private_key),
-    CREDS_FIELD(client_id),
-    CREDS_FIELD(api_base_url),
-};
-
-/* CR/LF in a value would split an HTTP header (libcurl sends custom
- * headers verbatim); no credential field needs any control character. */
-static int has_ctl(const char *v)
-{
-    for (; *v != '\0'; v++)
-        if ((unsigned char)*v < 0x20 || *v == 0x7f)
-            return 1;
-    return 0;
-}
-
-/* The object that holds the fields: the service's member (per-service
- * form, as the original AVESA secrets), else the top level (flat form). */
-static const cJSON *creds_object(const cJSON *root, const char *service)
-{
-    const cJSON *per = cJSON_GetObjectItemCaseSensitive(root, service);
-
-    return cJSON_IsObject(per) ? per : root;
-}
-
-enum bf_rc secrets_parse_creds(const char *text, size_t len,
-                                  const struct tenant_info *t,
-                                  struct tenant_source_creds *out,
-                                  struct bf_err *err)
-{
-    cJSON *root = NULL;
-    const cJSON *obj = NULL;
-    enum bf_rc rc = BF_OK;
-    size_t i;
-    char what[280];
-
-    snprintf(what, sizeof what, "secret %s", t->secret_name);
-    rc = json_strict_parse(text, len, what, BF_E_CREDENTIALS_INVALID,
-                           JSON_STRICT_NO_NAMES, &root, err);
-    if (rc != BF_OK)
-        goto out;
-    if (!cJSON_IsObject(root)) {
-        rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                        "secret %s: not a JSON object", t->secret_name);
-        goto out;
-    }
-    obj = creds_object(root, t->service);
-    for (i = 0; i < sizeof(creds_fields) / sizeof(creds_fields[0]); i++) {
-        const struct creds_field *f = &creds_fields[i];
-        const char *v = json_str_field(obj, f->name);
-
-        if (v == NULL || v[0] == '\0') {
-            rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                            "secret %s (%s): missing field %s",
-                            t->secret_name, t->service, f->name);
-            goto out;
-        }
-        if (has_ctl(v)) {
-            rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                            "secret %s (%s): field %s holds a control "
-                            "character", t->secret_name, t->service, f->name);
-            goto out;
-        }
-        if (copy_str((char *)out + f->offset, f->cap, v) != 0) {
-            rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
-                            "secret %s (%s): field %s is too long",
-                            t->secret_name, t->service, f->name);
-            goto out;
-        }
-    }
-out:
-    sm_json_wipe_free(root);
-    if (rc != BF_OK)
-        tenant_source_creds_wipe(out);
-    return rc;
 }
 
 /* The text of one secret's value: the string itself, or the object

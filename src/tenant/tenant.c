@@ -3,11 +3,12 @@
  * Owns the tenant store (file://tenants.json or dynamodb://TenantServices-
  * {env}), the secrets store (file://secrets.json or secretsmanager:) and a
  * small TTL cache for each, behind one mutex. Network and file reads happen
- * outside the lock; fetching and checking secret text is secrets.c's.
- * Secret text lives only in cache entries and stack copies, all wiped with
- * OPENSSL_cleanse when dropped. Messages name fields and secret names,
- * never values (src/README.md "Tenants, source credentials and Lambda
- * compatibility mode").
+ * outside the lock; fetching secret text is secrets.c's, and judging what
+ * it holds is the caller's check (the source that reads it), run before a
+ * fetched secret is cached. Secret text lives only in cache entries and
+ * the copies handed out, all wiped with OPENSSL_cleanse when dropped.
+ * Messages name fields and secret names, never values (src/README.md
+ * "Tenants, source credentials and Lambda compatibility mode").
  */
 #include "tenant/tenant.h"
 
@@ -105,10 +106,28 @@ static int expand_env(const char *in, const char *env, char *out, size_t cap)
     return 0;
 }
 
-void tenant_source_creds_wipe(struct tenant_source_creds *c)
+void tenant_secret_wipe(struct tenant_secret *sec)
 {
-    if (c != NULL)
-        OPENSSL_cleanse(c, sizeof(*c));
+    if (sec == NULL)
+        return;
+    secrets_text_free(sec->text, sec->len);
+    sec->text = NULL;
+    sec->len = 0;
+}
+
+/* A copy for the caller, sized once (no stray copies in freed memory). */
+static enum bf_rc secret_copy(const char *text, size_t len,
+                              struct tenant_secret *out, struct bf_err *err)
+{
+    out->text = malloc(len + 1);
+    if (out->text == NULL) {
+        out->len = 0;
+        return bf_err_set(err, BF_E_NOMEM, "secrets: out of memory");
+    }
+    memcpy(out->text, text, len);
+    out->text[len] = '\0';
+    out->len = len;
+    return BF_OK;
 }
 
 /* ---- construction ----------------------------------------------------- */
@@ -518,10 +537,10 @@ static struct secret_slot *secret_cache_victim(struct tenant_store *s)
     return best;
 }
 
-/* Parse the cached secret under the lock (the entry may be replaced by
+/* Copy the cached secret under the lock (the entry may be replaced by
  * another thread the moment the lock is released). 1 on a hit. */
 static int secret_cache_read(struct tenant_store *s, const struct tenant_info *t,
-                             struct tenant_source_creds *out, enum bf_rc *rc,
+                             struct tenant_secret *out, enum bf_rc *rc,
                              struct bf_err *err)
 {
     struct secret_slot *e = NULL;
@@ -530,7 +549,7 @@ static int secret_cache_read(struct tenant_store *s, const struct tenant_info *t
     pthread_mutex_lock(&s->lock);
     e = secret_cache_find(s, t->secret_name);
     if (e != NULL && e->expires_ms > store_now(s)) {
-        *rc = secrets_parse_creds(e->value, e->len, t, out, err);
+        *rc = secret_copy(e->value, e->len, out, err);
         hit = 1;
     }
     pthread_mutex_unlock(&s->lock);
@@ -571,11 +590,10 @@ static void log_secret_loaded(const struct tenant_info *t, int refreshed,
     log_end(&l);
 }
 
-enum bf_rc tenant_source_creds_get(struct tenant_store *s,
-                                   const struct tenant_info *t,
-                                   int force_refresh,
-                                   struct tenant_source_creds *out,
-                                   struct bf_err *err)
+enum bf_rc tenant_secret_get(struct tenant_store *s,
+                             const struct tenant_info *t, int force_refresh,
+                             tenant_secret_check_fn check,
+                             struct tenant_secret *out, struct bf_err *err)
 {
     char *value = NULL;
     size_t len = 0;
@@ -585,15 +603,23 @@ enum bf_rc tenant_source_creds_get(struct tenant_store *s,
     if (t->secret_name[0] == '\0')
         return bf_err_set(err, BF_E_CREDENTIALS_INVALID,
                           "tenant %s: no secret name", t->tenant_id);
-    if (!force_refresh && secret_cache_read(s, t, out, &rc, err))
+    if (!force_refresh && secret_cache_read(s, t, out, &rc, err)) {
+        if (rc == BF_OK && check != NULL)
+            rc = check(out->text, out->len, t->secret_name, t->service, err);
+        if (rc != BF_OK)
+            tenant_secret_wipe(out);
         return rc;
+    }
     if (s->secrets_kind == SECRETS_FILE)
         rc = secrets_fetch_file(s->secrets_loc, t->secret_name, &value, &len, err);
     else
         rc = secrets_fetch_sm(s->aws, t->secret_name, &value, &len, err);
     if (rc != BF_OK)
         return rc;
-    rc = secrets_parse_creds(value, len, t, out, err);
+    if (check != NULL)
+        rc = check(value, len, t->secret_name, t->service, err);
+    if (rc == BF_OK)
+        rc = secret_copy(value, len, out, err);
     if (rc != BF_OK) {
         secrets_text_free(value, len);
         return rc;

@@ -32,7 +32,7 @@ declare -A funcs=(
   [fuzz_sigv4]="src/aws/sigv4.c:sigv4_uri_encode src/aws/sigv4.c:sigv4_canonical_uri src/aws/sigv4.c:sigv4_canonical_query src/aws/sigv4.c:sigv4_sign"
   [fuzz_endpoint]="src/aws/endpoint.c:endpoint_parse_url src/aws/endpoint.c:parse_authority src/aws/awsrest.c:awsrest_make_target"
   [fuzz_iso8601]="src/util/timeutil.c:time_parse_iso8601 src/util/timeutil.c:time_format_iso8601"
-  [fuzz_tenant_secret]="src/tenant/secrets.c:secrets_parse_creds src/tenant/secrets.c:secrets_fetch_file src/tenant/secrets.c:secret_value_text"
+  [fuzz_tenant_secret]="src/source/cw.c:cw_creds_parse src/tenant/secrets.c:secrets_fetch_file src/tenant/secrets.c:secret_value_text"
 )
 
 mkdir -p "$work"

@@ -3,9 +3,9 @@
  *
  * The input is the whole secrets store file: a memfd named by its
  * /proc/self/fd path goes through secrets_fetch_file("acme/dev") and, when
- * that finds the entry, its text through secrets_parse_creds(); the raw
- * input also goes straight to secrets_parse_creds (the Secrets Manager
- * form). Properties: an accepted secret has all five fields non-empty and
+ * that finds the entry, its text through cw_creds_parse() (the
+ * ConnectWise source reads its own secret); the raw input also goes
+ * straight to cw_creds_parse (the Secrets Manager form). Properties: an accepted secret has all five fields non-empty and
  * terminated; an error is CREDENTIALS_INVALID (or a local-store code) and
  * its message names the secret and never echoes a value: the marker
  * SECRETVAL (in the dictionary and the seeds) never appears in it.
@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "source/cw.h"
 #include "tenant/secrets.h"
 
 static int store_fd = -1;
 static char store_path[64];
-static const struct tenant_info info = {"acme", "connectwise", 1, "acme/dev"};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -42,12 +42,12 @@ static void no_echo(const struct bf_err *err)
 
 static void parse(const char *text, size_t len)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
 
     memset(&c, 0x5a, sizeof(c));
     bf_err_init(&err);
-    if (secrets_parse_creds(text, len, &info, &c, &err) == BF_OK) {
+    if (cw_creds_parse(text, len, "acme/dev", "connectwise", &c, &err) == BF_OK) {
         const char *f[] = {c.api_base_url, c.company_id, c.public_key,
                            c.private_key, c.client_id};
         const size_t cap[] = {sizeof(c.api_base_url), sizeof(c.company_id),
@@ -63,7 +63,7 @@ static void parse(const char *text, size_t len)
             abort();
         no_echo(&err);
     }
-    tenant_source_creds_wipe(&c);
+    cw_creds_wipe(&c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -843,8 +843,8 @@ START_TEST(source_errors_reach_result)
 
     config_for(&cfg, "out");
     r = runner_for(&cfg);
-    opts.cw_max_attempts_429 = 2;
-    opts.cw_backoff_base_ms = 10;
+    opts.source.max_attempts_429 = 2;
+    opts.source.backoff_base_ms = 10;
     chunk_runner_set_options(r, &opts);
     input_for(&in, "acme", "service/tickets", DS_START, DS_END);
     fakesrv_admin(&g_cw, "POST", "faults", "{\"faults\":[{\"status\":429,\"times\":10}]}", NULL);
@@ -919,7 +919,7 @@ START_TEST(rate_limit_shared_per_tenant)
     cfg.source_rps = 4;
     a.r = runner_for(&cfg);
     b.r = a.r;
-    opts.cw_page_size = 100; /* 1500 contacts: 15-16 pages per chunk */
+    opts.source.page_size = 100; /* 1500 contacts: 15-16 pages per chunk */
     chunk_runner_set_options(a.r, &opts);
     input_for(&a.in, "acme", "company/contacts", DS_START, "2025-01-16T00:00:00Z");
     input_for(&b.in, "acme", "company/contacts", "2025-01-16T00:00:00Z", DS_END);

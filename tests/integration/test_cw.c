@@ -18,6 +18,7 @@
 #include "fakesrv.h"
 #include "source/cw.h"
 #include "source/source.h"
+#include "catalog/catalog.h"
 #include "task/task.h"
 #include "testsuite.h"
 #include "util/timeutil.h"
@@ -434,7 +435,7 @@ static void teardown_fake(void)
     fakesrv_stop(&g_cw);
 }
 
-static void creds_for(struct tenant_source_creds *c, const char *base_suffix)
+static void creds_for(struct cw_creds *c, const char *base_suffix)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->api_base_url, sizeof(c->api_base_url), "%s%s", g_cw.url, base_suffix);
@@ -477,7 +478,7 @@ struct run {
 };
 
 /* Page one window to the end; records must be in [start, end). */
-static void run_source(const struct tenant_source_creds *c, const char *table,
+static void run_source(const struct cw_creds *c, const char *table,
                        int64_t start, int64_t end, const struct cw_options *o,
                        struct task_cancel *cancel, long cancel_after,
                        struct source_ratelimit *rl, struct run *r)
@@ -578,7 +579,7 @@ static void reset_fake(void)
 START_TEST(window_union_chunk_sizes)
 {
     static const int sizes_days[] = {1, 3, 7, 30};
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct ids want = {0};
     int64_t lo = ms_of(DS_START), hi = lo + 30LL * 86400000;
     size_t s;
@@ -619,7 +620,7 @@ END_TEST
  * the bound, records exactly on it land in the later chunk only. */
 START_TEST(window_boundary_exact)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct ids all = {0}, left = {0}, right = {0};
     struct run r1 = {0}, r2 = {0};
     int64_t lo = ms_of(DS_START);
@@ -643,7 +644,7 @@ END_TEST
 
 static void check_paging_mode(const char *mode, const char *needle, int page_mode)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct ids want = {0};
     struct run r = {0};
     struct cw_options o = {0};
@@ -723,7 +724,7 @@ static int ncalls(void)
  * empty instead of repeating page 1 (found by the pipeline benchmark). */
 static void run_exactly_one_page(const char *mode, struct run *r, size_t *want_n)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct ids want = {0};
     struct cw_options o = {0};
     char body[64];
@@ -778,7 +779,7 @@ START_TEST(base_url_forms)
     size_t i;
 
     for (i = 0; i < 4; i++) {
-        struct tenant_source_creds c;
+        struct cw_creds c;
         struct run r = {0};
         cJSON *calls = NULL;
 
@@ -801,7 +802,7 @@ END_TEST
 
 static void run_small(const struct cw_options *o, struct run *r)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
 
     creds_for(&c, "");
     run_source(&c, "company/contacts", ms_of(DS_START), ms_of("2025-01-31T00:00:00Z"),
@@ -914,7 +915,7 @@ END_TEST
 START_TEST(auth_failed_not_retried)
 {
     struct run r = {0};
-    struct tenant_source_creds c;
+    struct cw_creds c;
 
     reset_fake();
     creds_for(&c, "");
@@ -1036,7 +1037,7 @@ START_TEST(response_size_cap)
     reset_fake();
     o.max_response = 10000; /* a page of tickets is ~2.5 MB */
     {
-        struct tenant_source_creds c;
+        struct cw_creds c;
 
         creds_for(&c, "");
         run_source(&c, "service/tickets", ms_of(DS_START), ms_of("2025-01-31T00:00:00Z"),
@@ -1062,7 +1063,7 @@ END_TEST
 
 START_TEST(cancel_between_pages)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct task_cancel cancel;
     struct cw_options o = {0};
     struct run r = {0};
@@ -1097,7 +1098,7 @@ END_TEST
 
 START_TEST(credentials_checked)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct run r = {0};
 
     creds_for(&c, "");
@@ -1124,10 +1125,76 @@ START_TEST(credentials_checked)
 }
 END_TEST
 
+/* Through the factory: the source reads its credentials from the tenant's
+ * secret document (the per-service form here), pages the window exactly as
+ * cw_open() does, and refuses a secret that lacks a field, naming the field
+ * and never a value. */
+START_TEST(source_open_reads_its_secret)
+{
+    struct source_open_params p;
+    struct source *src = NULL;
+    const struct source_page *pg = NULL;
+    struct task_input in;
+    struct ids want = {0};
+    struct bf_err err;
+    char secret[2048];
+    size_t n = 0;
+    enum bf_rc rc;
+
+    reset_fake();
+    memset(&in, 0, sizeof(in));
+    snprintf(in.service, sizeof(in.service), "connectwise");
+    snprintf(in.table_name, sizeof(in.table_name), "service/tickets");
+    in.start_ms = ms_of(DS_START);
+    in.end_ms = ms_of("2025-01-03T00:00:00Z");
+    expected_ids("service/tickets", DS_START, "2025-01-03T00:00:00Z", &want);
+    snprintf(secret, sizeof(secret),
+             "{\"connectwise\":{\"api_base_url\":\"%s\",\"company_id\":\"acme\","
+             "\"public_key\":\"pubkey\",\"private_key\":\"privkey\","
+             "\"client_id\":\"client-guid-1\"},\"other\":{}}", g_cw.url);
+    memset(&p, 0, sizeof(p));
+    p.mode = SOURCE_CONNECTWISE;
+    p.in = &in;
+    p.ep = catalog_find("connectwise", "service/tickets");
+    p.secret = secret;
+    p.secret_len = strlen(secret);
+    p.secret_name = "acme/test";
+    p.opts.page_size = 100;
+    ck_assert_int_eq(source_writes_raw(SOURCE_CONNECTWISE), 0);
+    ck_assert_ptr_nonnull(source_secret_check(SOURCE_CONNECTWISE));
+    ck_assert_ptr_null(source_secret_check(SOURCE_LAMBDA));
+    bf_err_init(&err);
+    ck_assert_int_eq(source_secret_check(SOURCE_CONNECTWISE)(
+                         secret, strlen(secret), "acme/test", "connectwise", &err),
+                     BF_OK);
+    rc = source_open(&p, &src, &err);
+    ck_assert_msg(rc == BF_OK, "%s", err.message);
+    while ((rc = source_next_page(src, &pg, &err)) == BF_OK && pg != NULL)
+        n += pg->count;
+    ck_assert_msg(rc == BF_OK, "%s", err.message);
+    ck_assert_int_gt(want.n, 0);
+    ck_assert_int_eq(n, want.n);
+    source_close(src);
+    free(want.v);
+
+    /* No client_id: refused before any request, the field named. */
+    snprintf(secret, sizeof(secret),
+             "{\"api_base_url\":\"%s\",\"company_id\":\"acme\","
+             "\"public_key\":\"pubkey\",\"private_key\":\"privkey\"}", g_cw.url);
+    p.secret_len = strlen(secret);
+    bf_err_init(&err);
+    ck_assert_int_eq(source_open(&p, &src, &err), BF_E_CREDENTIALS_INVALID);
+    ck_assert_ptr_null(src);
+    ck_assert_ptr_nonnull(strstr(err.message, "acme/test"));
+    ck_assert_ptr_nonnull(strstr(err.message, "client_id"));
+    ck_assert_ptr_null(strstr(err.message, "privkey"));
+}
+END_TEST
+
 /* 5 pages at 5 requests/s with a burst of 1: at least 0.8 s. */
 START_TEST(ratelimit_paces_source)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct source_ratelimit *rl = source_ratelimit_new(5, 1);
     struct cw_options o = {0};
     struct run r = {0};
@@ -1202,7 +1269,7 @@ static void *cancel_later(void *arg)
  * timeout). With prefetch, closing the source must not wait either. */
 START_TEST(cancel_abandons_request_in_flight)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct task_cancel cancel;
     struct cw_options o = {0};
     struct late_cancel lc;
@@ -1297,6 +1364,7 @@ Suite *test_suite(void)
     tcase_add_test(fake, cancel_between_pages);
     tcase_add_test(fake, cancel_abandons_request_in_flight);
     tcase_add_test(fake, credentials_checked);
+    tcase_add_test(fake, source_open_reads_its_secret);
     tcase_add_test(fake, ratelimit_paces_source);
     suite_add_tcase(s, fake);
 

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "awstest.h"
 #include "fakesrv.h"
+#include "source/cw.h"
 #include "tenant/tenant.h"
 #include "testsuite.h"
 #include "util/buf.h"
@@ -398,7 +399,25 @@ static void info_for(struct tenant_info *t, const char *secret_name)
     snprintf(t->secret_name, sizeof(t->secret_name), "%s", secret_name);
 }
 
-static void assert_creds(const struct tenant_source_creds *c, const char *priv)
+/* The store's secret for `t`, checked and parsed as the ConnectWise source
+ * does (the store itself hands over an opaque document). */
+static enum bf_rc creds_get(struct tenant_store *s, const struct tenant_info *t,
+                            int force_refresh, struct cw_creds *c,
+                            struct bf_err *err)
+{
+    struct tenant_secret sec;
+    enum bf_rc rc = tenant_secret_get(s, t, force_refresh, cw_secret_check,
+                                      &sec, err);
+
+    memset(c, 0, sizeof(*c));
+    if (rc == BF_OK)
+        rc = cw_creds_parse(sec.text, sec.len, t->secret_name, t->service, c,
+                            err);
+    tenant_secret_wipe(&sec);
+    return rc;
+}
+
+static void assert_creds(const struct cw_creds *c, const char *priv)
 {
     ck_assert_str_eq(c->api_base_url, URL);
     ck_assert_str_eq(c->company_id, COMPANY);
@@ -414,7 +433,7 @@ START_TEST(unreadable_store_files_are_config_errors)
 {
     struct tenant_store *s = NULL;
     struct tenant_info t;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
 
     unlink(tenants_path);
@@ -429,7 +448,7 @@ START_TEST(unreadable_store_files_are_config_errors)
     ck_assert_ptr_nonnull(strstr(err.message, "tenants.json"));
     bf_err_init(&err);
     info_for(&t, "acme/test");
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_E_CONFIG);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_E_CONFIG);
     ck_assert_int_eq(err.rc, BF_E_CONFIG);
     ck_assert_msg(strncmp(err.message, "secrets file: ", 14) == 0 &&
                   strstr(err.message, ": :") == NULL, "%s", err.message);
@@ -441,7 +460,7 @@ START_TEST(file_secret_both_forms)
 {
     struct tenant_store *s = NULL;
     struct tenant_info t;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
     char text[4096];
 
@@ -460,18 +479,18 @@ START_TEST(file_secret_both_forms)
     s = file_store();
     bf_err_init(&err);
     info_for(&t, "acme/test");
-    ck_assert_msg(tenant_source_creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
+    ck_assert_msg(creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
     assert_creds(&c, PRIV);
     info_for(&t, "flat/test");
-    ck_assert_msg(tenant_source_creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
+    ck_assert_msg(creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
     assert_creds(&c, PRIV);
     info_for(&t, "text/test");
-    ck_assert_msg(tenant_source_creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
+    ck_assert_msg(creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
     assert_creds(&c, PRIV);
-    tenant_source_creds_wipe(&c);
+    cw_creds_wipe(&c);
     ck_assert_str_eq(c.private_key, "");
     info_for(&t, "absent/test");
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err),
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err),
                      BF_E_CREDENTIALS_INVALID);
     ck_assert_ptr_nonnull(strstr(err.message, "absent/test"));
     tenant_store_free(s);
@@ -482,7 +501,7 @@ START_TEST(sm_secret_both_forms)
 {
     struct tenant_store *s = NULL;
     struct tenant_info t;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
     char v[2048];
     cJSON *calls = NULL, *call = NULL, *hdrs = NULL;
@@ -494,13 +513,13 @@ START_TEST(sm_secret_both_forms)
     s = new_store("dynamodb://TenantServices-{env}", "secretsmanager:");
     bf_err_init(&err);
     info_for(&t, "acme/test");
-    ck_assert_msg(tenant_source_creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
+    ck_assert_msg(creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
     assert_creds(&c, PRIV);
     info_for(&t, "flat/test");
-    ck_assert_msg(tenant_source_creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
+    ck_assert_msg(creds_get(s, &t, 0, &c, &err) == BF_OK, "%s", err.message);
     assert_creds(&c, PRIV);
     info_for(&t, "missing/test");
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err),
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err),
                      BF_E_CREDENTIALS_INVALID);
     ck_assert_ptr_nonnull(strstr(err.message, "ResourceNotFoundException"));
     ck_assert_int_eq(err.retryable, 0);
@@ -514,7 +533,7 @@ START_TEST(sm_secret_both_forms)
     ck_assert_str_eq(str_at(hdrs, "content-type"), "application/x-amz-json-1.1");
     ck_assert_str_eq(str_at(call, "body"), "{\"SecretId\":\"acme/test\"}");
     cJSON_Delete(calls);
-    tenant_source_creds_wipe(&c);
+    cw_creds_wipe(&c);
     tenant_store_free(s);
 }
 END_TEST
@@ -527,7 +546,7 @@ static void missing_field_case(struct tenant_store *s, int use_sm, const char *f
     cJSON *o = cJSON_Parse(creds_json(PRIV));
     cJSON *wrap = cJSON_CreateObject();
     struct tenant_info t;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
     char name[64], *text = NULL, *file = NULL;
 
@@ -546,7 +565,7 @@ static void missing_field_case(struct tenant_store *s, int use_sm, const char *f
     }
     info_for(&t, name);
     bf_err_init(&err);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err),
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err),
                      BF_E_CREDENTIALS_INVALID);
     ck_assert_msg(strstr(err.message, field) != NULL, "%s", err.message);
     ck_assert_str_eq(bf_rc_error_name(err.rc), "Backfill.CredentialsInvalid");
@@ -581,7 +600,7 @@ START_TEST(malformed_secrets)
 {
     struct tenant_store *s = NULL;
     struct tenant_info t;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
 
     /* A secret whose text is not JSON (it holds the private key). */
@@ -589,17 +608,17 @@ START_TEST(malformed_secrets)
     s = file_store();
     info_for(&t, "acme/test");
     bf_err_init(&err);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err),
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err),
                      BF_E_CREDENTIALS_INVALID);
     no_secret_in(err.message, "error message");
     /* The whole file broken. */
     write_file(secrets_path, "{\"acme/test\": {\"connectwise\": {\"private_key\": \"" PRIV "\"");
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 1, &c, &err),
+    ck_assert_int_eq(creds_get(s, &t, 1, &c, &err),
                      BF_E_CREDENTIALS_INVALID);
     no_secret_in(err.message, "error message");
     /* A field of the wrong type. */
     write_file(secrets_path, "{\"acme/test\": {\"connectwise\": {\"company_id\": 17}}}");
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 1, &c, &err),
+    ck_assert_int_eq(creds_get(s, &t, 1, &c, &err),
                      BF_E_CREDENTIALS_INVALID);
     ck_assert_ptr_nonnull(strstr(err.message, "company_id"));
     tenant_store_free(s);
@@ -607,9 +626,41 @@ START_TEST(malformed_secrets)
     reset_fake();
     put_sm_secret("acme/test", "\"not json {\\\"private_key\\\": \\\"" PRIV "\"");
     s = new_store("dynamodb://TenantServices-{env}", "secretsmanager:");
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err),
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err),
                      BF_E_CREDENTIALS_INVALID);
     no_secret_in(err.message, "error message");
+    tenant_store_free(s);
+}
+END_TEST
+
+/* The store does not know what a secret holds: without a check it hands
+ * the text over as stored; the check it is given decides whether a fetched
+ * secret is usable, and a refused one is neither returned nor cached. */
+START_TEST(secret_is_opaque)
+{
+    struct tenant_store *s = NULL;
+    struct tenant_info t;
+    struct tenant_secret sec;
+    struct bf_err err;
+
+    write_file(secrets_path, "{\"acme/test\":\"{\\\"anything\\\":1}\"}");
+    s = file_store();
+    info_for(&t, "acme/test");
+    bf_err_init(&err);
+    ck_assert_int_eq(tenant_secret_get(s, &t, 0, cw_secret_check, &sec, &err),
+                     BF_E_CREDENTIALS_INVALID);
+    ck_assert_ptr_null(sec.text);
+    ck_assert_ptr_nonnull(strstr(err.message, "missing field company_id"));
+    ck_assert_msg(tenant_secret_get(s, &t, 0, NULL, &sec, &err) == BF_OK, "%s",
+                  err.message);
+    ck_assert_str_eq(sec.text, "{\"anything\":1}");
+    ck_assert_int_eq(sec.len, strlen("{\"anything\":1}"));
+    tenant_secret_wipe(&sec);
+    ck_assert_ptr_null(sec.text);
+    /* From the cache now, and still refused by the check. */
+    ck_assert_int_eq(tenant_secret_get(s, &t, 0, cw_secret_check, &sec, &err),
+                     BF_E_CREDENTIALS_INVALID);
+    ck_assert_ptr_null(sec.text);
     tenant_store_free(s);
 }
 END_TEST
@@ -618,7 +669,7 @@ START_TEST(rotated_key_refresh_sm)
 {
     struct tenant_store *s = NULL;
     struct tenant_info t;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
     char v[2048];
 
@@ -628,28 +679,28 @@ START_TEST(rotated_key_refresh_sm)
     s = new_store("dynamodb://TenantServices-{env}", "secretsmanager:");
     info_for(&t, "acme/test");
     bf_err_init(&err);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_OK);
     ck_assert_str_eq(c.private_key, PRIV);
     /* Rotate. Within the TTL the cached key is served without a call. */
     snprintf(v, sizeof(v), "{\"connectwise\":%s}", creds_json(PRIV2));
     put_sm_secret("acme/test", v);
     fake_now += 30000;
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_OK);
     ck_assert_str_eq(c.private_key, PRIV);
     ck_assert_int_eq(count_calls("secretsmanager"), 1);
     /* After a 401 the pipeline forces a re-read: the new key. */
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 1, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 1, &c, &err), BF_OK);
     ck_assert_str_eq(c.private_key, PRIV2);
     ck_assert_int_eq(count_calls("secretsmanager"), 2);
     /* And the cache now holds the new key. */
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_OK);
     ck_assert_str_eq(c.private_key, PRIV2);
     ck_assert_int_eq(count_calls("secretsmanager"), 2);
     /* Past the TTL it is read again. */
     fake_now += 61000;
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_OK);
     ck_assert_int_eq(count_calls("secretsmanager"), 3);
-    tenant_source_creds_wipe(&c);
+    cw_creds_wipe(&c);
     tenant_store_free(s);
 }
 END_TEST
@@ -658,7 +709,7 @@ START_TEST(rotated_key_refresh_file)
 {
     struct tenant_store *s = NULL;
     struct tenant_info t;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
     char text[2048];
 
@@ -667,20 +718,20 @@ START_TEST(rotated_key_refresh_file)
     s = file_store();
     info_for(&t, "acme/test");
     bf_err_init(&err);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_OK);
     snprintf(text, sizeof(text), "{\"acme/test\":{\"connectwise\":%s}}", creds_json(PRIV2));
     write_file(secrets_path, text);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_OK);
     ck_assert_str_eq(c.private_key, PRIV);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 1, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 1, &c, &err), BF_OK);
     ck_assert_str_eq(c.private_key, PRIV2);
     /* A refresh that finds a broken secret fails and keeps the cache. */
     write_file(secrets_path, "{\"acme/test\":{\"connectwise\":{}}}");
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 1, &c, &err),
+    ck_assert_int_eq(creds_get(s, &t, 1, &c, &err),
                      BF_E_CREDENTIALS_INVALID);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_OK);
     ck_assert_str_eq(c.private_key, PRIV2);
-    tenant_source_creds_wipe(&c);
+    cw_creds_wipe(&c);
     tenant_store_free(s);
 }
 END_TEST
@@ -691,7 +742,7 @@ START_TEST(secrets_never_logged)
 {
     struct tenant_store *s = NULL;
     struct tenant_info t;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
     char v[2048], text[2048];
     char *logbuf = NULL;
@@ -710,17 +761,17 @@ START_TEST(secrets_never_logged)
     s = new_store("dynamodb://TenantServices-{env}", "secretsmanager:");
     bf_err_init(&err);
     ck_assert_int_eq(tenant_lookup(s, "acme", "connectwise", &t, &err), BF_OK);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 1, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 1, &c, &err), BF_OK);
     put_sm_secret("acme/test", "\"{\\\"private_key\\\":\\\"" PRIV "\\\"}\"");
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 1, &c, &err),
+    ck_assert_int_eq(creds_get(s, &t, 1, &c, &err),
                      BF_E_CREDENTIALS_INVALID);
     no_secret_in(err.message, "error message");
     tenant_store_free(s);
     snprintf(text, sizeof(text), "{\"acme/test\":{\"connectwise\":%s}}", creds_json(PRIV));
     write_file(secrets_path, text);
     s = file_store();
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 1, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 1, &c, &err), BF_OK);
     tenant_store_free(s);
     log_msg(LOG_INFO, "test_end", "done");
 
@@ -732,7 +783,7 @@ START_TEST(secrets_never_logged)
     ck_assert_ptr_nonnull(strstr(logbuf, "test_end"));
     no_secret_in(logbuf, "log");
     free(logbuf);
-    tenant_source_creds_wipe(&c);
+    cw_creds_wipe(&c);
     close(fds[0]);
     close(fds[1]);
 }
@@ -745,7 +796,7 @@ START_TEST(store_transient_errors)
 {
     struct tenant_store *s = NULL;
     struct tenant_info t;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
     char v[2048];
 
@@ -763,14 +814,14 @@ START_TEST(store_transient_errors)
     bf_err_init(&err);
     ck_assert_msg(tenant_lookup(s, "acme", "connectwise", &t, &err) == BF_OK, "%s", err.message);
     ck_assert_int_eq(count_calls("dynamodb"), 2);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_E_AWS);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_E_AWS);
     ck_assert_str_eq(err.aws_code, "ThrottlingException");
     ck_assert_int_eq(err.retryable, 1);
     ck_assert_int_ge(count_calls("secretsmanager"), 2);
     ck_assert_int_eq(fakesrv_admin(&fake, "DELETE", "faults", NULL, NULL), 200);
-    ck_assert_int_eq(tenant_source_creds_get(s, &t, 0, &c, &err), BF_OK);
+    ck_assert_int_eq(creds_get(s, &t, 0, &c, &err), BF_OK);
     ck_assert_str_eq(c.private_key, PRIV);
-    tenant_source_creds_wipe(&c);
+    cw_creds_wipe(&c);
     tenant_store_free(s);
 }
 END_TEST
@@ -787,7 +838,7 @@ static void *hammer(void *ud)
 {
     struct hammer_ctx *h = ud;
     struct tenant_info t, other;
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct bf_err err;
     int i;
 
@@ -801,11 +852,11 @@ static void *hammer(void *ud)
         if (tenant_lookup(h->s, "sleepy", "connectwise", &other, &err) !=
             BF_E_TENANT_DISABLED)
             h->failures++;
-        if (tenant_source_creds_get(h->s, &t, i % 10 == 0, &c, &err) != BF_OK ||
+        if (creds_get(h->s, &t, i % 10 == 0, &c, &err) != BF_OK ||
             strcmp(c.private_key, PRIV) != 0 || strcmp(c.api_base_url, URL) != 0)
             h->failures++;
     }
-    tenant_source_creds_wipe(&c);
+    cw_creds_wipe(&c);
     return NULL;
 }
 
@@ -865,6 +916,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, sm_secret_both_forms);
     tcase_add_test(tc, missing_fields_named);
     tcase_add_test(tc, malformed_secrets);
+    tcase_add_test(tc, secret_is_opaque);
     tcase_add_test(tc, rotated_key_refresh_sm);
     tcase_add_test(tc, rotated_key_refresh_file);
     tcase_add_test(tc, secrets_never_logged);

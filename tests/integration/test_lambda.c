@@ -1,4 +1,7 @@
-/* test_compat.c -- Lambda compatibility mode.
+/* test_lambda.c -- Lambda compatibility mode: the ingestion Lambda as a
+ * source (source/lambda_ingest.h, opened through source_open) and the
+ * canonical-transform Lambda as a transform backend
+ * (transform/xform_backend.h).
  *
  * Against the fake Lambda (tests/support/fake/server.js), which verifies
  * SigV4 and records every Invoke: the exact function names and payloads for
@@ -14,8 +17,12 @@
 
 #include "aws/awsenv.h"
 #include "aws/creds.h"
-#include "compat/compat.h"
 #include "catalog/catalog.h"
+#include "sink/chunkout.h"
+#include "sink/sink.h"
+#include "source/lambda_ingest.h"
+#include "source/source.h"
+#include "transform/xform_backend.h"
 #include "awstest.h"
 #include "fakesrv.h"
 #include "task/task.h"
@@ -99,6 +106,56 @@ static const char *str_at(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
+/* The ingestion Lambda through the source factory, as a chunk opens it
+ * when a Lambda transform follows (no records read back). */
+static enum bf_rc ingest_lambda(struct awsenv *aws, const char *env,
+                                const struct task_input *in, long timeout_ms,
+                                struct task_result *out, struct bf_err *err)
+{
+    struct source_open_params p;
+    struct source *src = NULL;
+    const struct source_page *pg = NULL;
+    enum bf_rc rc;
+
+    memset(&p, 0, sizeof(p));
+    p.mode = SOURCE_LAMBDA;
+    p.in = in;
+    p.aws = aws;
+    p.env = env;
+    p.opts.timeout_ms = timeout_ms;
+    p.report = out;
+    rc = source_open(&p, &src, err);
+    if (rc != BF_OK) {
+        ck_assert_ptr_null(src);
+        return rc;
+    }
+    ck_assert_int_eq(source_next_page(src, &pg, err), BF_OK);
+    ck_assert_ptr_null(pg);
+    source_close(src);
+    return rc;
+}
+
+/* The canonical-transform Lambda as the chunk runner makes and runs it. */
+static enum bf_rc transform_lambda(struct awsenv *aws, const char *env,
+                                   const char *canonical_table,
+                                   const char *invocation,
+                                   const struct task_input *in,
+                                   struct task_result *out, struct bf_err *err)
+{
+    struct xform_lambda_params xp;
+    struct xform_backend *b = NULL;
+    enum bf_rc rc;
+
+    memset(&xp, 0, sizeof(xp));
+    xp.aws = aws;
+    xp.env = env;
+    xp.invocation = invocation;
+    ck_assert_int_eq(xform_lambda_new(&xp, &b, err), BF_OK);
+    rc = xform_backend_run(b, in, canonical_table, out, err);
+    xform_backend_free(b);
+    return rc;
+}
+
 /* ---- names and payloads ------------------------------------------------ */
 
 struct table_case {
@@ -125,12 +182,12 @@ START_TEST(function_names)
     char name[128];
     size_t i;
 
-    compat_ingest_function_name("connectwise", "dev", name);
+    lambda_ingest_function_name("connectwise", "dev", name);
     ck_assert_str_eq(name, "avesa-connectwise-ingestion-dev");
-    compat_ingest_function_name("connectwise", "prod", name);
+    lambda_ingest_function_name("connectwise", "prod", name);
     ck_assert_str_eq(name, "avesa-connectwise-ingestion-prod");
     for (i = 0; i < NTABLES; i++) {
-        compat_transform_function_name(tables[i].canonical, "dev", name);
+        xform_lambda_function_name(tables[i].canonical, "dev", name);
         ck_assert_str_eq(name, tables[i].function);
     }
     /* Every enabled endpoint of the endpoint table is in the list above,
@@ -146,7 +203,7 @@ START_TEST(function_names)
             ck_assert_str_eq(tables[k].canonical, e->canonical_table);
     }
     /* The env keeps its own spelling; only the table's '_' change. */
-    compat_transform_function_name("time_entries", "qa_1", name);
+    xform_lambda_function_name("time_entries", "qa_1", name);
     ck_assert_str_eq(name, "avesa-canonical-transform-time-entries-qa_1");
 }
 END_TEST
@@ -194,9 +251,9 @@ START_TEST(every_table_names_and_payloads)
         make_input(&in, tables[i].endpoint);
         task_result_init(&r);
         bf_err_init(&err);
-        ck_assert_msg(compat_ingest_lambda(aws, "dev", &in, &r, &err) == BF_OK,
+        ck_assert_msg(ingest_lambda(aws, "dev", &in, 0, &r, &err) == BF_OK,
                       "%s", err.message);
-        ck_assert_msg(compat_transform_lambda(aws, "dev", tables[i].canonical, NULL,
+        ck_assert_msg(transform_lambda(aws, "dev", tables[i].canonical, NULL,
                                               &in, &r, &err) == BF_OK, "%s", err.message);
     }
     cs = calls();
@@ -247,10 +304,10 @@ START_TEST(success_counts_present)
     make_input(&in, "service/tickets");
     task_result_init(&r);
     bf_err_init(&err);
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_OK);
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err), BF_OK);
     ck_assert_int_eq(r.records_ingested, 1234);
     ck_assert_int_eq(r.pages, 3);
-    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "tickets", "RequestResponse",
+    ck_assert_int_eq(transform_lambda(aws, "dev", "tickets", "RequestResponse",
                                              &in, &r, &err), BF_OK);
     ck_assert_int_eq(r.records_transformed, 1200);
     ck_assert_int_eq(r.records_rejected, 34);
@@ -274,10 +331,10 @@ START_TEST(success_counts_absent_are_null)
     task_result_init(&r);
     r.records_ingested = 99; /* must be overwritten, not left */
     bf_err_init(&err);
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_OK);
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err), BF_OK);
     ck_assert_int_eq(r.records_ingested, -1);
     ck_assert_int_eq(r.pages, -1);
-    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "tickets", NULL, &in, &r, &err),
+    ck_assert_int_eq(transform_lambda(aws, "dev", "tickets", NULL, &in, &r, &err),
                      BF_OK);
     ck_assert_int_eq(r.records_transformed, -1);
     /* The result says null, not 0. */
@@ -310,14 +367,14 @@ START_TEST(function_error)
     make_input(&in, "service/tickets");
     task_result_init(&r);
     bf_err_init(&err);
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err), BF_E_LAMBDA_FAILED);
     ck_assert_str_eq(bf_rc_error_name(err.rc), "Backfill.LambdaFailed");
     ck_assert_int_eq(err.retryable, 0);
     ck_assert_ptr_nonnull(strstr(err.message, "ValueError"));
     ck_assert_ptr_nonnull(strstr(err.message, "avesa-connectwise-ingestion-dev"));
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err), BF_E_LAMBDA_FAILED);
     ck_assert_int_eq(err.retryable, 1);
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err), BF_E_LAMBDA_FAILED);
     ck_assert_int_eq(err.retryable, 1);
     awsenv_release(aws);
 }
@@ -338,7 +395,7 @@ START_TEST(status_code_in_payload)
     make_input(&in, "time/entries");
     task_result_init(&r);
     bf_err_init(&err);
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err), BF_E_LAMBDA_FAILED);
     ck_assert_int_eq(err.retryable, 1);
     ck_assert_ptr_nonnull(strstr(err.message, "500"));
     ck_assert_ptr_nonnull(strstr(err.message, "ConnectWise down"));
@@ -347,7 +404,7 @@ START_TEST(status_code_in_payload)
     ck_assert_msg(strstr(cause, "\"retryable\":true") != NULL ||
                   strstr(cause, "\"retryable\": true") != NULL, "%s", cause);
     free(cause);
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err), BF_E_LAMBDA_FAILED);
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err), BF_E_LAMBDA_FAILED);
     ck_assert_int_eq(err.retryable, 0);
     ck_assert_ptr_nonnull(strstr(err.message, "bad dates"));
     awsenv_release(aws);
@@ -372,16 +429,16 @@ START_TEST(status_code_not_a_status)
     make_input(&in, "time/entries");
     task_result_init(&r);
     bf_err_init(&err);
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err),
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err),
                      BF_E_LAMBDA_FAILED);
     ck_assert_int_eq(err.retryable, 0);
     ck_assert_ptr_nonnull(strstr(err.message, "statusCode"));
     bf_err_init(&err);
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err),
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err),
                      BF_E_LAMBDA_FAILED);
     ck_assert_ptr_nonnull(strstr(err.message, "statusCode"));
     bf_err_init(&err);
-    ck_assert_int_eq(compat_ingest_lambda(aws, "dev", &in, &r, &err),
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 0, &r, &err),
                      BF_E_LAMBDA_FAILED);
     ck_assert_int_eq(err.retryable, 0);
     awsenv_release(aws);
@@ -399,7 +456,7 @@ START_TEST(missing_function)
     make_input(&in, "time/entries");
     task_result_init(&r);
     bf_err_init(&err);
-    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "time_entries", NULL, &in, &r,
+    ck_assert_int_eq(transform_lambda(aws, "dev", "time_entries", NULL, &in, &r,
                                              &err), BF_E_LAMBDA_FAILED);
     ck_assert_int_eq(err.retryable, 0);
     ck_assert_ptr_nonnull(strstr(err.message, "avesa-canonical-transform-time-entries-dev"));
@@ -422,10 +479,10 @@ START_TEST(event_invocation)
     make_input(&in, "company/contacts");
     task_result_init(&r);
     bf_err_init(&err);
-    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "contacts", "Event", &in, &r, &err),
+    ck_assert_int_eq(transform_lambda(aws, "dev", "contacts", "Event", &in, &r, &err),
                      BF_OK);
     ck_assert_int_eq(r.records_transformed, -1);
-    ck_assert_int_eq(compat_transform_lambda(aws, "dev", "contacts", "Sometimes", &in, &r,
+    ck_assert_int_eq(transform_lambda(aws, "dev", "contacts", "Sometimes", &in, &r,
                                              &err), BF_E_CONFIG);
     cs = calls();
     ck_assert_int_eq(cJSON_GetArraySize(cs), 1);
@@ -442,7 +499,6 @@ START_TEST(timeout)
     struct task_input in;
     struct task_result r;
     struct bf_err err;
-    struct compat_options o = { .timeout_ms = 500 };
     int64_t t0;
 
     reset_fake();
@@ -454,7 +510,7 @@ START_TEST(timeout)
     task_result_init(&r);
     bf_err_init(&err);
     t0 = time_mono_ms();
-    ck_assert_int_eq(compat_ingest_lambda_opts(aws, "dev", &in, &o, &r, &err),
+    ck_assert_int_eq(ingest_lambda(aws, "dev", &in, 500, &r, &err),
                      BF_E_LAMBDA_FAILED);
     ck_assert_int_lt(time_mono_ms() - t0, 2500);
     ck_assert_int_eq(err.retryable, 1);
@@ -464,10 +520,114 @@ START_TEST(timeout)
 }
 END_TEST
 
+/* Record `n` of the raw chunk below: its summary is pseudo-random hex, so
+ * that the parts really compress to several. */
+static void rec_line(long n, char out[128])
+{
+    unsigned long long x = (unsigned long long)n * 6364136223846793005ULL + 1442695040888963407ULL;
+    int k = snprintf(out, 128, "{\"id\":%ld,\"summary\":\"", n);
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        k += snprintf(out + k, 128 - (size_t)k, "%016llx", x);
+    }
+    snprintf(out + k, 128 - (size_t)k, "\"}");
+}
+
+/* A built-in transform after the ingestion Lambda: the source is the raw
+ * chunk the function wrote, read back through its manifest (data parts
+ * only) in pages of 1000 records, and the Lambda's counts are reported.
+ * Without a manifest there is nothing to transform. */
+START_TEST(ingest_reads_raw_chunk_back)
+{
+    struct awsenv *aws = awstest_env();
+    char tmpl[] = "/tmp/bf-lambda-XXXXXX", uri[64], line[128];
+    const char *dir = "acme/raw/connectwise/service/tickets/backfill/w";
+    struct source_open_params p;
+    struct source *src = NULL;
+    const struct source_page *pg = NULL;
+    struct chunkout_options co = {0};
+    struct chunkout_summary sum = {0};
+    struct chunkout *c = NULL;
+    struct sink *sk = NULL;
+    struct task_input in;
+    struct task_result r;
+    struct bf_err err;
+    long pages = 0, n = 0, i;
+    enum bf_rc rc;
+
+    reset_fake();
+    script("avesa-connectwise-ingestion-dev",
+           "[{\"payload\":{\"statusCode\":200,\"body\":{\"records_ingested\":2500,"
+           "\"pages\":3}}},{\"payload\":{\"statusCode\":200}}]");
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    snprintf(uri, sizeof(uri), "file://%s", tmpl);
+    bf_err_init(&err);
+    ck_assert_int_eq(sink_open(uri, NULL, NULL, &sk, &err), BF_OK);
+    make_input(&in, "service/tickets");
+    task_result_init(&r);
+    memset(&p, 0, sizeof(p));
+    p.mode = SOURCE_LAMBDA;
+    p.in = &in;
+    p.aws = aws;
+    p.env = "dev";
+    p.sink = sk;
+    p.raw_dir = dir;
+    p.want_records = 1;
+    p.report = &r;
+    ck_assert_int_eq(source_writes_raw(SOURCE_LAMBDA), 1);
+
+    /* The function's raw chunk: 2500 records over several data parts. */
+    co.dir = dir;
+    co.part_max_bytes = 16384;
+    co.inline_gzip = 1;
+    ck_assert_int_eq(chunkout_open(sk, &co, &c, &err), BF_OK);
+    for (i = 0; i < 2500; i++) {
+        rec_line(i, line);
+        ck_assert_int_eq(chunkout_write(c, CHUNKOUT_DATA, line, strlen(line), &err), BF_OK);
+    }
+    ck_assert_msg(chunkout_finish(c, NULL, &sum, &err) == BF_OK, "%s", err.message);
+    ck_assert_int_gt(sum.parts, 1);
+    chunkout_summary_cleanup(&sum);
+
+    rc = source_open(&p, &src, &err);
+    ck_assert_msg(rc == BF_OK, "%s", err.message);
+    ck_assert_int_eq(r.records_ingested, 2500);
+    ck_assert_int_eq(r.pages, 3);
+    while ((rc = source_next_page(src, &pg, &err)) == BF_OK && pg != NULL) {
+        ck_assert_int_eq(pg->number, ++pages);
+        ck_assert_int_le(pg->count, 1000);
+        for (i = 0; i < (long)pg->count; i++, n++) {
+            rec_line(n, line);
+            ck_assert_int_eq(pg->records[i].len, strlen(line));
+            ck_assert(memcmp(pg->records[i].json, line, strlen(line)) == 0);
+        }
+    }
+    ck_assert_msg(rc == BF_OK, "%s", err.message);
+    ck_assert_int_eq(n, 2500);
+    ck_assert_int_eq(pages, 3);
+    source_close(src);
+
+    /* No manifest: nothing to transform (the counts are still reported). */
+    p.raw_dir = "acme/raw/none";
+    task_result_init(&r);
+    bf_err_init(&err);
+    ck_assert_int_eq(source_open(&p, &src, &err), BF_E_TRANSFORM_FAILED);
+    ck_assert_ptr_null(src);
+    ck_assert_ptr_nonnull(strstr(err.message, "no raw manifest"));
+    ck_assert_int_eq(r.records_ingested, -1);
+    sink_free(sk);
+    snprintf(line, sizeof(line), "rm -rf '%s'", tmpl);
+    ck_assert_int_eq(system(line), 0);
+    awsenv_release(aws);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("compat");
-    TCase *tc = tcase_create("compat");
+    Suite *s = suite_create("lambda");
+    TCase *tc = tcase_create("lambda");
 
     tcase_add_unchecked_fixture(tc, setup_env, teardown_env);
     tcase_set_timeout(tc, 20);
@@ -481,6 +641,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, missing_function);
     tcase_add_test(tc, event_invocation);
     tcase_add_test(tc, timeout);
+    tcase_add_test(tc, ingest_reads_raw_chunk_back);
     suite_add_tcase(s, tc);
     return s;
 }
