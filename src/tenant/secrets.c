@@ -23,16 +23,6 @@
 
 #define STORE_FILE_MAX ((size_t)8 * 1024 * 1024)
 
-static int copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-
-    if (n >= cap)
-        return -1;
-    memcpy(dst, src, n + 1);
-    return 0;
-}
-
 static const char *json_str_field(const cJSON *item, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, name);
@@ -142,7 +132,7 @@ enum bf_rc secrets_parse_creds(const char *text, size_t len,
                             "character", t->secret_name, t->service, f->name);
             goto out;
         }
-        if (copy_str((char *)out + f->offset, f->cap, v) != 0) {
+        if (buf_copy_str((char *)out + f->offset, f->cap, v) != BF_OK) {
             rc = bf_err_set(err, BF_E_CREDENTIALS_INVALID,
                             "secret %s (%s): field %s is too long",
                             t->secret_name, t->service, f->name);
