@@ -218,7 +218,7 @@ static enum bf_rc fast_add_first(struct xform_fast *f, struct xform_path *p)
     return BF_OK;
 }
 
-/* Precompute the fast writer's tables (struct xform_fast). BF_E_NOMEM. */
+/* Precompute the writer's tables (struct xform_fast). BF_E_NOMEM. */
 static enum bf_rc table_prepare(struct xform_table *t)
 {
     struct xform_fast *f = &t->fast;
