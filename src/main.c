@@ -32,7 +32,6 @@
 struct cli {
     const char *cmd;
     const char *input;  /* --input FILE|- */
-    int help;
     struct bf_config cfg;
 };
 
@@ -66,53 +65,6 @@ static void usage(FILE *out, const char *cmd)
                 "Polls the activity with --concurrency slots; SIGTERM/SIGINT drains.\n\n");
     fprintf(out, "flags (each also an environment variable; flags win):\n");
     config_usage(out);
-}
-
-/* Parse "--flag value" / "--flag=value" after the command. Returns 0, or
- * EXIT_USAGE after printing why. */
-static int parse_flags(struct cli *c, int argc, char **argv)
-{
-    int i;
-
-    for (i = 0; i < argc; i++) {
-        char flag[64];
-        const char *arg = argv[i], *eq = strchr(arg, '='), *value = NULL;
-        struct bf_err err;
-        int known = 0;
-
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            c->help = 1;
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0 || strlen(arg) >= sizeof flag) {
-            fprintf(stderr, "backfill-worker %s: unexpected argument \"%s\"\n", c->cmd, arg);
-            return EXIT_USAGE;
-        }
-        snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - arg - 2) : (int)strlen(arg) - 2,
-                 arg + 2);
-        if (eq != NULL)
-            value = eq + 1;
-        else if (i + 1 < argc)
-            value = argv[++i];
-        if (value == NULL) {
-            fprintf(stderr, "backfill-worker %s: --%s needs a value\n", c->cmd, flag);
-            return EXIT_USAGE;
-        }
-        if (strcmp(flag, "input") == 0) {
-            c->input = value;
-            continue;
-        }
-        bf_err_init(&err);
-        if (config_set_flag(&c->cfg, flag, value, &known, &err) != BF_OK) {
-            fprintf(stderr, "backfill-worker %s: %s\n", c->cmd, err.message);
-            return EXIT_USAGE;
-        }
-        if (!known) {
-            fprintf(stderr, "backfill-worker %s: unknown flag --%s (try --help)\n", c->cmd, flag);
-            return EXIT_USAGE;
-        }
-    }
-    return 0;
 }
 
 static int read_input(const char *path, struct buf *b)
@@ -379,6 +331,7 @@ done:
 int main(int argc, char **argv)
 {
     struct cli c;
+    struct config_args args;
     struct bf_err err;
     int code;
 
@@ -408,10 +361,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "backfill-worker: %s\n", err.message);
         return EXIT_USAGE;
     }
-    code = parse_flags(&c, argc - 2, argv + 2);
-    if (code != 0)
-        return code;
-    if (c.help) {
+    if (config_from_args(&c.cfg, argc - 2, argv + 2, &args, &err) != BF_OK) {
+        fprintf(stderr, "backfill-worker %s: %s\n", c.cmd, err.message);
+        return EXIT_USAGE;
+    }
+    c.input = args.input;
+    if (args.help) {
         usage(stdout, c.cmd);
         return 0;
     }

@@ -64,6 +64,14 @@ void creds_provider_init(struct creds_provider *p,
                          const struct creds_provider_vtable *vtable,
                          const char *name, void *impl);
 
+/* For providers with no state of their own, whose get() reads only the
+ * process (environment, files, metadata endpoints): a new bare base, freed
+ * by creds_provider_free_stateless, which such a provider names as its
+ * vtable's destroy. `name` must be static. NULL when out of memory. */
+struct creds_provider *creds_provider_new_stateless(
+    const struct creds_provider_vtable *vtable, const char *name);
+void creds_provider_free_stateless(struct creds_provider *p);
+
 enum bf_rc creds_provider_get(struct creds_provider *p, struct creds *out,
                               struct bf_err *err);
 struct creds_provider *creds_provider_acquire(struct creds_provider *p);

@@ -45,15 +45,20 @@ void config_defaults(struct bf_config *cfg);
  * BF_E_CONFIG naming the variable for an invalid value. */
 enum bf_rc config_from_env(struct bf_config *cfg, struct bf_err *err);
 
-/* Apply one flag by name (without "--"). `*known` = 0 when `flag` is not a
- * setting (the caller handles it); BF_E_CONFIG naming the flag otherwise. */
-enum bf_rc config_set_flag(struct bf_config *cfg, const char *flag,
-                           const char *value, int *known, struct bf_err *err);
+/* What a command line holds besides settings. */
+struct config_args {
+    const char *input; /* --input FILE|- (borrowed from argv), NULL if absent */
+    int help;          /* --help or -h was given */
+};
 
-/* Apply "--flag value" / "--flag=value" pairs; BF_E_CONFIG for anything
- * that is not a setting. */
+/* The command line after the command: apply "--flag value" and
+ * "--flag=value" settings over the current values, in order (the last
+ * one wins), and fill `args` (cleared first) with --input and --help/-h.
+ * The one parser of `backfill-worker COMMAND [flags]`. BF_E_CONFIG with
+ * the message main() prints for an argument that is not a flag, a flag
+ * without a value, an unknown flag or an invalid value (naming --flag). */
 enum bf_rc config_from_args(struct bf_config *cfg, int argc, char **argv,
-                            struct bf_err *err);
+                            struct config_args *args, struct bf_err *err);
 
 /* One line per setting: "  --flag  ENV_VAR", for --help. */
 void config_usage(FILE *out);

@@ -3,9 +3,10 @@
  * A mapping file (src/transform/mappings/<canonical_table>.json, embedded
  * in the binary at build time, overridable from BACKFILL_MAPPINGS_DIR) says
  * for each source system and source table which canonical fields to build:
- * canonical name -> source path, type, required. xform_map_record() turns
- * one raw record into one canonical record, or into a reject reason when a
- * required field is missing or cannot be coerced. The rules (paths, types,
+ * canonical name -> source path, type, required. A writer
+ * (xform_write_record) turns one raw record into one canonical JSON line,
+ * or into a reject reason when a required field is missing or cannot be
+ * coerced. The rules (paths, types,
  * coercion) are documented in src/README.md, "Mapping files and coercion
  * rules", and at the top of src/transform/xform.c. Loaded mappings are
  * immutable and may be shared by threads.
@@ -52,34 +53,22 @@ struct xform_ctx {
 
 #define XFORM_REASON_MAX 256
 
-/* Map `raw`. On BF_OK exactly one of these holds:
- *   *out != NULL: the canonical record (caller frees with cJSON_Delete);
- *   *out == NULL: the record is rejected and `reason` says why.
- * `coercion_nulls` (may be NULL) receives how many optional fields became
- * null because their value could not be coerced to the field's type.
- * Only BF_E_NOMEM is returned as an error. */
-enum bf_rc xform_map_record(const struct xform_table *t, const cJSON *raw,
-                            const struct xform_ctx *ctx, cJSON **out,
-                            char reason[XFORM_REASON_MAX],
-                            int *coercion_nulls, struct bf_err *err);
-
 /* The line written to a rejects part: {"reason", "tenant_id",
  * "source_system", "source_table", "canonical_table", "ingestion_timestamp",
  * "backfill_id", "record": <raw, as received>}. Caller frees. NULL on OOM. */
 cJSON *xform_reject_record(const cJSON *raw, const char *reason,
                            const struct xform_ctx *ctx);
 
-/* SHA-256 (64 hex digits + NUL) of `rec` serialised compactly with object
- * keys sorted at every level, leaving out the top-level members
- * ingestion_timestamp, backfill_id and record_hash, so the hash is stable
- * across runs. BF_E_NOMEM only. */
-enum bf_rc xform_record_hash(const cJSON *rec, char out[65],
-                             struct bf_err *err);
-
-/* ---- the fast path: one raw record straight to its canonical line ----
- * A writer serialises what xform_map_record() + cJSON_PrintUnformatted()
- * would, byte for byte (same members, order, number text and record_hash),
- * into a buffer it reuses, without building the canonical cJSON tree. One
+/* ---- one raw record straight to its canonical line ----
+ * The line is the mapping's fields in mapping order, then tenant_id,
+ * source_system, source_table, canonical_table, ingestion_timestamp,
+ * backfill_id (ctx; null when NULL) and record_hash, as cJSON prints an
+ * object, into a buffer the writer reuses. record_hash is the SHA-256 (64
+ * hex digits) of the record serialised compactly with object keys sorted
+ * at every level, leaving out the top-level members ingestion_timestamp,
+ * backfill_id and record_hash, so the hash is stable across runs; the
+ * serialisation is what Python's json.dumps(rec, sort_keys=True,
+ * separators=(",", ":"), ensure_ascii=False) writes for these values. One
  * writer per chunk; `t` and `ctx` (and the strings it points to) are
  * borrowed and must outlive it. Not for sharing between threads. */
 struct xform_writer;
@@ -93,8 +82,9 @@ void xform_writer_free(struct xform_writer *w); /* NULL-safe */
  *   *line != NULL: the canonical JSON text, *len bytes, no newline; owned by
  *                  `w` and valid until the next call;
  *   *line == NULL: the record is rejected and `reason` says why.
- * `coercion_nulls` as for xform_map_record(). Only BF_E_NOMEM is returned
- * as an error. */
+ * `coercion_nulls` (may be NULL) receives how many optional fields became
+ * null because their value could not be coerced to the field's type.
+ * Only BF_E_NOMEM is returned as an error. */
 enum bf_rc xform_write_record(struct xform_writer *w, const cJSON *raw,
                               const char **line, size_t *len,
                               char reason[XFORM_REASON_MAX],

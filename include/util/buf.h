@@ -55,4 +55,9 @@ void buf_cleanup_secure(struct buf *b);
  * NULL only when out of memory. */
 char *buf_detach(struct buf *b);
 
+/* Copy the string `src` into the fixed array `dst` of `cap` bytes, NUL
+ * included. BF_E_LIMIT, `dst` untouched, when it does not fit: the caller
+ * words the error, since only it knows what the string is. */
+enum bf_rc buf_copy_str(char *dst, size_t cap, const char *src);
+
 #endif

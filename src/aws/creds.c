@@ -7,6 +7,7 @@
 #include "aws/creds.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 
 #include <openssl/crypto.h>
 
@@ -24,6 +25,21 @@ void creds_provider_init(struct creds_provider *p,
     p->name = name;
     p->impl = impl;
     p->refcount = 1;
+}
+
+struct creds_provider *creds_provider_new_stateless(
+    const struct creds_provider_vtable *vtable, const char *name)
+{
+    struct creds_provider *p = calloc(1, sizeof(*p));
+
+    if (p != NULL)
+        creds_provider_init(p, vtable, name, NULL);
+    return p;
+}
+
+void creds_provider_free_stateless(struct creds_provider *p)
+{
+    free(p);
 }
 
 enum bf_rc creds_provider_get(struct creds_provider *p, struct creds *out,

@@ -57,19 +57,11 @@ static enum bf_rc env_get(struct creds_provider *p, struct creds *out,
     return rc;
 }
 
-static void env_destroy(struct creds_provider *p)
-{
-    free(p);
-}
-
-static const struct creds_provider_vtable env_vtable = { env_get, env_destroy };
+static const struct creds_provider_vtable env_vtable = {
+    env_get, creds_provider_free_stateless
+};
 
 struct creds_provider *creds_provider_new_env(void)
 {
-    struct creds_provider *p = calloc(1, sizeof(*p));
-
-    if (p == NULL)
-        return NULL;
-    creds_provider_init(p, &env_vtable, "environment", NULL);
-    return p;
+    return creds_provider_new_stateless(&env_vtable, "environment");
 }

@@ -24,11 +24,6 @@
 #define IMDS_TIMEOUT_MS 2000L
 #define CREDS_PATH "/latest/meta-data/iam/security-credentials/"
 
-struct imds_impl {
-    struct creds_provider base;
-    struct creds_seams seams;
-};
-
 static enum bf_rc imds_base(char *base, size_t n, struct bf_err *err)
 {
     const char *off = getenv("AWS_EC2_METADATA_DISABLED");
@@ -128,23 +123,14 @@ out:
     return rc;
 }
 
-static void imds_destroy(struct creds_provider *p)
-{
-    free(p->impl);
-}
-
 static const struct creds_provider_vtable imds_vtable = {
-    imds_get, imds_destroy
+    imds_get, creds_provider_free_stateless
 };
 
 struct creds_provider *creds_provider_new_imds(const struct creds_seams *seams)
 {
-    struct imds_impl *m = calloc(1, sizeof(*m));
-
-    if (m == NULL)
-        return NULL;
-    if (seams != NULL)
-        m->seams = *seams;
-    creds_provider_init(&m->base, &imds_vtable, "instance-metadata", m);
-    return &m->base;
+    /* Each get() fetches afresh (creds_cached keeps the clock), so the
+     * seams are not needed here. */
+    (void)seams;
+    return creds_provider_new_stateless(&imds_vtable, "instance-metadata");
 }

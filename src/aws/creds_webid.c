@@ -53,20 +53,11 @@ static enum bf_rc webid_get(struct creds_provider *p, struct creds *out,
                       "Identity or an ECS task role, or unset it)");
 }
 
-static void webid_destroy(struct creds_provider *p)
-{
-    free(p);
-}
-
-static const struct creds_provider_vtable webid_vtable = { webid_get,
-                                                           webid_destroy };
+static const struct creds_provider_vtable webid_vtable = {
+    webid_get, creds_provider_free_stateless
+};
 
 struct creds_provider *creds_provider_new_webid(void)
 {
-    struct creds_provider *p = calloc(1, sizeof(*p));
-
-    if (p == NULL)
-        return NULL;
-    creds_provider_init(p, &webid_vtable, "web identity", NULL);
-    return p;
+    return creds_provider_new_stateless(&webid_vtable, "web identity");
 }

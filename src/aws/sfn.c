@@ -143,16 +143,26 @@ enum bf_rc sfn_get_activity_task(struct awsjson_client *c, const char *arn,
     return rc;
 }
 
+/* The Send* calls answer with nothing the worker reads: only whether they
+ * were taken. */
+static enum bf_rc send_answer(struct awsjson_client *c, const char *op,
+                              const char *const *kv,
+                              const struct awsjson_call_opts *opts,
+                              struct bf_err *err)
+{
+    cJSON *resp = NULL;
+    enum bf_rc rc = call(c, op, kv, opts, &resp, err);
+
+    cJSON_Delete(resp);
+    return rc;
+}
+
 enum bf_rc sfn_send_success(struct awsjson_client *c, const char *token,
                             const char *output, struct bf_err *err)
 {
     const char *kv[] = { "taskToken", token, "output", output, NULL };
-    cJSON *resp = NULL;
-    enum bf_rc rc;
 
-    rc = call(c, "SendTaskSuccess", kv, NULL, &resp, err);
-    cJSON_Delete(resp);
-    return rc;
+    return send_answer(c, "SendTaskSuccess", kv, NULL, err);
 }
 
 enum bf_rc sfn_send_failure(struct awsjson_client *c, const char *token,
@@ -161,23 +171,15 @@ enum bf_rc sfn_send_failure(struct awsjson_client *c, const char *token,
 {
     const char *kv[] = { "taskToken", token, "error", error, "cause", cause,
                          NULL };
-    cJSON *resp = NULL;
-    enum bf_rc rc;
 
-    rc = call(c, "SendTaskFailure", kv, NULL, &resp, err);
-    cJSON_Delete(resp);
-    return rc;
+    return send_answer(c, "SendTaskFailure", kv, NULL, err);
 }
 
 enum bf_rc sfn_send_heartbeat(struct awsjson_client *c, const char *token,
                               struct bf_err *err)
 {
     const char *kv[] = { "taskToken", token, NULL };
-    cJSON *resp = NULL;
     struct awsjson_call_opts opts = { SFN_HEARTBEAT_TIMEOUT_MS, 0, 0 };
-    enum bf_rc rc;
 
-    rc = call(c, "SendTaskHeartbeat", kv, &opts, &resp, err);
-    cJSON_Delete(resp);
-    return rc;
+    return send_answer(c, "SendTaskHeartbeat", kv, &opts, err);
 }

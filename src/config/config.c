@@ -329,11 +329,13 @@ enum bf_rc config_from_env(struct bf_config *cfg, struct bf_err *err)
     return BF_OK;
 }
 
-enum bf_rc config_set_flag(struct bf_config *cfg, const char *flag,
+/* Apply one setting by flag name (without "--"); *known = 0 when `flag`
+ * is no setting. */
+static enum bf_rc set_flag(struct bf_config *cfg, const char *flag,
                            const char *value, int *known, struct bf_err *err)
 {
     size_t i;
-    char name[64];
+    char name[2 + 64]; /* "--" and a flag of config_from_args' flag[] */
 
     *known = 0;
     for (i = 0; i < NSETTINGS; i++) {
@@ -347,35 +349,41 @@ enum bf_rc config_set_flag(struct bf_config *cfg, const char *flag,
 }
 
 enum bf_rc config_from_args(struct bf_config *cfg, int argc, char **argv,
-                            struct bf_err *err)
+                            struct config_args *args, struct bf_err *err)
 {
     int i;
 
+    memset(args, 0, sizeof *args);
     for (i = 0; i < argc; i++) {
         char flag[64];
-        const char *arg = argv[i];
-        const char *eq = NULL;
-        const char *value = NULL;
+        const char *arg = argv[i], *eq = strchr(arg, '='), *value = NULL;
         int known = 0;
         enum bf_rc rc;
 
-        if (!has_prefix(arg, "--") || strlen(arg) - 2 >= sizeof flag)
-            return bf_err_set(err, BF_E_CONFIG, "unexpected argument \"%.60s\"", arg);
-        eq = strchr(arg, '=');
-        if (eq != NULL) {
-            snprintf(flag, sizeof flag, "%.*s", (int)(eq - arg - 2), arg + 2);
-            value = eq + 1;
-        } else {
-            snprintf(flag, sizeof flag, "%s", arg + 2);
-            if (i + 1 >= argc)
-                return bf_err_set(err, BF_E_CONFIG, "--%s: needs a value", flag);
-            value = argv[++i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            args->help = 1;
+            continue;
         }
-        rc = config_set_flag(cfg, flag, value, &known, err);
+        if (!has_prefix(arg, "--") || strlen(arg) >= sizeof flag)
+            return bf_err_set(err, BF_E_CONFIG, "unexpected argument \"%s\"", arg);
+        snprintf(flag, sizeof flag, "%.*s",
+                 eq ? (int)(eq - arg - 2) : (int)strlen(arg) - 2, arg + 2);
+        if (eq != NULL)
+            value = eq + 1;
+        else if (i + 1 < argc)
+            value = argv[++i];
+        if (value == NULL)
+            return bf_err_set(err, BF_E_CONFIG, "--%s needs a value", flag);
+        /* Not a setting: the input of the command that runs. */
+        if (strcmp(flag, "input") == 0) {
+            args->input = value;
+            continue;
+        }
+        rc = set_flag(cfg, flag, value, &known, err);
         if (rc != BF_OK)
             return rc;
         if (!known)
-            return bf_err_set(err, BF_E_CONFIG, "unknown flag --%s", flag);
+            return bf_err_set(err, BF_E_CONFIG, "unknown flag --%s (try --help)", flag);
     }
     return BF_OK;
 }

@@ -84,6 +84,19 @@ bad:
     return bf_err_set(err, BF_E_INTERNAL, "invalid sink key '%s'", key);
 }
 
+/* Check `key` and, when it is valid, take the sink's lock: every call that
+ * names a key runs its backend operation under the lock, unlocked after by
+ * the caller. The key's error otherwise, unlocked. */
+static enum bf_rc lock_for_key(struct sink *s, const char *key,
+                               struct bf_err *err)
+{
+    enum bf_rc rc = check_key(key, err);
+
+    if (rc == BF_OK)
+        pthread_mutex_lock(&s->mu);
+    return rc;
+}
+
 enum bf_rc sink_open(const char *output_uri, struct awsenv *aws,
                      const struct sink_options *opts, struct sink **out,
                      struct bf_err *err)
@@ -116,12 +129,12 @@ void sink_uri(const struct sink *s, const char *key, char *out, size_t n)
 enum bf_rc sink_object_begin(struct sink *s, const char *key,
                              struct sink_object **out, struct bf_err *err)
 {
-    enum bf_rc rc = check_key(key, err);
+    enum bf_rc rc;
 
     *out = NULL;
+    rc = lock_for_key(s, key, err);
     if (rc != BF_OK)
         return rc;
-    pthread_mutex_lock(&s->mu);
     rc = s->ops->begin(s, key, out, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -181,12 +194,12 @@ enum bf_rc sink_put(struct sink *s, const char *key, const void *data,
 enum bf_rc sink_get(struct sink *s, const char *key, struct buf *out,
                     int *found, struct bf_err *err)
 {
-    enum bf_rc rc = check_key(key, err);
+    enum bf_rc rc;
 
     *found = 0;
+    rc = lock_for_key(s, key, err);
     if (rc != BF_OK)
         return rc;
-    pthread_mutex_lock(&s->mu);
     rc = s->ops->get(s, key, out, found, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -196,13 +209,13 @@ enum bf_rc sink_read_open(struct sink *s, const char *key,
                           struct sink_reader **out, int *found,
                           struct bf_err *err)
 {
-    enum bf_rc rc = check_key(key, err);
+    enum bf_rc rc;
 
     *out = NULL;
     *found = 0;
+    rc = lock_for_key(s, key, err);
     if (rc != BF_OK)
         return rc;
-    pthread_mutex_lock(&s->mu);
     rc = s->ops->read_open(s, key, out, found, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -229,11 +242,10 @@ void sink_read_close(struct sink_reader *r)
 
 enum bf_rc sink_delete(struct sink *s, const char *key, struct bf_err *err)
 {
-    enum bf_rc rc = check_key(key, err);
+    enum bf_rc rc = lock_for_key(s, key, err);
 
     if (rc != BF_OK)
         return rc;
-    pthread_mutex_lock(&s->mu);
     rc = s->ops->del(s, key, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -242,12 +254,12 @@ enum bf_rc sink_delete(struct sink *s, const char *key, struct bf_err *err)
 enum bf_rc sink_list(struct sink *s, const char *dir, char ***names,
                      size_t *n, struct bf_err *err)
 {
-    enum bf_rc rc = check_key(dir, err);
+    enum bf_rc rc;
 
     *names = NULL;
     *n = 0;
+    rc = lock_for_key(s, dir, err);
     if (rc == BF_OK) {
-        pthread_mutex_lock(&s->mu);
         rc = s->ops->list(s, dir, names, n, err);
         pthread_mutex_unlock(&s->mu);
     }

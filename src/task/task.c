@@ -36,39 +36,36 @@ int task_table_known(const char *service, const char *table)
     return e != NULL && e->enabled;
 }
 
-/* ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ */
-int task_tenant_id_ok(const char *s)
+/* 1 when `s` is 1 to `max` characters, the first a letter or digit, the
+ * others letters, digits or one of `extra`: identifiers that go into
+ * object keys, URLs and resource names unescaped. */
+static int name_ok(const char *s, size_t max, const char *extra)
 {
     size_t i, n = strlen(s);
 
-    if (n < 1 || n > 64)
+    if (n < 1 || n > max)
         return 0;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         int alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                     (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '_' && c != '-')))
+        if (!alnum && (i == 0 || strchr(extra, c) == NULL))
             return 0;
     }
     return 1;
+}
+
+/* ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ */
+int task_tenant_id_ok(const char *s)
+{
+    return name_ok(s, 64, "_-");
 }
 
 /* Execution names: ^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$ (a subset of what
  * Step Functions allows, safe in an object key). */
 static int backfill_id_ok(const char *s)
 {
-    size_t i, n = strlen(s);
-
-    if (n < 1 || n > 80)
-        return 0;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                    (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '_' && c != '-' && c != '.')))
-            return 0;
-    }
-    return 1;
+    return name_ok(s, 80, "_-.");
 }
 
 /* A present, non-null member, or NULL. */

@@ -22,6 +22,7 @@
 
 #include "aws/ddb.h"
 #include "tenant/secrets.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/jsonstrict.h"
@@ -69,16 +70,6 @@ static int64_t store_now(const struct tenant_store *s)
     if (s->opts.now_ms != NULL)
         return s->opts.now_ms(s->opts.clock_ctx);
     return time_mono_ms();
-}
-
-static int copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-
-    if (n >= cap)
-        return -1;
-    memcpy(dst, src, n + 1);
-    return 0;
 }
 
 /* Replace every "{env}" in `in` with `env`. Returns -1 when it won't fit. */
@@ -141,14 +132,14 @@ static enum bf_rc parse_tenants_url(struct tenant_store *s, const char *url,
         return bf_err_set(err, BF_E_CONFIG, "BACKFILL_TENANTS: too long");
     if (strncmp(expanded, "file://", 7) == 0 && expanded[7] != '\0') {
         s->tenants_kind = TENANTS_FILE;
-        return copy_str(s->tenants_loc, sizeof(s->tenants_loc), expanded + 7) == 0
+        return buf_copy_str(s->tenants_loc, sizeof(s->tenants_loc), expanded + 7) == BF_OK
                    ? BF_OK
                    : bf_err_set(err, BF_E_CONFIG, "BACKFILL_TENANTS: too long");
     }
     if (strncmp(expanded, "dynamodb://", 11) == 0 && expanded[11] != '\0' &&
         strlen(expanded + 11) <= 255 && strchr(expanded + 11, '/') == NULL) {
         s->tenants_kind = TENANTS_DYNAMODB;
-        return copy_str(s->tenants_loc, sizeof(s->tenants_loc), expanded + 11) == 0
+        return buf_copy_str(s->tenants_loc, sizeof(s->tenants_loc), expanded + 11) == BF_OK
                    ? BF_OK
                    : bf_err_set(err, BF_E_CONFIG, "BACKFILL_TENANTS: too long");
     }
@@ -166,7 +157,7 @@ static enum bf_rc parse_secrets_url(struct tenant_store *s, const char *url,
         return bf_err_set(err, BF_E_CONFIG, "BACKFILL_SECRETS: too long");
     if (strncmp(expanded, "file://", 7) == 0 && expanded[7] != '\0') {
         s->secrets_kind = SECRETS_FILE;
-        return copy_str(s->secrets_loc, sizeof(s->secrets_loc), expanded + 7) == 0
+        return buf_copy_str(s->secrets_loc, sizeof(s->secrets_loc), expanded + 7) == BF_OK
                    ? BF_OK
                    : bf_err_set(err, BF_E_CONFIG, "BACKFILL_SECRETS: too long");
     }
@@ -266,8 +257,8 @@ static enum bf_rc item_to_info(struct tenant_store *s, const char *tenant_id,
                           tenant_id, service);
     info->enabled = enabled;
     if (secret_name != NULL && secret_name[0] != '\0') {
-        if (copy_str(info->secret_name, sizeof(info->secret_name),
-                     secret_name) != 0)
+        if (buf_copy_str(info->secret_name, sizeof(info->secret_name),
+                         secret_name) != BF_OK)
             return bf_err_set(err, BF_E_TENANT_NOT_CONFIGURED,
                               "tenant %s/%s: secret_name too long",
                               tenant_id, service);

@@ -24,11 +24,12 @@
  *    normalised to "YYYY-MM-DDTHH:MM:SS.sssZ" (finer digits truncated).
  *  - json: the value unchanged.
  *
- * Two ways out, byte-identical: xform_map_record() builds a cJSON tree (the
- * reference, and what tests and rejects use); xform_write_record() writes
- * the canonical line straight into a reused buffer (jsonout.c's cJSON-exact
- * printing), with the record hash put together from the same value texts in
- * a key order sorted once per table. The pipeline uses the second.
+ * One way out: xform_write_record() writes the canonical line straight
+ * into a reused buffer (jsonout.c's cJSON-exact printing), with the record
+ * hash put together from the same value texts in a key order sorted once
+ * per table; no canonical cJSON tree is built. The tests hold a second,
+ * tree-building reading of these rules (tests/support/xform_oracle.c) and
+ * compare the two byte for byte.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -84,17 +85,16 @@ struct xform_field {
     int required;
 };
 
-/* What the fast writer (xform_write_record) precomputes per table: the
+/* What the writer (xform_write_record) precomputes per table: the
  * escaped "name": text of every field, the order of the hashed keys, and a
  * hash set of the distinct first path segments, so a record's top-level
  * members are matched in one pass instead of a strcmp scan per field. */
 struct xform_fast {
-    int ok;                  /* 0: field names clash, use the cJSON path */
     struct buf keys;         /* every field's "name": text, back to back */
     size_t *key_off;         /* per field: offset in keys */
     size_t *key_len;
     size_t *order;           /* hashed keys sorted: < nfields a field, else
-                                nfields + index in ctx_hashed[] */
+                                nfields + index in ctx_names[] */
     size_t norder;
     char **firsts;           /* distinct first segments (borrowed) */
     size_t nfirsts;
@@ -195,21 +195,12 @@ static void order_sort(const struct xform_table *t, size_t *o, size_t n)
     }
 }
 
-/* 1 when a canonical member name appears twice (fields, or a field named
- * like a context member): the fast writer assumes unique keys. */
-static int names_clash(const struct xform_table *t)
+/* The top-level members the record hash leaves out (run-specific). A field
+ * may carry one of these names too: it is left out the same way. */
+static int hash_skipped(const char *k)
 {
-    size_t i, j;
-
-    for (i = 0; i < t->nfields; i++) {
-        for (j = i + 1; j < t->nfields; j++)
-            if (strcmp(t->fields[i].name, t->fields[j].name) == 0)
-                return 1;
-        for (j = 0; j < XFORM_NCTX; j++)
-            if (strcmp(t->fields[i].name, ctx_names[j]) == 0)
-                return 1;
-    }
-    return 0;
+    return strcmp(k, "ingestion_timestamp") == 0 ||
+           strcmp(k, "backfill_id") == 0 || strcmp(k, "record_hash") == 0;
 }
 
 static enum bf_rc fast_add_first(struct xform_fast *f, struct xform_path *p)
@@ -227,7 +218,7 @@ static enum bf_rc fast_add_first(struct xform_fast *f, struct xform_path *p)
     return BF_OK;
 }
 
-/* Precompute the fast writer's tables (struct xform_fast). BF_E_NOMEM. */
+/* Precompute the writer's tables (struct xform_fast). BF_E_NOMEM. */
 static enum bf_rc table_prepare(struct xform_table *t)
 {
     struct xform_fast *f = &t->fast;
@@ -235,8 +226,6 @@ static enum bf_rc table_prepare(struct xform_table *t)
     enum bf_rc rc = BF_OK;
 
     buf_init(&f->keys, 0);
-    if (names_clash(t))
-        return BF_OK;
     for (i = 0; i < t->nfields; i++)
         npaths += t->fields[i].nalts;
     for (f->nslots = 8; f->nslots < 2 * npaths; f->nslots *= 2)
@@ -260,10 +249,14 @@ static enum bf_rc table_prepare(struct xform_table *t)
     }
     if (rc != BF_OK)
         return rc;
+    /* A canonical name may appear twice (two fields, or a field named like
+     * a context member): the record then has that member twice, in field
+     * order before the context members, and the hash keeps both in that
+     * order among equal names (the sort is stable). */
     for (i = 0; i < t->nfields + XFORM_CTX_HASHED; i++)
-        f->order[f->norder++] = i;
+        if (!hash_skipped(hashed_key_name(t, i)))
+            f->order[f->norder++] = i;
     order_sort(t, f->order, f->norder);
-    f->ok = 1;
     return BF_OK;
 }
 
@@ -641,24 +634,6 @@ static const cJSON *path_walk(const cJSON *v, const struct xform_path *p,
     return v;
 }
 
-/* The value at `p` in `raw`, or NULL when absent. */
-static const cJSON *path_get(const cJSON *raw, const struct xform_path *p)
-{
-    return path_walk(raw, p, 0);
-}
-
-/* Shortest text that reads back as `d` (integers without a fraction). */
-static void number_text(double d, char out[32])
-{
-    if (d == floor(d) && fabs(d) <= XFORM_INT_LIMIT) {
-        snprintf(out, 32, "%.0f", d);
-        return;
-    }
-    snprintf(out, 32, "%.15g", d);
-    if (strtod(out, NULL) != d)
-        snprintf(out, 32, "%.17g", d);
-}
-
 /* Parse all of `s` (surrounding spaces allowed) as a finite number. */
 static int parse_number(const char *s, double *out)
 {
@@ -680,26 +655,6 @@ static int parse_number(const char *s, double *out)
         return -1;
     *out = d;
     return 0;
-}
-
-static cJSON *to_string(const cJSON *v)
-{
-    char tmp[32];
-    char *s = NULL;
-    cJSON *r = NULL;
-
-    if (cJSON_IsString(v))
-        return cJSON_CreateString(v->valuestring);
-    if (cJSON_IsBool(v))
-        return cJSON_CreateString(cJSON_IsTrue(v) ? "true" : "false");
-    if (cJSON_IsNumber(v)) {
-        number_text(v->valuedouble, tmp);
-        return cJSON_CreateString(tmp);
-    }
-    s = cJSON_PrintUnformatted(v);
-    r = s ? cJSON_CreateString(s) : NULL;
-    free(s);
-    return r;
 }
 
 /* 1 and *out set when `v` reads as a number (of integral value if
@@ -736,43 +691,6 @@ static int to_bool(const cJSON *v, int *out)
     return 1;
 }
 
-/* Coerce `v` to `type`. Returns the new item, or NULL with *failed = 1 when
- * the value does not fit (or *failed = 0 on out of memory). */
-static cJSON *coerce(const cJSON *v, enum xform_type type, int *failed)
-{
-    char iso[TIME_ISO_LEN];
-    double d = 0;
-    int64_t ms = 0;
-    int b = 0;
-    struct bf_err e;
-
-    *failed = 0;
-    switch (type) {
-    case XT_JSON:
-        return cJSON_Duplicate(v, 1);
-    case XT_STRING:
-        return to_string(v);
-    case XT_INTEGER:
-    case XT_NUMBER:
-        if (to_number(v, type == XT_INTEGER, &d))
-            return cJSON_CreateNumber(d);
-        break;
-    case XT_BOOLEAN:
-        if (to_bool(v, &b))
-            return cJSON_CreateBool(b);
-        break;
-    case XT_TIMESTAMP:
-        if (cJSON_IsString(v) &&
-            time_parse_iso8601(v->valuestring, &ms, &e) == BF_OK) {
-            time_format_iso8601(ms, iso);
-            return cJSON_CreateString(iso);
-        }
-        break;
-    }
-    *failed = 1;
-    return NULL;
-}
-
 /* A short description of a value for reject reasons (cut, no newlines). */
 static void value_brief(const cJSON *v, char out[48])
 {
@@ -788,11 +706,9 @@ static void value_brief(const cJSON *v, char out[48])
     free(s);
 }
 
-/* Map one field into `rec`. Returns BF_OK (mapped, or null after a failed
- * optional coercion), BF_E_TRANSFORM_FAILED with `reason` for a reject. */
 /* A required field has no usable value: the reject reason names the field
  * and either its source path (`v` NULL: absent or null) or the value that
- * could not be coerced. Both mapping paths word it the same way. */
+ * could not be coerced. Returns BF_E_TRANSFORM_FAILED: a reject. */
 static enum bf_rc required_missing(const struct xform_field *f, const cJSON *v,
                                    char reason[XFORM_REASON_MAX])
 {
@@ -809,35 +725,6 @@ static enum bf_rc required_missing(const struct xform_field *f, const cJSON *v,
              "required field '%s': cannot coerce %s to %s", f->name,
              brief, type_names[f->type]);
     return BF_E_TRANSFORM_FAILED;
-}
-
-static enum bf_rc map_field(const struct xform_field *f, const cJSON *raw,
-                            cJSON *rec, char reason[XFORM_REASON_MAX],
-                            int *nulls)
-{
-    const cJSON *v = NULL;
-    cJSON *item = NULL;
-    size_t i;
-    int failed = 0;
-
-    for (i = 0; i < f->nalts && (v == NULL || cJSON_IsNull(v)); i++)
-        v = path_get(raw, &f->alts[i]);
-    if (v != NULL && !cJSON_IsNull(v)) {
-        item = coerce(v, f->type, &failed);
-        if (item == NULL && !failed)
-            return BF_E_NOMEM;
-    }
-    if (item == NULL && f->required)
-        return required_missing(f, failed ? v : NULL, reason);
-    if (item == NULL && failed)
-        (*nulls)++;
-    if (item == NULL)
-        item = cJSON_CreateNull();
-    if (item == NULL || !cJSON_AddItemToObject(rec, f->name, item)) {
-        cJSON_Delete(item);
-        return BF_E_NOMEM;
-    }
-    return BF_OK;
 }
 
 static int add_str_or_null(cJSON *o, const char *k, const char *v)
@@ -863,8 +750,8 @@ static int add_context(cJSON *o, const struct xform_ctx *ctx)
     return 0;
 }
 
-/* What both mapping paths do first: clear the outputs; a record that is not
- * a JSON object is rejected (returns 0, `reason` says why). */
+/* Clear the outputs; a record that is not a JSON object is rejected
+ * (returns 0, `reason` says why). */
 static int record_start(const cJSON *raw, char reason[XFORM_REASON_MAX],
                         int *coercion_nulls)
 {
@@ -875,46 +762,6 @@ static int record_start(const cJSON *raw, char reason[XFORM_REASON_MAX],
         return 1;
     snprintf(reason, XFORM_REASON_MAX, "record is not a JSON object");
     return 0;
-}
-
-enum bf_rc xform_map_record(const struct xform_table *t, const cJSON *raw,
-                            const struct xform_ctx *ctx, cJSON **out,
-                            char reason[XFORM_REASON_MAX],
-                            int *coercion_nulls, struct bf_err *err)
-{
-    cJSON *rec = NULL;
-    char hash[65];
-    int nulls = 0;
-    size_t i;
-    enum bf_rc rc = BF_OK;
-
-    *out = NULL;
-    if (!record_start(raw, reason, coercion_nulls))
-        return BF_OK;
-    rec = cJSON_CreateObject();
-    if (rec == NULL)
-        return bf_err_set(err, BF_E_NOMEM, "out of memory");
-    for (i = 0; i < t->nfields && rc == BF_OK; i++)
-        rc = map_field(&t->fields[i], raw, rec, reason, &nulls);
-    if (rc == BF_E_TRANSFORM_FAILED) {
-        cJSON_Delete(rec);
-        return BF_OK; /* a reject, with `reason` */
-    }
-    if (rc == BF_OK && add_context(rec, ctx) != 0)
-        rc = BF_E_NOMEM;
-    if (rc == BF_OK)
-        rc = xform_record_hash(rec, hash, err);
-    if (rc == BF_OK && cJSON_AddStringToObject(rec, "record_hash", hash) == NULL)
-        rc = BF_E_NOMEM;
-    if (rc != BF_OK) {
-        cJSON_Delete(rec);
-        reason[0] = '\0';
-        return bf_err_set(err, BF_E_NOMEM, "out of memory mapping a record");
-    }
-    if (coercion_nulls != NULL)
-        *coercion_nulls = nulls;
-    *out = rec;
-    return BF_OK;
 }
 
 cJSON *xform_reject_record(const cJSON *raw, const char *reason,
@@ -937,7 +784,7 @@ fail:
     return NULL;
 }
 
-/* ---- the record hash: sorted-key compact JSON, SHA-256 ----
+/* ---- the record hash's text of a json value: sorted keys, compact ----
  * The serialisation is what Python's json.dumps(rec, sort_keys=True,
  * separators=(",", ":"), ensure_ascii=False) writes for our values (short
  * escapes for \n \r \t \b \f, \u00xx for other controls, UTF-8 as is),
@@ -956,15 +803,9 @@ static int cmp_item(const void *a, const void *b)
     return strcmp(x->string, y->string);
 }
 
-static int hash_skipped(const char *k)
-{
-    return strcmp(k, "ingestion_timestamp") == 0 ||
-           strcmp(k, "backfill_id") == 0 || strcmp(k, "record_hash") == 0;
-}
+static enum bf_rc put_value(struct buf *b, const cJSON *v, int depth);
 
-static enum bf_rc put_value(struct buf *b, const cJSON *v, int top, int depth);
-
-static enum bf_rc put_object(struct buf *b, const cJSON *v, int top, int depth)
+static enum bf_rc put_object(struct buf *b, const cJSON *v, int depth)
 {
     const cJSON **items = NULL, *c = NULL;
     size_t n = 0, i, k = 0;
@@ -980,69 +821,49 @@ static enum bf_rc put_object(struct buf *b, const cJSON *v, int top, int depth)
     if (n > 1)
         qsort(items, n, sizeof(*items), cmp_item);
     rc = buf_append(b, "{", 1);
-    for (i = 0, k = 0; i < n && rc == BF_OK; i++) {
-        if (top && hash_skipped(items[i]->string))
-            continue;
-        if (k++ > 0)
+    for (i = 0; i < n && rc == BF_OK; i++) {
+        if (i > 0)
             rc = buf_append(b, ",", 1);
         if (rc == BF_OK)
             rc = put_string(b, items[i]->string);
         if (rc == BF_OK)
             rc = buf_append(b, ":", 1);
         if (rc == BF_OK)
-            rc = put_value(b, items[i], 0, depth + 1);
+            rc = put_value(b, items[i], depth + 1);
     }
     free(items);
     return rc == BF_OK ? buf_append(b, "}", 1) : rc;
 }
 
-static enum bf_rc put_value(struct buf *b, const cJSON *v, int top, int depth)
+static enum bf_rc put_value(struct buf *b, const cJSON *v, int depth)
 {
     const cJSON *c = NULL;
-    char num[32];
     enum bf_rc rc = BF_OK;
 
     if (depth > 64)
         return BF_E_LIMIT;
     if (cJSON_IsObject(v))
-        return put_object(b, v, top, depth);
+        return put_object(b, v, depth);
     if (cJSON_IsArray(v)) {
         rc = buf_append(b, "[", 1);
         cJSON_ArrayForEach(c, v) {
             if (rc == BF_OK && c != v->child)
                 rc = buf_append(b, ",", 1);
             if (rc == BF_OK)
-                rc = put_value(b, c, 0, depth + 1);
+                rc = put_value(b, c, depth + 1);
         }
         return rc == BF_OK ? buf_append(b, "]", 1) : rc;
     }
     if (cJSON_IsString(v))
         return put_string(b, v->valuestring);
-    if (cJSON_IsNumber(v)) {
-        number_text(v->valuedouble, num);
-        return buf_append_str(b, num);
-    }
+    if (cJSON_IsNumber(v))
+        return jsonout_number_short(b, v->valuedouble);
     if (cJSON_IsBool(v))
         return buf_append_str(b, cJSON_IsTrue(v) ? "true" : "false");
     return buf_append_str(b, "null");
 }
 
-enum bf_rc xform_record_hash(const cJSON *rec, char out[65], struct bf_err *err)
-{
-    struct buf b;
-    enum bf_rc rc;
-
-    buf_init(&b, 0);
-    rc = put_value(&b, rec, 1, 0);
-    if (rc == BF_OK)
-        hex_sha256(b.data, b.len, out);
-    buf_cleanup(&b);
-    if (rc != BF_OK)
-        return bf_err_set(err, rc, "cannot hash a record");
-    return BF_OK;
-}
-
-/* ---- the fast writer (xform_write_record) ----
+/* ---- the writer (xform_write_record) ----
  * Each field's value text goes straight into the line; where the record
  * hash's text of a value differs from the line's (numbers cJSON prints
  * with fewer digits than the hash rule, json values holding objects, whose
@@ -1205,7 +1026,7 @@ static enum bf_rc put_number(struct xform_writer *w, double d,
 
 /* Coerce `v` to the field's type into the line. Sets *failed (writing
  * nothing) when it does not fit; *hash_bad when the hash text of a json
- * value cannot be made (nested too deep), which xform_record_hash reports
+ * value cannot be made (nested too deep), which xform_write_record reports
  * after the whole record mapped. */
 static enum bf_rc put_coerced(struct xform_writer *w,
                               const struct xform_field *f, const cJSON *v,
@@ -1222,7 +1043,7 @@ static enum bf_rc put_coerced(struct xform_writer *w,
     switch (f->type) {
     case XT_JSON:
         rc = jsonout_value(&w->line, v);
-        if (rc == BF_OK && put_value(&w->alt, v, 0, 1) != BF_OK)
+        if (rc == BF_OK && put_value(&w->alt, v, 1) != BF_OK)
             *hash_bad = 1;
         sp->in_alt = 1;
         sp->off = aoff;
@@ -1305,7 +1126,9 @@ static enum bf_rc hash_append(struct xform_writer *w, const struct xspan *sp,
     return buf_append(&w->hash, src->data + sp->off, sp->len);
 }
 
-/* xform_record_hash() of the record in the line, from the spans. */
+/* The record hash of the record in the line, from the spans: SHA-256 of
+ * the record's members but ingestion_timestamp, backfill_id and
+ * record_hash, sorted by name, compact (include/transform/xform.h). */
 static enum bf_rc hash_line(struct xform_writer *w, char out[65])
 {
     const struct xform_table *t = w->t;
@@ -1341,25 +1164,6 @@ static enum bf_rc hash_line(struct xform_writer *w, char out[65])
     return rc;
 }
 
-/* Tables whose member names clash: the cJSON tree, then printed. */
-static enum bf_rc write_slow(struct xform_writer *w, const cJSON *raw,
-                             char reason[XFORM_REASON_MAX], int *nulls,
-                             struct bf_err *err)
-{
-    cJSON *rec = NULL;
-    enum bf_rc rc = xform_map_record(w->t, raw, w->ctx, &rec, reason, nulls,
-                                     err);
-
-    if (rc != BF_OK || rec == NULL)
-        return rc;
-    buf_reset(&w->line);
-    rc = jsonout_value(&w->line, rec);
-    cJSON_Delete(rec);
-    if (rc != BF_OK)
-        return bf_err_set(err, BF_E_NOMEM, "out of memory serialising a record");
-    return BF_OK;
-}
-
 enum bf_rc xform_write_record(struct xform_writer *w, const cJSON *raw,
                               const char **line, size_t *len,
                               char reason[XFORM_REASON_MAX],
@@ -1374,36 +1178,32 @@ enum bf_rc xform_write_record(struct xform_writer *w, const cJSON *raw,
     *len = 0;
     if (!record_start(raw, reason, coercion_nulls))
         return BF_OK;
-    if (!w->t->fast.ok) {
-        rc = write_slow(w, raw, reason, &nulls, err);
-    } else {
-        index_members(w, raw);
-        buf_reset(&w->line);
-        buf_reset(&w->alt);
-        rc = buf_append(&w->line, "{", 1);
-        for (i = 0; i < w->t->nfields && rc == BF_OK; i++)
-            rc = write_field(w, i, reason, &nulls, &hash_bad);
-        if (rc == BF_E_TRANSFORM_FAILED)
-            return BF_OK; /* a reject, with `reason` */
-        if (rc == BF_OK && hash_bad)
-            rc = BF_E_LIMIT;
-        if (rc == BF_OK)
-            rc = buf_append(&w->line, w->ctx_text.data, w->ctx_text.len);
-        if (rc == BF_OK)
-            rc = hash_line(w, hash);
-        if (rc == BF_OK)
-            rc = buf_append(&w->line, ",\"record_hash\":\"", 16);
-        if (rc == BF_OK)
-            rc = buf_append(&w->line, hash, 64);
-        if (rc == BF_OK)
-            rc = buf_append(&w->line, "\"}", 2);
-        if (rc != BF_OK) {
-            reason[0] = '\0';
-            rc = bf_err_set(err, BF_E_NOMEM, "out of memory mapping a record");
-        }
+    index_members(w, raw);
+    buf_reset(&w->line);
+    buf_reset(&w->alt);
+    rc = buf_append(&w->line, "{", 1);
+    for (i = 0; i < w->t->nfields && rc == BF_OK; i++)
+        rc = write_field(w, i, reason, &nulls, &hash_bad);
+    if (rc == BF_E_TRANSFORM_FAILED)
+        return BF_OK; /* a reject, with `reason` */
+    /* A json value nested too deep for the hash is reported as the
+     * record's mapping failing, as every other failure here. */
+    if (rc == BF_OK && hash_bad)
+        rc = BF_E_LIMIT;
+    if (rc == BF_OK)
+        rc = buf_append(&w->line, w->ctx_text.data, w->ctx_text.len);
+    if (rc == BF_OK)
+        rc = hash_line(w, hash);
+    if (rc == BF_OK)
+        rc = buf_append(&w->line, ",\"record_hash\":\"", 16);
+    if (rc == BF_OK)
+        rc = buf_append(&w->line, hash, 64);
+    if (rc == BF_OK)
+        rc = buf_append(&w->line, "\"}", 2);
+    if (rc != BF_OK) {
+        reason[0] = '\0';
+        return bf_err_set(err, BF_E_NOMEM, "out of memory mapping a record");
     }
-    if (rc != BF_OK || reason[0] != '\0')
-        return rc;
     if (coercion_nulls != NULL)
         *coercion_nulls = nulls;
     *line = w->line.data;

@@ -160,3 +160,13 @@ char *buf_detach(struct buf *b)
     b->cap = 0;
     return p;
 }
+
+enum bf_rc buf_copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= cap)
+        return BF_E_LIMIT;
+    memcpy(dst, src, n + 1);
+    return BF_OK;
+}

@@ -179,12 +179,25 @@ static enum json_strict_kind escape_u(struct scan *s, int in_key)
     return put_cp(s, cp);
 }
 
+/* The one byte at s->i breaks a string rule: bad() over it, then past it
+ * when the scan goes on (repair mode). */
+static enum json_strict_kind bad_byte(struct scan *s, enum json_strict_kind k,
+                                      int in_key)
+{
+    enum json_strict_kind r = bad(s, k, s->i, s->i + 1, in_key);
+
+    if (r == JSON_STRICT_OK)
+        s->i++;
+    return r;
+}
+
 /* A string (s->i at the opening quote), decoded into s->str. */
 static enum json_strict_kind string(struct scan *s, int in_key)
 {
     buf_reset(&s->str);
     s->i++;
     for (;;) {
+        enum json_strict_kind r;
         unsigned char c;
         size_t k;
 
@@ -196,12 +209,8 @@ static enum json_strict_kind string(struct scan *s, int in_key)
             return JSON_STRICT_OK;
         }
         if (c == 0) {
-            enum json_strict_kind r = bad(s, JSON_STRICT_NUL, s->i, s->i + 1,
-                                          in_key);
-
-            if (r != JSON_STRICT_OK)
+            if ((r = bad_byte(s, JSON_STRICT_NUL, in_key)) != JSON_STRICT_OK)
                 return r;
-            s->i++;
             continue;
         }
         /* Raw control bytes: refused, except in records, where cJSON and
@@ -209,7 +218,6 @@ static enum json_strict_kind string(struct scan *s, int in_key)
         if (c < 0x20 && !(s->flags & JSON_STRICT_REPAIR))
             return fail(s, JSON_STRICT_SYNTAX, s->i);
         if (c == '\\') {
-            enum json_strict_kind r;
             char e;
 
             if (s->i + 1 >= s->n)
@@ -229,11 +237,8 @@ static enum json_strict_kind string(struct scan *s, int in_key)
         }
         k = utf8_len(s->p + s->i, s->n - s->i);
         if (k == 0) {
-            enum json_strict_kind r = bad(s, JSON_STRICT_UTF8, s->i, s->i + 1,
-                                          in_key);
-            if (r != JSON_STRICT_OK)
+            if ((r = bad_byte(s, JSON_STRICT_UTF8, in_key)) != JSON_STRICT_OK)
                 return r;
-            s->i++;
             continue;
         }
         if (buf_append(&s->str, s->p + s->i, k) != BF_OK)
@@ -282,17 +287,26 @@ static void set_key(struct scan *s)
         memcpy(s->rep->top_key, s->rep->key, len + 1);
 }
 
+/* After white space, `c` is next: consume it and return 1; else 0 (the
+ * white space is consumed either way). */
+static int eat(struct scan *s, char c)
+{
+    skip_ws(s);
+    if (s->i < s->n && s->p[s->i] == (unsigned char)c) {
+        s->i++;
+        return 1;
+    }
+    return 0;
+}
+
 static enum json_strict_kind object(struct scan *s)
 {
     size_t mark = s->names.len;
     enum json_strict_kind r;
 
     s->i++;
-    skip_ws(s);
-    if (s->i < s->n && s->p[s->i] == '}') {
-        s->i++;
+    if (eat(s, '}'))
         return JSON_STRICT_OK;
-    }
     for (;;) {
         size_t at;
 
@@ -305,19 +319,13 @@ static enum json_strict_kind object(struct scan *s)
         set_key(s);
         if ((r = add_name(s, mark, at)) != JSON_STRICT_OK)
             return r;
-        skip_ws(s);
-        if (s->i >= s->n || s->p[s->i] != ':')
+        if (!eat(s, ':'))
             return fail(s, JSON_STRICT_SYNTAX, s->i);
-        s->i++;
         if ((r = value(s)) != JSON_STRICT_OK)
             return r;
-        skip_ws(s);
-        if (s->i < s->n && s->p[s->i] == ',') {
-            s->i++;
+        if (eat(s, ','))
             continue;
-        }
-        if (s->i < s->n && s->p[s->i] == '}') {
-            s->i++;
+        if (eat(s, '}')) {
             s->names.len = mark; /* this object's names are done */
             return JSON_STRICT_OK;
         }
@@ -330,23 +338,15 @@ static enum json_strict_kind array(struct scan *s)
     enum json_strict_kind r;
 
     s->i++;
-    skip_ws(s);
-    if (s->i < s->n && s->p[s->i] == ']') {
-        s->i++;
+    if (eat(s, ']'))
         return JSON_STRICT_OK;
-    }
     for (;;) {
         if ((r = value(s)) != JSON_STRICT_OK)
             return r;
-        skip_ws(s);
-        if (s->i < s->n && s->p[s->i] == ',') {
-            s->i++;
+        if (eat(s, ','))
             continue;
-        }
-        if (s->i < s->n && s->p[s->i] == ']') {
-            s->i++;
+        if (eat(s, ']'))
             return JSON_STRICT_OK;
-        }
         return fail(s, JSON_STRICT_SYNTAX, s->i);
     }
 }

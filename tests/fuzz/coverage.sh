@@ -25,7 +25,7 @@ done
 # naming them; a function that does not exist is reported as such).
 declare -A funcs=(
   [fuzz_task_input]="src/task/task.c:task_input_parse src/task/task.c:task_result_json"
-  [fuzz_cw_page]="src/source/cw.c:cw_split_page src/source/cw.c:scan_container src/source/cw.c:scan_value src/transform/xform.c:xform_map_record src/transform/xform.c:xform_record_hash"
+  [fuzz_cw_page]="src/source/cw.c:cw_split_page src/source/cw.c:scan_container src/source/cw.c:scan_value src/transform/xform.c:xform_write_record src/transform/xform.c:hash_line"
   [fuzz_cw_headers]="src/source/cw.c:cw_link_next src/source/cw.c:cw_retry_after_ms src/source/cw.c:cw_api_root src/source/cw.c:parse_http_date"
   [fuzz_aws_error]="src/aws/awsjson.c:awsjson_parse_error src/aws/awsrest.c:awsrest_parse_error src/aws/retry.c:retry_clock_skew_update"
   [fuzz_creds_profile]="src/aws/creds_profile.c:ini_line src/aws/creds_profile.c:ini_parse src/aws/creds_profile.c:profile_get src/aws/creds_http.c:creds_parse_json"

@@ -33,10 +33,13 @@ FUZZ_LINK_SAN ?= fuzzer,address,undefined
 # The inner make: BUILD is the fuzz tree, so $(LIB) is the fuzz library.
 fuzz-bins: $(patsubst %,$(BUILD)/bin/%,$(FUZZ_TARGETS))
 
-$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+# Every target also links the reference transform (tests/support), which
+# the differential targets compare the worker's writer with.
+FUZZ_SUPPORT := tests/support/xform_oracle.c
+$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_SUPPORT) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fsanitize=$(FUZZ_LINK_SAN) $(LDFLAGS) \
-	    -o $@ $< $(LIB) $(LDLIBS_BF)
+	$(CC) $(ALL_CFLAGS) -Itests/support -fsanitize=$(FUZZ_LINK_SAN) $(LDFLAGS) \
+	    -o $@ $< $(FUZZ_SUPPORT) $(LIB) $(LDLIBS_BF)
 
 fuzz-build:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \

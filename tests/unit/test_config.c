@@ -53,6 +53,7 @@ END_TEST
 START_TEST(env_then_flags_win)
 {
     struct bf_config c;
+    struct config_args a;
     struct bf_err e;
     char *argv[] = { "--concurrency", "8", "--log-level=debug", "--output",
                      "s3://b/p", "--activity-arn", "arn:aws:states:us-east-1:1:activity:y" };
@@ -72,7 +73,7 @@ START_TEST(env_then_flags_win)
     ck_assert_str_eq(c.metrics, "emf");
     ck_assert_str_eq(c.tenants, "dynamodb://TenantServices-prod");
     ck_assert_str_eq(c.endpoints_file, "/etc/backfill/extra-endpoints.json");
-    ck_assert_int_eq(config_from_args(&c, 7, argv, &e), BF_OK);
+    ck_assert_int_eq(config_from_args(&c, 7, argv, &a, &e), BF_OK);
     ck_assert_int_eq(c.concurrency, 8);
     ck_assert_int_eq(c.log_level, LOG_DEBUG);
     ck_assert_str_eq(c.output, "s3://b/p");
@@ -90,6 +91,7 @@ static void expect_env_error(const char *var, const char *value);
 START_TEST(transport_settings)
 {
     struct bf_config c;
+    struct config_args a;
     struct bf_err e;
     char *argv[] = { "--ca-bundle", "/etc/flag.pem", "--allow-insecure-http", "0" };
 
@@ -108,7 +110,7 @@ START_TEST(transport_settings)
     ck_assert_int_eq(config_from_env(&c, &e), BF_OK);
     ck_assert_str_eq(c.ca_bundle, "/etc/ours.pem");
     ck_assert_int_eq(c.allow_insecure_http, 1);
-    ck_assert_int_eq(config_from_args(&c, 4, argv, &e), BF_OK);
+    ck_assert_int_eq(config_from_args(&c, 4, argv, &a, &e), BF_OK);
     ck_assert_str_eq(c.ca_bundle, "/etc/flag.pem");
     ck_assert_int_eq(c.allow_insecure_http, 0);
     clear_env();
@@ -133,6 +135,7 @@ static void expect_env_error(const char *var, const char *value)
 START_TEST(bad_values_name_the_setting)
 {
     struct bf_config c;
+    struct config_args a;
     struct bf_err e;
     char *unknown[] = { "--bogus", "1" };
     char *bad[] = { "--concurrency", "0" };
@@ -154,11 +157,63 @@ START_TEST(bad_values_name_the_setting)
     expect_env_error("BACKFILL_HANDLER", "other");
     config_defaults(&c);
     bf_err_init(&e);
-    ck_assert_int_eq(config_from_args(&c, 2, unknown, &e), BF_E_CONFIG);
+    ck_assert_int_eq(config_from_args(&c, 2, unknown, &a, &e), BF_E_CONFIG);
     ck_assert(strstr(e.message, "--bogus") != NULL);
-    ck_assert_int_eq(config_from_args(&c, 2, bad, &e), BF_E_CONFIG);
+    ck_assert_int_eq(config_from_args(&c, 2, bad, &a, &e), BF_E_CONFIG);
     ck_assert(strstr(e.message, "--concurrency") != NULL);
-    ck_assert_int_eq(config_from_args(&c, 1, novalue, &e), BF_E_CONFIG);
+    ck_assert_int_eq(config_from_args(&c, 1, novalue, &a, &e), BF_E_CONFIG);
+    ck_assert_str_eq(e.message, "--env needs a value");
+}
+END_TEST
+
+/* What main() prints after "backfill-worker COMMAND: " for each kind of
+ * bad command line, and the non-setting flags: --input and --help/-h. */
+START_TEST(command_line_extras_and_messages)
+{
+    static const struct {
+        int argc;
+        const char *argv[3];
+        const char *message;
+    } bad[] = {
+        { 1, { "input.json" }, "unexpected argument \"input.json\"" },
+        { 1, { "-x" }, "unexpected argument \"-x\"" },
+        { 1, { "--a-flag-name-long-enough-to-fill-all-of-the-sixty-four-bytes-of-a-flag=1" },
+          "unexpected argument \"--a-flag-name-long-enough-to-fill-all-of-the-sixty-four-bytes-of-a-flag=1\"" },
+        { 1, { "--input" }, "--input needs a value" },
+        { 2, { "--bogus=1", "--help" }, "unknown flag --bogus (try --help)" },
+        { 1, { "--concurrency=0" }, "--concurrency: want an integer from 1 to 1000, got \"0\"" },
+    };
+    char *ok[] = { "--input", "task.json", "-h", "--env=prod", "--input=-",
+                   "--concurrency", "--help" };
+    struct bf_config c;
+    struct config_args a;
+    struct bf_err e;
+    size_t k;
+
+    clear_env();
+    config_defaults(&c);
+    bf_err_init(&e);
+    ck_assert_int_eq(config_from_args(&c, 0, NULL, &a, &e), BF_OK);
+    ck_assert_ptr_null(a.input);
+    ck_assert_int_eq(a.help, 0);
+    /* The last --input wins; a value that looks like a flag is a value. */
+    ck_assert_int_eq(config_from_args(&c, 6, ok, &a, &e), BF_E_CONFIG);
+    ck_assert_str_eq(e.message, "--concurrency needs a value");
+    ck_assert_int_eq(config_from_args(&c, 5, ok, &a, &e), BF_OK);
+    ck_assert_str_eq(a.input, "-");
+    ck_assert_int_eq(a.help, 1);
+    ck_assert_str_eq(c.env, "prod");
+    ok[5] = "--concurrency";
+    ok[6] = "--help";
+    ck_assert_int_eq(config_from_args(&c, 7, ok, &a, &e), BF_E_CONFIG);
+    ck_assert_msg(strstr(e.message, "--concurrency") != NULL, "%s", e.message);
+    for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        config_defaults(&c);
+        bf_err_init(&e);
+        ck_assert_int_eq(config_from_args(&c, bad[k].argc, (char **)bad[k].argv,
+                                          &a, &e), BF_E_CONFIG);
+        ck_assert_str_eq(e.message, bad[k].message);
+    }
 }
 END_TEST
 
@@ -171,6 +226,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, env_then_flags_win);
     tcase_add_test(tc, transport_settings);
     tcase_add_test(tc, bad_values_name_the_setting);
+    tcase_add_test(tc, command_line_extras_and_messages);
     suite_add_tcase(s, tc);
     return s;
 }
