@@ -501,13 +501,19 @@ async function benchMemory(a, ctx) {
         if (exp.count !== n) problems.push(`fake (${shape}) serves ${exp.count} records in the window, not ${n}`);
         process.stderr.write(`memory: run-chunk, ${shape}, ${n} records ...\n`);
         const cwCpu0 = procCpu(cw.proc.pid);
-        const st0 = await getJson(`${cw.url}/__admin/stats`);
         const r = runChunk(a, ctx, { dir, cwUrl: cw.url }, n);
-        const st1 = await getJson(`${cw.url}/__admin/stats`);
         const cwCpu = procCpu(cw.proc.pid) - cwCpu0;
+        // A new connection: the run outlasts the fake's keep-alive timeout.
+        const st = await new Promise((resolve, reject) => {
+          http.get(`${cw.url}/__admin/stats`, { agent: false }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+          }).on('error', reject);
+        });
         if (r.error) problems.push(r.error);
         rows.push({ shape, records: n, ...r.usage, fake_cpu_s: cwCpu, pages: r.result ? r.result.pages : null,
-                    served_bytes: st1.bytes - st0.bytes, raw_bytes: r.sizes.raw, canonical_bytes: r.sizes.canonical });
+                    served_bytes: st.bytes, raw_bytes: r.sizes.raw, canonical_bytes: r.sizes.canonical });
       } finally {
         cw.stop();
         fs.rmSync(dir, { recursive: true, force: true });

@@ -29,7 +29,7 @@
 // forward-only paging (header pagination-type: forward-only, Link
 // rel="next" with pageId) or page/pageSize; Basic auth plus clientId.
 // Admin: GET /__admin/expected?start=ISO&end=ISO -> {count};
-//        GET /__admin/stats -> {pages, records, bytes}.
+//        GET /__admin/stats -> {pages, records, bytes, max_page_bytes}.
 'use strict';
 const { listenAndServe } = require('../support/fake/serve.js');
 const http = require('http');
@@ -89,9 +89,9 @@ function buildVariants(seed, k, startMs) {
 // geometric), maybe an initialInternalAnalysis and an initialResolution, a
 // customFields array (0 to 60 entries), a set of optional nested objects
 // (agreement, site, sla, currency, tasks, ...). The description's class is a
-// per-record draw around a level that changes every run of 500 to 8,000
-// records (an import, a noisy alert board, a quiet week), so pages differ in
-// size by 10x and more. About 1 record in 1,500 carries a ~200 KB
+// per-record draw around a level that wanders (a random walk over stretches
+// of 250 records: a mail import, a noisy alert board, a quiet week), so
+// pages of 1,000 differ in size by 10x and more. About 1 record in 1,500 carries a ~200 KB
 // description (a pasted log or mail thread).
 
 function mix32(x) {
@@ -139,7 +139,7 @@ const CLASS_LEN = (c) => Math.round(64 * Math.pow(28000 / 64, c / (SIZE_CLASSES 
 const OPTIONAL_REFS = ['contact', 'item', 'team', 'subType', 'type', 'owner', 'board',
                        'priority', 'closedBy', 'closedDate', 'requiredDate'];
 
-function buildVaried(seed, k, startMs) {
+function buildVaried(seed, k, startMs, tickets) {
   const r = rngOf(seed * 7919 + 17);
   const sentLu = startMs + 12345000;
   const sentIso = iso(sentLu);
@@ -214,14 +214,23 @@ function buildVaried(seed, k, startMs) {
   customs.sort((x, y) => x.length - y.length);
   extras.sort((x, y) => x.length - y.length);
   bases.sort((x, y) => x.pieces.join('').length - y.pieces.join('').length);
-  return { bases, desc, huge, customs, extras };
+  // A random walk, one step in 250 records at most: neighbouring tickets
+  // are alike (a board, a season), distant ones are not.
+  const levels = new Uint8Array(Math.ceil(tickets / 250) + 1);
+  let lv = 3;
+  for (let j = 0; j < levels.length; j++) {
+    const x = r();
+    if (x < 0.2) lv = lv > 0 ? lv - 1 : 1;
+    else if (x < 0.4) lv = lv < 12 ? lv + 1 : 11;
+    levels[j] = lv;
+  }
+  return { bases, desc, huge, customs, extras, levels };
 }
 
 function variedRecord(V, salt, i, id, lu) {
   const h = mix32(i ^ salt);
-  // The run's level (0..SIZE_CLASSES-1) and this record's spread around it.
-  const run = mix32(salt + Math.floor(i / (500 + (mix32(Math.floor(i / 8000) ^ salt) % 7500))));
-  const level = [0, 1, 2, 3, 4, 5, 5, 6, 6, 7, 9, 12][run % 12];
+  // The level (0..12) of this record's stretch of 250, and its spread.
+  const level = V.levels[Math.floor(i / 250)];
   // Pools are sorted shortest first; a low level draws from the short end.
   const reach = (n) => Math.max(1, Math.floor(n * (level + 4) / (SIZE_CLASSES + 4)));
   const b = V.bases[h % reach(V.bases.length)];
@@ -245,9 +254,9 @@ function main() {
   // The shared fake's ids (ascending, with gaps) and lastUpdated times.
   const meta = buildMeta(args.seed, 'service/tickets', args.tickets, startMs, args.days * 86400000);
   const variants = args.shape === 'uniform' ? buildVariants(args.seed, args.variants, startMs) : null;
-  const varied = args.shape === 'varied' ? buildVaried(args.seed, args.variants, startMs) : null;
+  const varied = args.shape === 'varied' ? buildVaried(args.seed, args.variants, startMs, args.tickets) : null;
   const salt = mix32(args.seed * 0x27d4eb2d);
-  const stats = { pages: 0, records: 0, bytes: 0 };
+  const stats = { pages: 0, records: 0, bytes: 0, max_page_bytes: 0 };
   let cache = null;
 
   function record(i) {
@@ -321,7 +330,9 @@ function main() {
     for (let k = from; k < to; k++) parts.push(record(idx[k]));
     stats.pages++;
     stats.records += parts.length;
-    stats.bytes += send(res, 200, `[${parts.join(',')}]`, next ? { link: `<${next}>; rel="next"` } : {});
+    const nb = send(res, 200, `[${parts.join(',')}]`, next ? { link: `<${next}>; rel="next"` } : {});
+    stats.bytes += nb;
+    if (nb > stats.max_page_bytes) stats.max_page_bytes = nb;
   }
 
   const server = http.createServer((req, res) => {
