@@ -1081,7 +1081,7 @@ static void apply_defaults(struct cw_options *o, const struct catalog_endpoint *
     if (o->page_size <= 0 || o->page_size > 1000)
         o->page_size = ep->page_size;
     if (o->page_bytes == 0)
-        o->page_bytes = 2u * 1024 * 1024;
+        o->page_bytes = 1024u * 1024;
 }
 
 static enum bf_rc check_creds(const struct tenant_source_creds *c,
