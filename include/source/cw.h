@@ -57,6 +57,9 @@ struct cw_options {
     long max_pages;             /* 100000 pages per chunk */
     int max_depth;              /* 64 levels of JSON nesting */
     int page_size;              /* 0: the endpoint's */
+    size_t page_bytes;          /* 1 MiB: with forward-only paging, later
+                                   pages ask for fewer records when the
+                                   last page's records were large */
     int force_page_mode;        /* 1: never ask for forward-only paging */
     int no_prefetch;            /* 1: fetch a page only when asked (by
                                    default the next page is fetched while

@@ -35,6 +35,7 @@
 
 #define CW_URL_MAX 4096
 #define CW_AUTH_MAX 1024
+#define CW_PAGE_MIN 10 /* records per page at least, however large */
 
 enum cw_slot_state { SLOT_FREE = 0, SLOT_READY };
 
@@ -63,6 +64,7 @@ struct cw_source {
     int link_mode;                 /* the first page had a Link header */
     uint64_t prev_first_hash;      /* page mode: first record of last page */
     long page_no;                  /* pages received */
+    int ask_size;                  /* pageSize of the next request */
     long inflight;                 /* the page being asked for, for errors */
     uint64_t *seen;                /* hashes of URLs requested, for loops */
     size_t nseen;
@@ -732,6 +734,68 @@ static enum bf_rc fetch(struct cw_source *cw, struct bf_err *err)
     }
 }
 
+/* The worker holds two pages (the one being worked on and the one being
+ * prefetched), so a page's bytes, not its record count, set the memory of
+ * a chunk. Records vary from under 1 KB to hundreds of KB and come in runs
+ * (a noisy board, a mail import): at a fixed 1,000 per page, a chunk's
+ * peak follows its largest run, i.e. it grows with the chunk's length. So
+ * the next page asks for as many records as fit page_bytes at the average
+ * size of the last page's. Only forward-only paging may change the size
+ * between pages: there a page starts after an id, while page=N counts in
+ * pages of the size asked first. */
+static void next_ask_size(struct cw_source *cw)
+{
+    size_t n = cw->fill->page.count, bytes = cw->fill->resp.body.len;
+    size_t want;
+
+    if (!cw->link_mode || n == 0 || bytes == 0)
+        return;
+    want = (size_t)((double)cw->p.opts.page_bytes * (double)n / (double)bytes);
+    if (want < CW_PAGE_MIN)
+        want = CW_PAGE_MIN;
+    if (want > (size_t)cw->p.opts.page_size)
+        want = (size_t)cw->p.opts.page_size;
+    cw->ask_size = (int)want;
+}
+
+/* Set pageSize in the query of a next-page link to cw->ask_size. A link
+ * without one gets it appended only when it differs from the first
+ * request's (the server then keeps its own). */
+static enum bf_rc set_link_page_size(struct cw_source *cw, struct bf_err *err)
+{
+    char *u = cw->next_url, *q = strchr(u, '?'), *p = NULL, *end;
+    char num[16], tmp[CW_URL_MAX];
+    size_t head;
+    int nl;
+
+    nl = snprintf(num, sizeof(num), "%d", cw->ask_size);
+    if (q != NULL) {
+        for (p = q; (p = strstr(p + 1, "pageSize=")) != NULL;) {
+            if (p[-1] == '?' || p[-1] == '&')
+                break;
+        }
+    }
+    if (p == NULL) {
+        if (cw->ask_size == cw->p.opts.page_size)
+            return BF_OK;
+        if (strlen(u) + strlen("&pageSize=") + (size_t)nl >= sizeof(cw->next_url))
+            return bf_err_set(err, BF_E_SOURCE_PROTOCOL, "Link too long");
+        strcat(u, q != NULL ? "&pageSize=" : "?pageSize=");
+        strcat(u, num);
+        return BF_OK;
+    }
+    p += strlen("pageSize=");
+    end = p + strcspn(p, "&#");
+    head = (size_t)(p - u);
+    if (head + (size_t)nl + strlen(end) >= sizeof(tmp))
+        return bf_err_set(err, BF_E_SOURCE_PROTOCOL, "Link too long");
+    memcpy(tmp, u, head);
+    memcpy(tmp + head, num, (size_t)nl);
+    memcpy(tmp + head + (size_t)nl, end, strlen(end) + 1);
+    memcpy(u, tmp, strlen(tmp) + 1);
+    return BF_OK;
+}
+
 /* A next-page link must stay on the API's origin: the credentials go with
  * every request, so a link elsewhere is refused, not followed. */
 static enum bf_rc set_next_from_link(struct cw_source *cw, const char *link,
@@ -740,6 +804,7 @@ static enum bf_rc set_next_from_link(struct cw_source *cw, const char *link,
     char target[CW_URL_MAX];
     size_t ol = strlen(cw->origin);
     int r = cw_link_next(link, target, sizeof(target));
+    enum bf_rc rc;
 
     if (r < 0)
         return bf_err_set(err, BF_E_SOURCE_PROTOCOL, "malformed Link header");
@@ -759,6 +824,10 @@ static enum bf_rc set_next_from_link(struct cw_source *cw, const char *link,
         return bf_err_set(err, BF_E_SOURCE_PROTOCOL,
                           "Link points away from the API origin");
     }
+    next_ask_size(cw);
+    rc = set_link_page_size(cw, err);
+    if (rc != BF_OK)
+        return rc;
     return remember_url(cw, cw->next_url, err);
 }
 
@@ -1017,6 +1086,8 @@ static void apply_defaults(struct cw_options *o, const struct catalog_endpoint *
         o->max_depth = 64;
     if (o->page_size <= 0 || o->page_size > 1000)
         o->page_size = ep->page_size;
+    if (o->page_bytes == 0)
+        o->page_bytes = 1024u * 1024;
 }
 
 static enum bf_rc check_creds(const struct cw_creds *c,
@@ -1080,6 +1151,7 @@ enum bf_rc cw_open(const struct cw_params *p, struct source **out,
     cw->creds = *p->creds;
     cw->p.creds = &cw->creds;
     apply_defaults(&cw->p.opts, p->ep);
+    cw->ask_size = cw->p.opts.page_size;
     pthread_mutex_init(&cw->mu, NULL);
     pthread_cond_init(&cw->cv, NULL);
     http_response_init(&cw->slots[0].resp);

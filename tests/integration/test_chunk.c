@@ -1329,7 +1329,9 @@ static void memory_chunk(long n)
     j = cJSON_Parse(cr.out);
     ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_ingested")), n);
     ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "records_transformed")), n);
-    ck_assert_int_eq((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pages")), (n + 999) / 1000);
+    /* Pages of at most 1000 records; fewer when they are large (the
+     * ConnectWise source sizes pages by bytes). */
+    ck_assert_int_ge((long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pages")), (n + 999) / 1000);
     fprintf(stderr, "memory_chunk: %ld records, %ld pages, peak RSS %ld KiB, %lld ms wall, "
             "raw %.0f bytes, canonical %.0f bytes\n", n,
             (long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pages")), cr.maxrss_kb,

@@ -623,13 +623,15 @@ START_TEST(window_boundary_exact)
     struct cw_creds c;
     struct ids all = {0}, left = {0}, right = {0};
     struct run r1 = {0}, r2 = {0};
+    struct cw_options o = {0};
     int64_t lo = ms_of(DS_START);
     int64_t mid = lo + 15LL * 86400000 + 12345000; /* a whole second */
 
+    o.page_bytes = 64u * 1024 * 1024; /* keep pages at 1000 records */
     creds_for(&c, "");
     expected_ids("service/tickets", DS_START, "2025-01-31T00:00:00Z", &all);
-    run_source(&c, "service/tickets", lo, mid, NULL, NULL, 0, NULL, &r1);
-    run_source(&c, "service/tickets", mid, lo + 30LL * 86400000, NULL, NULL, 0, NULL, &r2);
+    run_source(&c, "service/tickets", lo, mid, &o, NULL, 0, NULL, &r1);
+    run_source(&c, "service/tickets", mid, lo + 30LL * 86400000, &o, NULL, 0, NULL, &r2);
     ck_assert_int_eq(r1.rc, BF_OK);
     ck_assert_int_eq(r2.rc, BF_OK);
     ck_assert_int_eq(r1.ids.n + r2.ids.n, all.n);
@@ -638,6 +640,31 @@ START_TEST(window_boundary_exact)
     (void)right;
     free(r1.ids.v);
     free(r2.ids.v);
+    free(all.v);
+}
+END_TEST
+
+/* A small page budget: later pages ask for fewer records (pageSize in the
+ * followed link rewritten), and every record still arrives once, in order. */
+START_TEST(page_bytes_shrink_pages)
+{
+    struct tenant_source_creds c;
+    struct ids all = {0};
+    struct run r = {0};
+    struct cw_options o = {0};
+    size_t i;
+
+    o.page_bytes = 64u * 1024; /* ~25 tickets of ~2.5 KB */
+    creds_for(&c, "");
+    expected_ids("service/tickets", DS_START, "2025-01-31T00:00:00Z", &all);
+    run_source(&c, "service/tickets", ms_of(DS_START), ms_of(DS_START) + 30LL * 86400000,
+               &o, NULL, 0, NULL, &r);
+    ck_assert_msg(r.rc == BF_OK, "%s", r.err.message);
+    ck_assert_int_eq(r.ids.n, all.n);
+    for (i = 0; i < r.ids.n; i++)
+        ck_assert_int_eq(r.ids.v[i], all.v[i]);
+    ck_assert_int_gt(r.pages, (long)(all.n / 1000) + 10);
+    free(r.ids.v);
     free(all.v);
 }
 END_TEST
@@ -1344,6 +1371,7 @@ Suite *test_suite(void)
     tcase_set_timeout(fake, 60);
     tcase_add_test(fake, window_union_chunk_sizes);
     tcase_add_test(fake, window_boundary_exact);
+    tcase_add_test(fake, page_bytes_shrink_pages);
     tcase_add_test(fake, paging_forward_only);
     tcase_add_test(fake, paging_navigable_links);
     tcase_add_test(fake, paging_page_fallback);
