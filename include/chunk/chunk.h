@@ -35,8 +35,7 @@ void chunk_runner_free(struct chunk_runner *r); /* NULL-safe */
 struct chunk_options {
     struct source_options source; /* retry budgets, page size (source.h) */
     size_t part_max_bytes;      /* compressed bytes per part; 0 = 64 MiB */
-    int gzip_level;             /* 1..9; 0 = 3 (src/README.md, "One
-                                   chunk, step by step") */
+    int gzip_level;             /* 1..12; 0 = BACKFILL_GZIP_LEVEL */
     struct sink *sink;          /* NULL: each chunk opens its own sink on
                                    BACKFILL_OUTPUT (production). Else every
                                    chunk writes through this one instead,

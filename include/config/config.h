@@ -36,6 +36,7 @@ struct bf_config {
     char ca_bundle[1024];      /* BACKFILL_CA_BUNDLE, else AWS_CA_BUNDLE;
                                   "" = the system's CAs */
     int allow_insecure_http;   /* BACKFILL_ALLOW_INSECURE_HTTP: 0 | 1 */
+    int gzip_level;            /* BACKFILL_GZIP_LEVEL, 1..12, default 3 */
 };
 
 /* Fill defaults. This function can't fail. */

@@ -339,9 +339,9 @@ static enum bf_rc open_outputs(struct chunk_job *j, int raw, struct bf_err *err)
     enum bf_rc rc = BF_OK;
 
     o.part_max_bytes = j->r->opts.part_max_bytes;
-    /* Level 3, not zlib's 6: on ConnectWise tickets it deflates ~3.5x
-     * faster for ~20% more bytes, and deflate is most of a chunk's CPU. */
-    o.gzip_level = j->r->opts.gzip_level > 0 ? j->r->opts.gzip_level : 3;
+    /* BACKFILL_GZIP_LEVEL (README "Configuration"), unless a test set
+     * the runner's own. */
+    o.gzip_level = j->r->opts.gzip_level > 0 ? j->r->opts.gzip_level : j->r->cfg.gzip_level;
     if (raw) {
         o.dir = j->raw_dir;
         rc = chunkout_open(j->sink, &o, &j->raw, err);

@@ -249,6 +249,15 @@ static enum bf_rc set_insecure(struct bf_config *cfg, const char *name,
     return parse_int(name, value, 0, 1, &cfg->allow_insecure_http, err);
 }
 
+/* libdeflate's scale. 3 is the default because it writes fewer bytes than
+ * zlib's level 3 at about 1.7x its speed; 1 trades about 8% more bytes for
+ * about 1.7x again (tests/bench/README.md, table 2b). */
+static enum bf_rc set_gzip_level(struct bf_config *cfg, const char *name,
+                                 const char *value, struct bf_err *err)
+{
+    return parse_int(name, value, 1, 12, &cfg->gzip_level, err);
+}
+
 static const struct setting settings[] = {
     { "BACKFILL_ACTIVITY_ARN", "activity-arn", set_activity_arn },
     { "BACKFILL_WORKER_NAME", "worker-name", set_worker_name },
@@ -272,6 +281,7 @@ static const struct setting settings[] = {
     { "BACKFILL_NOOP_SLEEP_MS", "noop-sleep-ms", set_noop_sleep },
     { "BACKFILL_CA_BUNDLE", "ca-bundle", set_ca_bundle },
     { "BACKFILL_ALLOW_INSECURE_HTTP", "allow-insecure-http", set_insecure },
+    { "BACKFILL_GZIP_LEVEL", "gzip-level", set_gzip_level },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -298,6 +308,7 @@ void config_defaults(struct bf_config *cfg)
     snprintf(cfg->transform_invocation, sizeof cfg->transform_invocation,
              "RequestResponse");
     cfg->source_rps = 4.0;
+    cfg->gzip_level = 3;
     cfg->log_level = LOG_INFO;
     snprintf(cfg->metrics, sizeof cfg->metrics, "off");
     snprintf(cfg->metrics_namespace, sizeof cfg->metrics_namespace, "AvesaBackfill");

@@ -164,6 +164,17 @@ static void zpipe_cleanup(struct zpipe *zp)
     pthread_mutex_destroy(&zp->mu);
 }
 
+/* Small parts (tests, tiny chunks) get small members, so that a part
+ * still rolls near its limit rather than a whole block past it. */
+static size_t block_size_for(size_t part_max)
+{
+    size_t b = part_max / 4;
+
+    if (b > CHUNKOUT_BLOCK)
+        return CHUNKOUT_BLOCK;
+    return b < 4096 ? 4096 : b;
+}
+
 enum bf_rc chunkout_open(struct sink *s, const struct chunkout_options *opts,
                          struct chunkout **out, struct bf_err *err)
 {
@@ -181,11 +192,7 @@ enum bf_rc chunkout_open(struct sink *s, const struct chunkout_options *opts,
     snprintf(c->dir, sizeof(c->dir), "%s", opts->dir);
     c->part_max = opts->part_max_bytes ? opts->part_max_bytes
                                        : CHUNKOUT_DEFAULT_PART;
-    /* Small parts (tests, tiny chunks) get small members, so that a part
-     * still rolls near its limit rather than a whole block past it. */
-    c->block_max = c->part_max / 4 < CHUNKOUT_BLOCK ? c->part_max / 4 : CHUNKOUT_BLOCK;
-    if (c->block_max < 4096)
-        c->block_max = 4096;
+    c->block_max = block_size_for(c->part_max);
     c->level = opts->gzip_level > 0 && opts->gzip_level <= CHUNKOUT_LEVEL_MAX
                    ? opts->gzip_level : CHUNKOUT_LEVEL_DEFAULT;
     buf_init(&c->st[0].block, JSONL_MAX_LINE + CHUNKOUT_BLOCK);

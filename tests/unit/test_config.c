@@ -16,7 +16,7 @@ static void clear_env(void)
         "BACKFILL_METRICS_NAMESPACE", "BACKFILL_HANDLER", "BACKFILL_NOOP_SLEEP_MS",
         "BACKFILL_TRANSFORM_INVOCATION", "BACKFILL_SSE_KMS_KEY_ID", "BACKFILL_ENDPOINTS_FILE",
         "BACKFILL_CA_BUNDLE", "AWS_CA_BUNDLE", "BACKFILL_ALLOW_INSECURE_HTTP",
-        NULL,
+        "BACKFILL_GZIP_LEVEL", NULL,
     };
     int i;
 
@@ -45,6 +45,7 @@ START_TEST(defaults_match_design)
     ck_assert_str_eq(c.endpoints_file, "");
     ck_assert_str_eq(c.ca_bundle, "");
     ck_assert_int_eq(c.allow_insecure_http, 0);
+    ck_assert_int_eq(c.gzip_level, 3);
     ck_assert(strchr(c.worker_name, ':') != NULL);
     ck_assert(strlen(c.worker_name) <= 80);
 }
@@ -56,7 +57,8 @@ START_TEST(env_then_flags_win)
     struct config_args a;
     struct bf_err e;
     char *argv[] = { "--concurrency", "8", "--log-level=debug", "--output",
-                     "s3://b/p", "--activity-arn", "arn:aws:states:us-east-1:1:activity:y" };
+                     "s3://b/p", "--activity-arn", "arn:aws:states:us-east-1:1:activity:y",
+                     "--gzip-level", "1" };
 
     clear_env();
     setenv("BACKFILL_CONCURRENCY", "2", 1);
@@ -65,6 +67,7 @@ START_TEST(env_then_flags_win)
     setenv("BACKFILL_METRICS", "emf", 1);
     setenv("BACKFILL_TENANTS", "dynamodb://TenantServices-prod", 1);
     setenv("BACKFILL_ENDPOINTS_FILE", "/etc/backfill/extra-endpoints.json", 1);
+    setenv("BACKFILL_GZIP_LEVEL", "6", 1);
     config_defaults(&c);
     bf_err_init(&e);
     ck_assert_int_eq(config_from_env(&c, &e), BF_OK);
@@ -73,7 +76,9 @@ START_TEST(env_then_flags_win)
     ck_assert_str_eq(c.metrics, "emf");
     ck_assert_str_eq(c.tenants, "dynamodb://TenantServices-prod");
     ck_assert_str_eq(c.endpoints_file, "/etc/backfill/extra-endpoints.json");
-    ck_assert_int_eq(config_from_args(&c, 7, argv, &a, &e), BF_OK);
+    ck_assert_int_eq(c.gzip_level, 6);
+    ck_assert_int_eq(config_from_args(&c, 9, argv, &a, &e), BF_OK);
+    ck_assert_int_eq(c.gzip_level, 1);
     ck_assert_int_eq(c.concurrency, 8);
     ck_assert_int_eq(c.log_level, LOG_DEBUG);
     ck_assert_str_eq(c.output, "s3://b/p");
@@ -155,6 +160,9 @@ START_TEST(bad_values_name_the_setting)
     expect_env_error("BACKFILL_WORKER_NAME",
                      "123456789012345678901234567890123456789012345678901234567890123456789012345678901");
     expect_env_error("BACKFILL_HANDLER", "other");
+    expect_env_error("BACKFILL_GZIP_LEVEL", "0");
+    expect_env_error("BACKFILL_GZIP_LEVEL", "13");
+    expect_env_error("BACKFILL_GZIP_LEVEL", "fast");
     config_defaults(&c);
     bf_err_init(&e);
     ck_assert_int_eq(config_from_args(&c, 2, unknown, &a, &e), BF_E_CONFIG);
