@@ -27,6 +27,16 @@ struct lambda_step_answer {
 
 void lambda_step_answer_cleanup(struct lambda_step_answer *a); /* NULL-safe */
 
+/* A payload's fields every original Lambda reads first: tenant_id,
+ * service_name, table_name. The caller adds its own, in its own order, and
+ * hands the object to lambda_step_payload_text. NULL when out of memory. */
+cJSON *lambda_step_payload_new(const char *tenant_id, const char *service,
+                               const char *table_name);
+
+/* The payload as JSON text (the caller frees it), or NULL when `bad` (an
+ * add failed) or out of memory. Frees `o` either way. */
+char *lambda_step_payload_text(cJSON *o, int bad);
+
 /* Invoke `function` with the JSON text `payload`. `invocation` is
  * "RequestResponse" or "Event" (an Event call is not judged: it has no
  * answer); `timeout_ms` 0 means Lambda's 15 minutes plus a margin. On BF_OK

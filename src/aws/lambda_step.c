@@ -275,6 +275,31 @@ enum bf_rc lambda_step_invoke(struct awsenv *aws, const char *function,
     return rc;
 }
 
+cJSON *lambda_step_payload_new(const char *tenant_id, const char *service,
+                               const char *table_name)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o != NULL &&
+        (cJSON_AddStringToObject(o, "tenant_id", tenant_id) == NULL ||
+         cJSON_AddStringToObject(o, "service_name", service) == NULL ||
+         cJSON_AddStringToObject(o, "table_name", table_name) == NULL)) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return o;
+}
+
+char *lambda_step_payload_text(cJSON *o, int bad)
+{
+    char *text = NULL;
+
+    if (o != NULL && !bad)
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
 void lambda_step_answer_cleanup(struct lambda_step_answer *a)
 {
     if (a == NULL)

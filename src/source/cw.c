@@ -1064,31 +1064,30 @@ static enum bf_rc make_auth(struct cw_source *cw, struct bf_err *err)
     return rc;
 }
 
+/* A zero (or, for the signed knobs, negative) option means "the default". */
+#define CW_DEFAULT(field, value)        \
+    do {                                \
+        if (o->field <= 0)              \
+            o->field = (value);         \
+    } while (0)
+
 static void apply_defaults(struct cw_options *o, const struct catalog_endpoint *ep)
 {
-    if (o->max_attempts_429 <= 0)
-        o->max_attempts_429 = 8;
-    if (o->max_attempts_5xx <= 0)
-        o->max_attempts_5xx = 5;
-    if (o->backoff_base_ms <= 0)
-        o->backoff_base_ms = 500;
-    if (o->backoff_max_ms <= 0)
-        o->backoff_max_ms = 30000;
-    if (o->retry_after_max_ms <= 0)
-        o->retry_after_max_ms = 120000;
-    if (o->timeout_ms <= 0)
-        o->timeout_ms = 120000;
-    if (o->max_response == 0)
-        o->max_response = 64u * 1024 * 1024;
-    if (o->max_pages <= 0)
-        o->max_pages = 100000;
-    if (o->max_depth <= 0)
-        o->max_depth = 64;
+    CW_DEFAULT(max_attempts_429, 8);
+    CW_DEFAULT(max_attempts_5xx, 5);
+    CW_DEFAULT(backoff_base_ms, 500);
+    CW_DEFAULT(backoff_max_ms, 30000);
+    CW_DEFAULT(retry_after_max_ms, 120000);
+    CW_DEFAULT(timeout_ms, 120000);
+    CW_DEFAULT(max_response, 64u * 1024 * 1024);
+    CW_DEFAULT(max_pages, 100000);
+    CW_DEFAULT(max_depth, 64);
+    CW_DEFAULT(page_bytes, 1024u * 1024);
     if (o->page_size <= 0 || o->page_size > 1000)
         o->page_size = ep->page_size;
-    if (o->page_bytes == 0)
-        o->page_bytes = 1024u * 1024;
 }
+
+#undef CW_DEFAULT
 
 static enum bf_rc check_creds(const struct cw_creds *c,
                               struct bf_err *err)

@@ -45,15 +45,11 @@ void lambda_ingest_function_name(const char *service, const char *env,
 /* The original's fields. */
 char *lambda_ingest_payload(const struct task_input *in)
 {
-    cJSON *o = cJSON_CreateObject();
-    char *text = NULL;
-    int bad = o == NULL;
+    cJSON *o = lambda_step_payload_new(in->tenant_id, in->service, in->table_name);
+    int bad = 0;
 
-    if (bad)
+    if (o == NULL)
         return NULL;
-    bad |= cJSON_AddStringToObject(o, "tenant_id", in->tenant_id) == NULL;
-    bad |= cJSON_AddStringToObject(o, "service_name", in->service) == NULL;
-    bad |= cJSON_AddStringToObject(o, "table_name", in->table_name) == NULL;
     bad |= cJSON_AddStringToObject(o, "start_date", in->start_date) == NULL;
     bad |= cJSON_AddStringToObject(o, "end_date", in->end_date) == NULL;
     bad |= cJSON_AddBoolToObject(o, "backfill_mode", in->backfill_mode) == NULL;
@@ -61,10 +57,7 @@ char *lambda_ingest_payload(const struct task_input *in)
            NULL;
     bad |= cJSON_AddNumberToObject(o, "chunk_number", in->chunk_number) == NULL;
     bad |= cJSON_AddNumberToObject(o, "total_chunks", in->total_chunks) == NULL;
-    if (!bad)
-        text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
+    return lambda_step_payload_text(o, bad);
 }
 
 static const char *const ingested_keys[] = {

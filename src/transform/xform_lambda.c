@@ -67,23 +67,16 @@ void xform_lambda_function_name(const char *canonical_table, const char *env,
  * the dates are new: they let the function stay inside the chunk. */
 char *xform_lambda_payload(const struct task_input *in)
 {
-    cJSON *o = cJSON_CreateObject();
-    char *text = NULL;
-    int bad = o == NULL;
+    cJSON *o = lambda_step_payload_new(in->tenant_id, in->service, in->table_name);
+    int bad = 0;
 
-    if (bad)
+    if (o == NULL)
         return NULL;
-    bad |= cJSON_AddStringToObject(o, "tenant_id", in->tenant_id) == NULL;
-    bad |= cJSON_AddStringToObject(o, "service_name", in->service) == NULL;
-    bad |= cJSON_AddStringToObject(o, "table_name", in->table_name) == NULL;
     bad |= cJSON_AddBoolToObject(o, "backfill_mode", in->backfill_mode) == NULL;
     bad |= cJSON_AddBoolToObject(o, "force_reprocess", 1) == NULL;
     bad |= cJSON_AddStringToObject(o, "start_date", in->start_date) == NULL;
     bad |= cJSON_AddStringToObject(o, "end_date", in->end_date) == NULL;
-    if (!bad)
-        text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
+    return lambda_step_payload_text(o, bad);
 }
 
 /* ---- the backend ---- */

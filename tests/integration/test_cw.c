@@ -648,7 +648,7 @@ END_TEST
  * followed link rewritten), and every record still arrives once, in order. */
 START_TEST(page_bytes_shrink_pages)
 {
-    struct tenant_source_creds c;
+    struct cw_creds c;
     struct ids all = {0};
     struct run r = {0};
     struct cw_options o = {0};
