@@ -1079,10 +1079,12 @@ static void apply_defaults(struct cw_options *o, const struct catalog_endpoint *
     CW_DEFAULT(backoff_max_ms, 30000);
     CW_DEFAULT(retry_after_max_ms, 120000);
     CW_DEFAULT(timeout_ms, 120000);
-    CW_DEFAULT(max_response, 64u * 1024 * 1024);
     CW_DEFAULT(max_pages, 100000);
     CW_DEFAULT(max_depth, 64);
-    CW_DEFAULT(page_bytes, 1024u * 1024);
+    if (o->max_response == 0)
+        o->max_response = 64u * 1024 * 1024;
+    if (o->page_bytes == 0)
+        o->page_bytes = 1024u * 1024;
     if (o->page_size <= 0 || o->page_size > 1000)
         o->page_size = ep->page_size;
 }
