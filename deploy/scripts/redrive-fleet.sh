@@ -29,7 +29,9 @@ Exit status: 0 redriven (or --dry-run), 2 not redrivable or bad arguments.
 USAGE
 }
 
-die() { echo "redrive-fleet.sh: $*" >&2; exit 2; }
+OPS_SCRIPT=redrive-fleet.sh
+# shellcheck source=deploy/scripts/ops-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ops-common.sh"
 
 arn=""
 token=""
@@ -50,18 +52,9 @@ done
 [[ "$arn" =~ ^arn:[a-z-]+:states:[a-z0-9-]+:[0-9]{12}:execution:[A-Za-z0-9_-]+:[A-Za-z0-9_-]{1,80}$ ]] ||
   die "a fleet execution ARN is required (arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME; see --help)"
 [ -z "$token" ] || [[ "$token" =~ ^[A-Za-z0-9_-]{1,64}$ ]] || die "bad --client-token (1-64 of A-Z a-z 0-9 - _)"
-command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is not installed"
+require_aws
 
-awsx() { aws "${aws_opts[@]+"${aws_opts[@]}"}" "$@"; }
-
-line=$(awsx stepfunctions describe-execution --execution-arn "$arn" \
-  --query '[status, redriveStatus, redriveCount]' --output text)
-read -r status redrivable count <<<"$line"
-if [ "$redrivable" != REDRIVABLE ]; then
-  reason=$(awsx stepfunctions describe-execution --execution-arn "$arn" \
-    --query redriveStatusReason --output text)
-  die "execution is $status and $redrivable: $reason"
-fi
+require_redrivable "$arn"
 
 runs=$(awsx stepfunctions list-map-runs --execution-arn "$arn" \
   --query 'sort_by(mapRuns, &startDate)[].mapRunArn' --output text | tr '\t' '\n' | grep -v '^None$' || true)

@@ -23,7 +23,9 @@ Options:
 USAGE
 }
 
-die() { echo "redrive.sh: $*" >&2; exit 2; }
+OPS_SCRIPT=redrive.sh
+# shellcheck source=deploy/scripts/ops-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ops-common.sh"
 
 arn=""
 token=""
@@ -40,18 +42,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ "$arn" == arn:*:states:*:execution:* ]] || die "an execution ARN is required (see --help)"
-command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is not installed"
+require_aws
 
-awsx() { aws "${aws_opts[@]+"${aws_opts[@]}"}" "$@"; }
-
-line=$(awsx stepfunctions describe-execution --execution-arn "$arn" \
-  --query '[status, redriveStatus, redriveCount]' --output text)
-read -r status redrivable count <<<"$line"
-if [ "$redrivable" != REDRIVABLE ]; then
-  reason=$(awsx stepfunctions describe-execution --execution-arn "$arn" \
-    --query redriveStatusReason --output text)
-  die "execution is $status and $redrivable: $reason"
-fi
+require_redrivable "$arn"
 
 args=(stepfunctions redrive-execution --execution-arn "$arn" --query redriveDate --output text)
 [ -z "$token" ] || args+=(--client-token "$token")

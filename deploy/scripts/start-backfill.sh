@@ -30,20 +30,10 @@ without heartbeat_seconds gets the stack's HeartbeatSeconds output.
 USAGE
 }
 
-die() { echo "start-backfill.sh: $*" >&2; exit 2; }
+OPS_SCRIPT=start-backfill.sh
+# shellcheck source=deploy/scripts/ops-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ops-common.sh"
 
-console_url() {
-  # arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME
-  local arn=$1 partition region host
-  partition=$(cut -d: -f2 <<<"$arn")
-  region=$(cut -d: -f4 <<<"$arn")
-  case "$partition" in
-    aws-cn) host="console.amazonaws.cn" ;;
-    aws-us-gov) host="console.amazonaws-us-gov.com" ;;
-    *) host="$region.console.aws.amazon.com" ;;
-  esac
-  echo "https://$host/states/home?region=$region#/v2/executions/details/$arn"
-}
 
 input=""
 name=""
@@ -69,27 +59,14 @@ done
 [ -r "$input" ] || die "cannot read input file: $input"
 name=${name:-bf-$(date -u +%Y%m%dT%H%M%SZ)-$$}
 [[ "$name" =~ ^[A-Za-z0-9_-]{1,80}$ ]] || die "bad --name (1-80 of A-Z a-z 0-9 - _): $name"
-command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is not installed"
-
-awsx() { aws "${aws_opts[@]+"${aws_opts[@]}"}" "$@"; }
+require_aws
 
 body=$(cat "$input")
 if [ -z "$sm_arn" ]; then
   stack=${stack:-avesa-backfill-$env_name}
-  sm_arn=$(awsx cloudformation describe-stacks --stack-name "$stack" \
-    --query "Stacks[0].Outputs[?OutputKey=='StateMachineArn'].OutputValue" --output text)
+  sm_arn=$(stack_output "$stack" StateMachineArn)
   [[ "$sm_arn" == arn:* ]] || die "stack $stack has no StateMachineArn output"
-  if command -v jq >/dev/null 2>&1; then
-    hb=$(awsx cloudformation describe-stacks --stack-name "$stack" \
-      --query "Stacks[0].Outputs[?OutputKey=='HeartbeatSeconds'].OutputValue" --output text)
-    if [[ "$hb" =~ ^[0-9]+$ ]]; then
-      body=$(jq -c --argjson hb "$hb" 'if has("heartbeat_seconds") then . else . + {heartbeat_seconds: $hb} end' <<<"$body")
-    fi
-  fi
+else
+  stack=""
 fi
-
-exec_arn=$(awsx stepfunctions start-execution --state-machine-arn "$sm_arn" \
-  --name "$name" --input "$body" --query executionArn --output text)
-[[ "$exec_arn" == arn:* ]] || die "start-execution returned no execution ARN"
-echo "$exec_arn"
-console_url "$exec_arn"
+start_execution "$sm_arn" "$stack" "$name" "$body"

@@ -33,20 +33,10 @@ Follow the run with watch-fleet.sh ARN --follow.
 USAGE
 }
 
-die() { echo "start-fleet.sh: $*" >&2; exit 2; }
+OPS_SCRIPT=start-fleet.sh
+# shellcheck source=deploy/scripts/ops-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ops-common.sh"
 
-console_url() {
-  # arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME
-  local arn=$1 partition region host
-  partition=$(cut -d: -f2 <<<"$arn")
-  region=$(cut -d: -f4 <<<"$arn")
-  case "$partition" in
-    aws-cn) host="console.amazonaws.cn" ;;
-    aws-us-gov) host="console.amazonaws-us-gov.com" ;;
-    *) host="$region.console.aws.amazon.com" ;;
-  esac
-  echo "https://$host/states/home?region=$region#/v2/executions/details/$arn"
-}
 
 input=""
 name=""
@@ -84,26 +74,13 @@ if command -v jq >/dev/null 2>&1; then
 elif ! grep -q '"tenants"' <<<"$body"; then
   die "$input: no \"tenants\" field (a single-tenant input goes to start-backfill.sh)"
 fi
-command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is not installed"
-
-awsx() { aws "${aws_opts[@]+"${aws_opts[@]}"}" "$@"; }
+require_aws
 
 if [ -z "$sm_arn" ]; then
   stack=${stack:-avesa-backfill-$env_name}
-  sm_arn=$(awsx cloudformation describe-stacks --stack-name "$stack" \
-    --query "Stacks[0].Outputs[?OutputKey=='FleetStateMachineArn'].OutputValue" --output text)
+  sm_arn=$(stack_output "$stack" FleetStateMachineArn)
   [[ "$sm_arn" == arn:* ]] || die "stack $stack has no FleetStateMachineArn output"
-  if command -v jq >/dev/null 2>&1; then
-    hb=$(awsx cloudformation describe-stacks --stack-name "$stack" \
-      --query "Stacks[0].Outputs[?OutputKey=='HeartbeatSeconds'].OutputValue" --output text)
-    if [[ "$hb" =~ ^[0-9]+$ ]]; then
-      body=$(jq -c --argjson hb "$hb" 'if has("heartbeat_seconds") then . else . + {heartbeat_seconds: $hb} end' <<<"$body")
-    fi
-  fi
+else
+  stack=""
 fi
-
-exec_arn=$(awsx stepfunctions start-execution --state-machine-arn "$sm_arn" \
-  --name "$name" --input "$body" --query executionArn --output text)
-[[ "$exec_arn" == arn:* ]] || die "start-execution returned no execution ARN"
-echo "$exec_arn"
-console_url "$exec_arn"
+start_execution "$sm_arn" "$stack" "$name" "$body"

@@ -26,7 +26,9 @@ Exit status: 0 SUCCEEDED, 1 FAILED/TIMED_OUT/ABORTED, 3 still RUNNING.
 USAGE
 }
 
-die() { echo "watch-execution.sh: $*" >&2; exit 2; }
+OPS_SCRIPT=watch-execution.sh
+# shellcheck source=deploy/scripts/ops-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ops-common.sh"
 
 arn=""
 follow=0
@@ -48,9 +50,7 @@ while [ $# -gt 0 ]; do
 done
 [[ "$arn" == arn:*:states:*:execution:* ]] || die "an execution ARN is required (see --help)"
 [[ "$interval" =~ ^[1-9][0-9]*$ ]] || die "bad --interval: $interval"
-command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is not installed"
-
-awsx() { aws "${aws_opts[@]+"${aws_opts[@]}"}" "$@"; }
+require_aws
 
 show_progress() {
   local q

@@ -44,7 +44,9 @@ Exit status: 0 SUCCEEDED, 1 FAILED/TIMED_OUT/ABORTED, 3 still RUNNING.
 USAGE
 }
 
-die() { echo "watch-fleet.sh: $*" >&2; exit 2; }
+OPS_SCRIPT=watch-fleet.sh
+# shellcheck source=deploy/scripts/ops-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ops-common.sh"
 
 arn=""
 follow=0
@@ -69,9 +71,7 @@ done
 [[ "$arn" =~ ^arn:[a-z-]+:states:[a-z0-9-]+:[0-9]{12}:execution:[A-Za-z0-9_-]+:[A-Za-z0-9_-]{1,80}$ ]] ||
   die "a fleet execution ARN is required (arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME; see --help)"
 [[ "$interval" =~ ^[1-9][0-9]*$ ]] || die "bad --interval: $interval"
-command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is not installed"
-
-awsx() { aws "${aws_opts[@]+"${aws_opts[@]}"}" "$@"; }
+require_aws
 
 # One cache file per execution: child ARN, tenant, table, chunk number.
 cache=""
