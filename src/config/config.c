@@ -1,13 +1,17 @@
 /* config.c -- every setting of backfill-worker, from defaults, env and flags.
  *
  * One table (settings[]) names each setting's environment variable, its
- * flag and the function that checks and stores a value, so env and flags
- * cannot drift apart. main() applies defaults, then the environment, then
- * the flags (flags win). Nothing below main() reads BACKFILL_* itself.
+ * flag, the field it fills and the rule a value must pass, so env and flags
+ * cannot drift apart and a new setting is one row. Most rules are of a few
+ * kinds (any string, non-empty, a prefix, a choice, an integer range); the
+ * few that are not get their own function. main() applies defaults, then
+ * the environment, then the flags (flags win). Nothing below main() reads
+ * BACKFILL_* itself.
  */
 #include "config/config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +20,29 @@
 typedef enum bf_rc (*setting_fn)(struct bf_config *cfg, const char *name,
                                  const char *value, struct bf_err *err);
 
+enum setting_kind {
+    SET_STR,      /* any string that fits the field */
+    SET_NONEMPTY, /* a string that fits, not "" */
+    SET_PREFIX,   /* a string starting with one of ok[] */
+    SET_CHOICE,   /* exactly one of ok[] */
+    SET_INT,      /* an int field, a decimal integer from lo to hi */
+    SET_CUSTOM    /* apply() checks and stores */
+};
+
 struct setting {
     const char *env;
     const char *flag; /* without the leading "--" */
-    setting_fn apply;
+    enum setting_kind kind;
+    size_t off, size; /* the field in struct bf_config (not SET_CUSTOM) */
+    long lo, hi;      /* SET_INT */
+    const char *ok[4]; /* SET_PREFIX, SET_CHOICE: up to 3, NULL-ended */
+    const char *want; /* SET_PREFIX: the message after "NAME: " */
+    setting_fn apply; /* SET_CUSTOM */
 };
+
+/* The field a row fills: where it is in struct bf_config and its size. */
+#define FIELD(f) .off = offsetof(struct bf_config, f), \
+                 .size = sizeof(((struct bf_config *)0)->f)
 
 static enum bf_rc copy_str(char *dst, size_t cap, const char *name,
                            const char *value, struct bf_err *err)
@@ -60,33 +82,38 @@ static int has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+static int any_prefix(const char *value, const char *const *prefixes)
+{
+    for (; *prefixes != NULL; prefixes++)
+        if (has_prefix(value, *prefixes))
+            return 1;
+    return 0;
+}
+
+/* "NAME: want a, b or c": the message lists the choices themselves, so it
+ * cannot drift from them. */
+static enum bf_rc choice_error(const char *name, const char *const *choices,
+                               struct bf_err *err)
+{
+    char want[128] = "";
+    size_t i;
+
+    for (i = 0; choices[i] != NULL; i++) {
+        const char *sep = i == 0 ? "" : choices[i + 1] == NULL ? " or " : ", ";
+        size_t len = strlen(want);
+
+        snprintf(want + len, sizeof want - len, "%s%s", sep, choices[i]);
+    }
+    return bf_err_set(err, BF_E_CONFIG, "%s: want %s", name, want);
+}
+
 static enum bf_rc set_activity_arn(struct bf_config *cfg, const char *name,
                                    const char *value, struct bf_err *err)
 {
+    /* Empty is allowed: only the worker command needs one, and it says so. */
     if (value[0] != '\0' && !has_prefix(value, "arn:"))
         return bf_err_set(err, BF_E_CONFIG, "%s: not an ARN (want arn:aws:states:...)", name);
     return copy_str(cfg->activity_arn, sizeof cfg->activity_arn, name, value, err);
-}
-
-static enum bf_rc set_worker_name(struct bf_config *cfg, const char *name,
-                                  const char *value, struct bf_err *err)
-{
-    if (value[0] == '\0')
-        return bf_err_set(err, BF_E_CONFIG, "%s: must not be empty", name);
-    return copy_str(cfg->worker_name, sizeof cfg->worker_name, name, value, err);
-}
-
-static enum bf_rc set_concurrency(struct bf_config *cfg, const char *name,
-                                  const char *value, struct bf_err *err)
-{
-    /* 1000 concurrent pollers per activity is the service's limit. */
-    return parse_int(name, value, 1, 1000, &cfg->concurrency, err);
-}
-
-static enum bf_rc set_drain(struct bf_config *cfg, const char *name,
-                            const char *value, struct bf_err *err)
-{
-    return parse_int(name, value, 0, 86400, &cfg->drain_seconds, err);
 }
 
 static enum bf_rc set_env(struct bf_config *cfg, const char *name,
@@ -105,73 +132,6 @@ static enum bf_rc set_env(struct bf_config *cfg, const char *name,
     if (i == 0)
         return bf_err_set(err, BF_E_CONFIG, "%s: must not be empty", name);
     return copy_str(cfg->env, sizeof cfg->env, name, value, err);
-}
-
-static enum bf_rc set_output(struct bf_config *cfg, const char *name,
-                             const char *value, struct bf_err *err)
-{
-    if (!has_prefix(value, "file://") && !has_prefix(value, "s3://"))
-        return bf_err_set(err, BF_E_CONFIG, "%s: want file:///dir or s3://bucket/prefix", name);
-    return copy_str(cfg->output, sizeof cfg->output, name, value, err);
-}
-
-static enum bf_rc set_tenants(struct bf_config *cfg, const char *name,
-                              const char *value, struct bf_err *err)
-{
-    if (!has_prefix(value, "file://") && !has_prefix(value, "dynamodb://"))
-        return bf_err_set(err, BF_E_CONFIG, "%s: want file://PATH or dynamodb://TABLE", name);
-    return copy_str(cfg->tenants, sizeof cfg->tenants, name, value, err);
-}
-
-static enum bf_rc set_secrets(struct bf_config *cfg, const char *name,
-                              const char *value, struct bf_err *err)
-{
-    if (!has_prefix(value, "file://") && !has_prefix(value, "secretsmanager:"))
-        return bf_err_set(err, BF_E_CONFIG, "%s: want file://PATH or secretsmanager:", name);
-    return copy_str(cfg->secrets, sizeof cfg->secrets, name, value, err);
-}
-
-static enum bf_rc set_ingest(struct bf_config *cfg, const char *name,
-                             const char *value, struct bf_err *err)
-{
-    static const char *const ok[] = { "builtin", "lambda", NULL };
-
-    if (!one_of(value, ok))
-        return bf_err_set(err, BF_E_CONFIG, "%s: want builtin or lambda", name);
-    return copy_str(cfg->ingest, sizeof cfg->ingest, name, value, err);
-}
-
-static enum bf_rc set_transform(struct bf_config *cfg, const char *name,
-                                const char *value, struct bf_err *err)
-{
-    static const char *const ok[] = { "builtin", "lambda", NULL };
-
-    if (!one_of(value, ok))
-        return bf_err_set(err, BF_E_CONFIG, "%s: want builtin or lambda", name);
-    return copy_str(cfg->transform, sizeof cfg->transform, name, value, err);
-}
-
-static enum bf_rc set_invocation(struct bf_config *cfg, const char *name,
-                                 const char *value, struct bf_err *err)
-{
-    static const char *const ok[] = { "RequestResponse", "Event", NULL };
-
-    if (!one_of(value, ok))
-        return bf_err_set(err, BF_E_CONFIG, "%s: want RequestResponse or Event", name);
-    return copy_str(cfg->transform_invocation, sizeof cfg->transform_invocation,
-                    name, value, err);
-}
-
-static enum bf_rc set_mappings(struct bf_config *cfg, const char *name,
-                               const char *value, struct bf_err *err)
-{
-    return copy_str(cfg->mappings_dir, sizeof cfg->mappings_dir, name, value, err);
-}
-
-static enum bf_rc set_endpoints(struct bf_config *cfg, const char *name,
-                                const char *value, struct bf_err *err)
-{
-    return copy_str(cfg->endpoints_file, sizeof cfg->endpoints_file, name, value, err);
 }
 
 static enum bf_rc set_rps(struct bf_config *cfg, const char *name,
@@ -196,93 +156,73 @@ static enum bf_rc set_log_level(struct bf_config *cfg, const char *name,
     return BF_OK;
 }
 
-static enum bf_rc set_metrics(struct bf_config *cfg, const char *name,
-                              const char *value, struct bf_err *err)
-{
-    static const char *const ok[] = { "off", "emf", NULL };
-
-    if (!one_of(value, ok))
-        return bf_err_set(err, BF_E_CONFIG, "%s: want off or emf", name);
-    return copy_str(cfg->metrics, sizeof cfg->metrics, name, value, err);
-}
-
-static enum bf_rc set_namespace(struct bf_config *cfg, const char *name,
-                                const char *value, struct bf_err *err)
-{
-    if (value[0] == '\0')
-        return bf_err_set(err, BF_E_CONFIG, "%s: must not be empty", name);
-    return copy_str(cfg->metrics_namespace, sizeof cfg->metrics_namespace,
-                    name, value, err);
-}
-
-static enum bf_rc set_kms(struct bf_config *cfg, const char *name,
-                          const char *value, struct bf_err *err)
-{
-    return copy_str(cfg->sse_kms_key_id, sizeof cfg->sse_kms_key_id, name, value, err);
-}
-
-static enum bf_rc set_handler(struct bf_config *cfg, const char *name,
-                              const char *value, struct bf_err *err)
-{
-    static const char *const ok[] = { "chunk", "noop", NULL };
-
-    if (!one_of(value, ok))
-        return bf_err_set(err, BF_E_CONFIG, "%s: want chunk or noop", name);
-    return copy_str(cfg->handler, sizeof cfg->handler, name, value, err);
-}
-
-static enum bf_rc set_noop_sleep(struct bf_config *cfg, const char *name,
-                                 const char *value, struct bf_err *err)
-{
-    return parse_int(name, value, 0, 86400000, &cfg->noop_sleep_ms, err);
-}
-
-static enum bf_rc set_ca_bundle(struct bf_config *cfg, const char *name,
-                                const char *value, struct bf_err *err)
-{
-    return copy_str(cfg->ca_bundle, sizeof cfg->ca_bundle, name, value, err);
-}
-
-static enum bf_rc set_insecure(struct bf_config *cfg, const char *name,
-                               const char *value, struct bf_err *err)
-{
-    return parse_int(name, value, 0, 1, &cfg->allow_insecure_http, err);
-}
-
-/* libdeflate's scale. 3 is the default because it writes fewer bytes than
- * zlib's level 3 at about 1.7x its speed; 1 trades about 8% more bytes for
- * about 1.7x again (tests/bench/README.md, table 2b). */
-static enum bf_rc set_gzip_level(struct bf_config *cfg, const char *name,
-                                 const char *value, struct bf_err *err)
-{
-    return parse_int(name, value, 1, 12, &cfg->gzip_level, err);
-}
-
+/* SET_INT rows: FIELD(f), then lo and hi. */
 static const struct setting settings[] = {
-    { "BACKFILL_ACTIVITY_ARN", "activity-arn", set_activity_arn },
-    { "BACKFILL_WORKER_NAME", "worker-name", set_worker_name },
-    { "BACKFILL_CONCURRENCY", "concurrency", set_concurrency },
-    { "BACKFILL_DRAIN_SECONDS", "drain-seconds", set_drain },
-    { "BACKFILL_ENV", "env", set_env },
-    { "BACKFILL_OUTPUT", "output", set_output },
-    { "BACKFILL_TENANTS", "tenants", set_tenants },
-    { "BACKFILL_SECRETS", "secrets", set_secrets },
-    { "BACKFILL_INGEST", "ingest", set_ingest },
-    { "BACKFILL_TRANSFORM", "transform", set_transform },
-    { "BACKFILL_TRANSFORM_INVOCATION", "transform-invocation", set_invocation },
-    { "BACKFILL_MAPPINGS_DIR", "mappings-dir", set_mappings },
-    { "BACKFILL_ENDPOINTS_FILE", "endpoints-file", set_endpoints },
-    { "BACKFILL_SOURCE_RPS", "source-rps", set_rps },
-    { "BACKFILL_LOG_LEVEL", "log-level", set_log_level },
-    { "BACKFILL_METRICS", "metrics", set_metrics },
-    { "BACKFILL_METRICS_NAMESPACE", "metrics-namespace", set_namespace },
-    { "BACKFILL_SSE_KMS_KEY_ID", "sse-kms-key-id", set_kms },
-    { "BACKFILL_HANDLER", "handler", set_handler },
-    { "BACKFILL_NOOP_SLEEP_MS", "noop-sleep-ms", set_noop_sleep },
-    { "BACKFILL_CA_BUNDLE", "ca-bundle", set_ca_bundle },
-    { "BACKFILL_ALLOW_INSECURE_HTTP", "allow-insecure-http", set_insecure },
-    { "BACKFILL_GZIP_LEVEL", "gzip-level", set_gzip_level },
+    { "BACKFILL_ACTIVITY_ARN", "activity-arn", SET_CUSTOM, .apply = set_activity_arn },
+    { "BACKFILL_WORKER_NAME", "worker-name", SET_NONEMPTY, FIELD(worker_name) },
+    /* 1000 concurrent pollers per activity is the service's limit. */
+    { "BACKFILL_CONCURRENCY", "concurrency", SET_INT, FIELD(concurrency), 1, 1000 },
+    { "BACKFILL_DRAIN_SECONDS", "drain-seconds", SET_INT, FIELD(drain_seconds), 0, 86400 },
+    { "BACKFILL_ENV", "env", SET_CUSTOM, .apply = set_env },
+    { "BACKFILL_OUTPUT", "output", SET_PREFIX, FIELD(output), .ok = { "file://", "s3://" },
+      .want = "want file:///dir or s3://bucket/prefix" },
+    { "BACKFILL_TENANTS", "tenants", SET_PREFIX, FIELD(tenants),
+      .ok = { "file://", "dynamodb://" }, .want = "want file://PATH or dynamodb://TABLE" },
+    { "BACKFILL_SECRETS", "secrets", SET_PREFIX, FIELD(secrets),
+      .ok = { "file://", "secretsmanager:" }, .want = "want file://PATH or secretsmanager:" },
+    { "BACKFILL_INGEST", "ingest", SET_CHOICE, FIELD(ingest), .ok = { "builtin", "lambda" } },
+    { "BACKFILL_TRANSFORM", "transform", SET_CHOICE, FIELD(transform),
+      .ok = { "builtin", "lambda" } },
+    { "BACKFILL_TRANSFORM_INVOCATION", "transform-invocation", SET_CHOICE,
+      FIELD(transform_invocation), .ok = { "RequestResponse", "Event" } },
+    { "BACKFILL_MAPPINGS_DIR", "mappings-dir", SET_STR, FIELD(mappings_dir) },
+    { "BACKFILL_ENDPOINTS_FILE", "endpoints-file", SET_STR, FIELD(endpoints_file) },
+    { "BACKFILL_SOURCE_RPS", "source-rps", SET_CUSTOM, .apply = set_rps },
+    { "BACKFILL_LOG_LEVEL", "log-level", SET_CUSTOM, .apply = set_log_level },
+    { "BACKFILL_METRICS", "metrics", SET_CHOICE, FIELD(metrics), .ok = { "off", "emf" } },
+    { "BACKFILL_METRICS_NAMESPACE", "metrics-namespace", SET_NONEMPTY, FIELD(metrics_namespace) },
+    { "BACKFILL_SSE_KMS_KEY_ID", "sse-kms-key-id", SET_STR, FIELD(sse_kms_key_id) },
+    { "BACKFILL_HANDLER", "handler", SET_CHOICE, FIELD(handler), .ok = { "chunk", "noop" } },
+    { "BACKFILL_NOOP_SLEEP_MS", "noop-sleep-ms", SET_INT, FIELD(noop_sleep_ms), 0, 86400000 },
+    { "BACKFILL_CA_BUNDLE", "ca-bundle", SET_STR, FIELD(ca_bundle) },
+    { "BACKFILL_ALLOW_INSECURE_HTTP", "allow-insecure-http", SET_INT,
+      FIELD(allow_insecure_http), 0, 1 },
+    /* libdeflate's scale. 3 is the default because it writes fewer bytes
+     * than zlib's level 3 at about 1.7x its speed; 1 trades about 8% more
+     * bytes for about 1.7x again (tests/bench/README.md, table 2b). */
+    { "BACKFILL_GZIP_LEVEL", "gzip-level", SET_INT, FIELD(gzip_level), 1, 12 },
 };
+
+/* Check `value` against the rule of setting `s` and store it; `name` is
+ * the variable or "--flag" that messages name. */
+static enum bf_rc setting_apply(const struct setting *s, struct bf_config *cfg,
+                                const char *name, const char *value,
+                                struct bf_err *err)
+{
+    char *field = (char *)cfg + s->off;
+
+    switch (s->kind) {
+    case SET_CUSTOM:
+        return s->apply(cfg, name, value, err);
+    case SET_INT:
+        return parse_int(name, value, s->lo, s->hi, (int *)(void *)field, err);
+    case SET_NONEMPTY:
+        if (value[0] == '\0')
+            return bf_err_set(err, BF_E_CONFIG, "%s: must not be empty", name);
+        break;
+    case SET_PREFIX:
+        if (!any_prefix(value, s->ok))
+            return bf_err_set(err, BF_E_CONFIG, "%s: %s", name, s->want);
+        break;
+    case SET_CHOICE:
+        if (!one_of(value, s->ok))
+            return choice_error(name, s->ok, err);
+        break;
+    case SET_STR:
+        break;
+    }
+    return copy_str(field, s->size, name, value, err);
+}
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -325,7 +265,7 @@ enum bf_rc config_from_env(struct bf_config *cfg, struct bf_err *err)
 
         if (v == NULL)
             continue;
-        rc = settings[i].apply(cfg, settings[i].env, v, err);
+        rc = setting_apply(&settings[i], cfg, settings[i].env, v, err);
         if (rc != BF_OK)
             return rc;
     }
@@ -335,7 +275,8 @@ enum bf_rc config_from_env(struct bf_config *cfg, struct bf_err *err)
         const char *v = getenv("AWS_CA_BUNDLE");
 
         if (v != NULL)
-            return set_ca_bundle(cfg, "AWS_CA_BUNDLE", v, err);
+            return copy_str(cfg->ca_bundle, sizeof cfg->ca_bundle, "AWS_CA_BUNDLE",
+                            v, err);
     }
     return BF_OK;
 }
@@ -354,7 +295,7 @@ static enum bf_rc set_flag(struct bf_config *cfg, const char *flag,
             continue;
         *known = 1;
         snprintf(name, sizeof name, "--%s", flag);
-        return settings[i].apply(cfg, name, value, err);
+        return setting_apply(&settings[i], cfg, name, value, err);
     }
     return BF_OK;
 }
