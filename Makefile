@@ -96,6 +96,27 @@ TEST_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null) \
                 -Itests/support
 TEST_LDLIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
+# For the module.mk rules that embed data files in the library as C
+# arrays, so that each module.mk says only what its file declares:
+#
+# $(call gen_c,FROM,MK,BODY) is the recipe that writes the generated source
+# $@ whole or not at all: a comment "generated from FROM by MK",
+# #include <stddef.h>, then what the shell commands in the variable named
+# BODY print (they end with ';'; named, so that they may hold commas).
+define gen_c
+@mkdir -p $(dir $@)
+{ echo '/* generated from $(1) by $(2) */'; \
+  echo '#include <stddef.h>'; \
+  $($(3)) \
+} > $@.tmp && mv $@.tmp $@
+endef
+# $(call embed_bytes,DECL,FILE) is shell that prints "DECL[] = {", FILE's
+# bytes as 0x.., entries and "0x00 };" (the NUL lets a reader take the
+# bytes as a C string). DECL may name a shell variable.
+embed_bytes = echo "$(1)[] = {"; \
+	od -An -v -tx1 $(2) | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	echo '0x00 };'
+
 -include $(sort $(wildcard src/*/module.mk tests/*/module.mk))
 
 LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
@@ -134,6 +155,10 @@ $(LIB): $(LIB_OBJS)
 # first (order-only: a rebuilt libcurl does not recompile everything).
 $(BUILD)/obj/%.o: %.c | $(CURL_A)
 	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The sources that module.mk rules generate (GEN_SRCS, in $(BUILD)/gen).
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/tests/%.o: tests/%.c | $(CURL_A)

@@ -191,8 +191,12 @@ enum bf_rc sink_put(struct sink *s, const char *key, const void *data,
     return sink_object_commit(o, err);
 }
 
-enum bf_rc sink_get(struct sink *s, const char *key, struct buf *out,
-                    int *found, struct bf_err *err)
+/* Open `key` for reading under the key check and the lock: the whole
+ * object into `whole` (sink_get), or else a streaming reader into
+ * `*reader` (sink_read_open). */
+static enum bf_rc sink_open_key(struct sink *s, const char *key,
+                                struct buf *whole, struct sink_reader **reader,
+                                int *found, struct bf_err *err)
 {
     enum bf_rc rc;
 
@@ -200,25 +204,26 @@ enum bf_rc sink_get(struct sink *s, const char *key, struct buf *out,
     rc = lock_for_key(s, key, err);
     if (rc != BF_OK)
         return rc;
-    rc = s->ops->get(s, key, out, found, err);
+    if (whole != NULL)
+        rc = s->ops->get(s, key, whole, found, err);
+    else
+        rc = s->ops->read_open(s, key, reader, found, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+enum bf_rc sink_get(struct sink *s, const char *key, struct buf *out,
+                    int *found, struct bf_err *err)
+{
+    return sink_open_key(s, key, out, NULL, found, err);
 }
 
 enum bf_rc sink_read_open(struct sink *s, const char *key,
                           struct sink_reader **out, int *found,
                           struct bf_err *err)
 {
-    enum bf_rc rc;
-
     *out = NULL;
-    *found = 0;
-    rc = lock_for_key(s, key, err);
-    if (rc != BF_OK)
-        return rc;
-    rc = s->ops->read_open(s, key, out, found, err);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return sink_open_key(s, key, NULL, out, found, err);
 }
 
 enum bf_rc sink_read(struct sink_reader *r, void *p, size_t cap, size_t *got,

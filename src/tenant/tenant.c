@@ -35,16 +35,21 @@
 enum tenants_kind { TENANTS_FILE, TENANTS_DYNAMODB };
 enum secrets_kind { SECRETS_FILE, SECRETS_MANAGER };
 
-struct tenant_slot {
+/* What a slot of either cache starts with, so that one search
+ * (cache_pick) serves both arrays. */
+struct cache_slot {
     int used;
     int64_t expires_ms;
+};
+
+struct tenant_slot {
+    struct cache_slot slot;   /* first: cache_pick's view of it */
     enum bf_rc rc;            /* BF_OK, NOT_CONFIGURED or DISABLED */
     struct tenant_info info;  /* tenant_id and service are the key */
 };
 
 struct secret_slot {
-    int used;
-    int64_t expires_ms;
+    struct cache_slot slot;   /* first: cache_pick's view of it */
     char name[256];
     char *value;              /* the secret's JSON text; wiped on drop */
     size_t len;
@@ -123,43 +128,59 @@ static enum bf_rc secret_copy(const char *text, size_t len,
 
 /* ---- construction ----------------------------------------------------- */
 
+/* What follows `scheme` in `url`, or NULL when `url` does not start with
+ * it or nothing follows. */
+static const char *after_scheme(const char *url, const char *scheme)
+{
+    size_t n = strlen(scheme);
+
+    return strncmp(url, scheme, n) == 0 && url[n] != '\0' ? url + n : NULL;
+}
+
+/* Keep `where` (a file path or table name) as a store's location. */
+static enum bf_rc store_loc(char *loc, size_t cap, const char *where,
+                           const char *var, struct bf_err *err)
+{
+    if (buf_copy_str(loc, cap, where) != BF_OK)
+        return bf_err_set(err, BF_E_CONFIG, "%s: too long", var);
+    return BF_OK;
+}
+
 static enum bf_rc parse_tenants_url(struct tenant_store *s, const char *url,
                                     struct bf_err *err)
 {
     char expanded[1024];
+    const char *file = NULL, *table = NULL;
 
     if (expand_env(url, s->env, expanded, sizeof(expanded)) != 0)
         return bf_err_set(err, BF_E_CONFIG, "BACKFILL_TENANTS: too long");
-    if (strncmp(expanded, "file://", 7) == 0 && expanded[7] != '\0') {
-        s->tenants_kind = TENANTS_FILE;
-        return buf_copy_str(s->tenants_loc, sizeof(s->tenants_loc), expanded + 7) == BF_OK
-                   ? BF_OK
-                   : bf_err_set(err, BF_E_CONFIG, "BACKFILL_TENANTS: too long");
-    }
-    if (strncmp(expanded, "dynamodb://", 11) == 0 && expanded[11] != '\0' &&
-        strlen(expanded + 11) <= 255 && strchr(expanded + 11, '/') == NULL) {
-        s->tenants_kind = TENANTS_DYNAMODB;
-        return buf_copy_str(s->tenants_loc, sizeof(s->tenants_loc), expanded + 11) == BF_OK
-                   ? BF_OK
-                   : bf_err_set(err, BF_E_CONFIG, "BACKFILL_TENANTS: too long");
-    }
-    return bf_err_set(err, BF_E_CONFIG,
-                      "BACKFILL_TENANTS: expected file://PATH or "
-                      "dynamodb://TABLE, got \"%.200s\"", url);
+    file = after_scheme(expanded, "file://");
+    table = after_scheme(expanded, "dynamodb://");
+    /* DynamoDB's table name limit; a '/' would be a path, not a table. */
+    if (table != NULL && (strlen(table) > 255 || strchr(table, '/') != NULL))
+        table = NULL;
+    if (file == NULL && table == NULL)
+        return bf_err_set(err, BF_E_CONFIG,
+                          "BACKFILL_TENANTS: expected file://PATH or "
+                          "dynamodb://TABLE, got \"%.200s\"", url);
+    s->tenants_kind = file != NULL ? TENANTS_FILE : TENANTS_DYNAMODB;
+    return store_loc(s->tenants_loc, sizeof(s->tenants_loc),
+                     file != NULL ? file : table, "BACKFILL_TENANTS", err);
 }
 
 static enum bf_rc parse_secrets_url(struct tenant_store *s, const char *url,
                                     struct bf_err *err)
 {
     char expanded[1024];
+    const char *file = NULL;
 
     if (expand_env(url, s->env, expanded, sizeof(expanded)) != 0)
         return bf_err_set(err, BF_E_CONFIG, "BACKFILL_SECRETS: too long");
-    if (strncmp(expanded, "file://", 7) == 0 && expanded[7] != '\0') {
+    file = after_scheme(expanded, "file://");
+    if (file != NULL) {
         s->secrets_kind = SECRETS_FILE;
-        return buf_copy_str(s->secrets_loc, sizeof(s->secrets_loc), expanded + 7) == BF_OK
-                   ? BF_OK
-                   : bf_err_set(err, BF_E_CONFIG, "BACKFILL_SECRETS: too long");
+        return store_loc(s->secrets_loc, sizeof(s->secrets_loc), file,
+                         "BACKFILL_SECRETS", err);
     }
     if (strcmp(expanded, "secretsmanager:") == 0 ||
         strcmp(expanded, "secretsmanager://") == 0) {
@@ -404,35 +425,62 @@ static enum bf_rc tenant_verdict(const struct tenant_slot *e, struct bf_err *err
     return BF_OK;
 }
 
-static struct tenant_slot *tenant_cache_find(struct tenant_store *s,
-                                             const char *tenant_id,
-                                             const char *service)
+/* Whether a used slot holds `key`. */
+typedef int (*cache_match_fn)(const struct cache_slot *slot, const void *key);
+
+/* In `n` slots of `size` bytes each from `slots`, each starting with a
+ * struct cache_slot: the used one that `match` finds (*found = 1), else a
+ * free one, else the one that expires first (*found = 0), for the caller
+ * to fill. `found` may be NULL. The caller holds the store's lock. */
+static struct cache_slot *cache_pick(void *slots, size_t n, size_t size,
+                                     cache_match_fn match, const void *key,
+                                     int *found)
 {
+    struct cache_slot *free_slot = NULL, *oldest = slots;
     size_t i;
 
-    for (i = 0; i < TENANT_CACHE_SLOTS; i++) {
-        struct tenant_slot *e = &s->tenants[i];
+    for (i = 0; i < n; i++) {
+        struct cache_slot *e = (struct cache_slot *)(void *)((char *)slots + i * size);
 
-        if (e->used && strcmp(e->info.tenant_id, tenant_id) == 0 &&
-            strcmp(e->info.service, service) == 0)
+        if (!e->used) {
+            if (free_slot == NULL)
+                free_slot = e;
+        } else if (match(e, key)) {
+            if (found != NULL)
+                *found = 1;
             return e;
+        } else if (e->expires_ms < oldest->expires_ms) {
+            oldest = e;
+        }
     }
-    return NULL;
+    if (found != NULL)
+        *found = 0;
+    return free_slot != NULL ? free_slot : oldest;
 }
 
-/* A free slot, else the one that expires first. */
-static struct tenant_slot *tenant_cache_victim(struct tenant_store *s)
-{
-    struct tenant_slot *best = &s->tenants[0];
-    size_t i;
+struct tenant_key {
+    const char *tenant_id;
+    const char *service;
+};
 
-    for (i = 0; i < TENANT_CACHE_SLOTS; i++) {
-        if (!s->tenants[i].used)
-            return &s->tenants[i];
-        if (s->tenants[i].expires_ms < best->expires_ms)
-            best = &s->tenants[i];
-    }
-    return best;
+static int tenant_slot_is(const struct cache_slot *slot, const void *key)
+{
+    const struct tenant_slot *e = (const struct tenant_slot *)(const void *)slot;
+    const struct tenant_key *k = key;
+
+    return strcmp(e->info.tenant_id, k->tenant_id) == 0 &&
+           strcmp(e->info.service, k->service) == 0;
+}
+
+/* The slot of (tenant_id, service), or the one to fill; see cache_pick. */
+static struct tenant_slot *tenant_cache_pick(struct tenant_store *s,
+                                             const char *tenant_id,
+                                             const char *service, int *found)
+{
+    const struct tenant_key k = { tenant_id, service };
+
+    return (struct tenant_slot *)(void *)cache_pick(
+        s->tenants, TENANT_CACHE_SLOTS, sizeof s->tenants[0], tenant_slot_is, &k, found);
 }
 
 static void tenant_cache_put(struct tenant_store *s, const struct tenant_slot *v)
@@ -440,9 +488,7 @@ static void tenant_cache_put(struct tenant_store *s, const struct tenant_slot *v
     struct tenant_slot *e = NULL;
 
     pthread_mutex_lock(&s->lock);
-    e = tenant_cache_find(s, v->info.tenant_id, v->info.service);
-    if (e == NULL)
-        e = tenant_cache_victim(s);
+    e = tenant_cache_pick(s, v->info.tenant_id, v->info.service, NULL);
     *e = *v;
     pthread_mutex_unlock(&s->lock);
 }
@@ -451,14 +497,13 @@ static int tenant_cache_get(struct tenant_store *s, const char *tenant_id,
                             const char *service, struct tenant_slot *copy)
 {
     struct tenant_slot *e = NULL;
-    int hit = 0;
+    int found = 0, hit;
 
     pthread_mutex_lock(&s->lock);
-    e = tenant_cache_find(s, tenant_id, service);
-    if (e != NULL && e->expires_ms > store_now(s)) {
+    e = tenant_cache_pick(s, tenant_id, service, &found);
+    hit = found && e->slot.expires_ms > store_now(s);
+    if (hit)
         *copy = *e;
-        hit = 1;
-    }
     pthread_mutex_unlock(&s->lock);
     return hit;
 }
@@ -493,8 +538,8 @@ enum bf_rc tenant_lookup(struct tenant_store *s, const char *tenant_id,
     }
     v.rc = !found ? BF_E_TENANT_NOT_CONFIGURED
                   : (v.info.enabled ? BF_OK : BF_E_TENANT_DISABLED);
-    v.used = 1;
-    v.expires_ms = store_now(s) + s->opts.tenant_ttl_ms;
+    v.slot.used = 1;
+    v.slot.expires_ms = store_now(s) + s->opts.tenant_ttl_ms;
     tenant_cache_put(s, &v);
     *out = v.info;
     return tenant_verdict(&v, err);
@@ -502,30 +547,19 @@ enum bf_rc tenant_lookup(struct tenant_store *s, const char *tenant_id,
 
 /* ---- secrets ---------------------------------------------------------- */
 
-static struct secret_slot *secret_cache_find(struct tenant_store *s,
-                                             const char *name)
+static int secret_slot_is(const struct cache_slot *slot, const void *key)
 {
-    size_t i;
+    const struct secret_slot *e = (const struct secret_slot *)(const void *)slot;
 
-    for (i = 0; i < SECRET_CACHE_SLOTS; i++) {
-        if (s->secrets[i].used && strcmp(s->secrets[i].name, name) == 0)
-            return &s->secrets[i];
-    }
-    return NULL;
+    return strcmp(e->name, (const char *)key) == 0;
 }
 
-static struct secret_slot *secret_cache_victim(struct tenant_store *s)
+/* The slot of secret `name`, or the one to fill; see cache_pick. */
+static struct secret_slot *secret_cache_pick(struct tenant_store *s,
+                                             const char *name, int *found)
 {
-    struct secret_slot *best = &s->secrets[0];
-    size_t i;
-
-    for (i = 0; i < SECRET_CACHE_SLOTS; i++) {
-        if (!s->secrets[i].used)
-            return &s->secrets[i];
-        if (s->secrets[i].expires_ms < best->expires_ms)
-            best = &s->secrets[i];
-    }
-    return best;
+    return (struct secret_slot *)(void *)cache_pick(
+        s->secrets, SECRET_CACHE_SLOTS, sizeof s->secrets[0], secret_slot_is, name, found);
 }
 
 /* Copy the cached secret under the lock (the entry may be replaced by
@@ -535,14 +569,13 @@ static int secret_cache_read(struct tenant_store *s, const struct tenant_info *t
                              struct bf_err *err)
 {
     struct secret_slot *e = NULL;
-    int hit = 0;
+    int found = 0, hit;
 
     pthread_mutex_lock(&s->lock);
-    e = secret_cache_find(s, t->secret_name);
-    if (e != NULL && e->expires_ms > store_now(s)) {
+    e = secret_cache_pick(s, t->secret_name, &found);
+    hit = found && e->slot.expires_ms > store_now(s);
+    if (hit)
         *rc = secret_copy(e->value, e->len, out, err);
-        hit = 1;
-    }
     pthread_mutex_unlock(&s->lock);
     return hit;
 }
@@ -554,15 +587,13 @@ static void secret_cache_put(struct tenant_store *s, const char *name,
     struct secret_slot *e = NULL;
 
     pthread_mutex_lock(&s->lock);
-    e = secret_cache_find(s, name);
-    if (e == NULL)
-        e = secret_cache_victim(s);
+    e = secret_cache_pick(s, name, NULL);
     secret_slot_drop(e);
-    e->used = 1;
+    e->slot.used = 1;
     snprintf(e->name, sizeof(e->name), "%s", name);
     e->value = value;
     e->len = len;
-    e->expires_ms = store_now(s) + s->opts.secret_ttl_ms;
+    e->slot.expires_ms = store_now(s) + s->opts.secret_ttl_ms;
     pthread_mutex_unlock(&s->lock);
 }
 
