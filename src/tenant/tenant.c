@@ -308,10 +308,10 @@ static const char *json_str_field(const cJSON *item, const char *name)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static const cJSON *find_file_item(const cJSON *root, const char *tenant_id,
-                                   const char *service)
+static cJSON *find_file_item(cJSON *root, const char *tenant_id,
+                             const char *service)
 {
-    const cJSON *it = NULL;
+    cJSON *it = NULL;
 
     cJSON_ArrayForEach(it, root) {
         const char *t = json_str_field(it, "tenant_id");
@@ -324,18 +324,20 @@ static const cJSON *find_file_item(const cJSON *root, const char *tenant_id,
     return NULL;
 }
 
-/* BF_OK with `*found` 0 or 1; a broken file is BF_E_CONFIG. */
+/* The item of (tenant_id, service) in the tenants file, detached for the
+ * caller to free; *item = NULL when there is none. A broken file is
+ * BF_E_CONFIG. */
 static enum bf_rc fetch_tenant_file(struct tenant_store *s, const char *tenant_id,
-                                    const char *service, struct tenant_info *info,
-                                    int *found, struct bf_err *err)
+                                    const char *service, cJSON **item,
+                                    struct bf_err *err)
 {
     char *text = NULL;
     size_t len = 0;
     cJSON *root = NULL;
-    const cJSON *item = NULL;
+    cJSON *it = NULL;
     enum bf_rc rc;
 
-    *found = 0;
+    *item = NULL;
     rc = secrets_read_file(s->tenants_loc, &text, &len, err);
     if (rc != BF_OK) {
         bf_err_prefix(err, "tenants file");
@@ -350,12 +352,9 @@ static enum bf_rc fetch_tenant_file(struct tenant_store *s, const char *tenant_i
                         s->tenants_loc);
         goto out;
     }
-    item = find_file_item(root, tenant_id, service);
-    if (item == NULL)
-        goto out;
-    *found = 1;
-    rc = item_to_info(s, tenant_id, service, json_bool_field(item, "enabled", 1),
-                      json_str_field(item, "secret_name"), info, err);
+    it = find_file_item(root, tenant_id, service);
+    if (it != NULL)
+        *item = cJSON_DetachItemViaPointer(root, it);
 out:
     cJSON_Delete(root);
     free(text);
@@ -376,38 +375,57 @@ static cJSON *tenant_key(const char *tenant_id, const char *service)
     return key;
 }
 
+/* The item of (tenant_id, service) in the DynamoDB table, for the caller
+ * to free; *item = NULL when there is none. */
 static enum bf_rc fetch_tenant_ddb(struct tenant_store *s, const char *tenant_id,
-                                   const char *service, struct tenant_info *info,
-                                   int *found, struct bf_err *err)
+                                   const char *service, cJSON **item,
+                                   struct bf_err *err)
 {
     struct awsjson_client *c = NULL;
-    cJSON *key = NULL;
-    cJSON *item = NULL;
+    cJSON *key = tenant_key(tenant_id, service);
     enum bf_rc rc;
 
-    *found = 0;
-    key = tenant_key(tenant_id, service);
+    *item = NULL;
     if (key == NULL)
         return bf_err_set(err, BF_E_NOMEM, "tenant store: out of memory");
     rc = ddb_client_new(s->aws, &c, err);
     if (rc != BF_OK)
         goto out;
-    rc = ddb_get_item(c, s->tenants_loc, key, 1, &item, err);
+    rc = ddb_get_item(c, s->tenants_loc, key, 1, item, err);
     if (rc != BF_OK) {
         bf_err_prefix(err, "tenant store %s", s->tenants_loc);
         if (err != NULL && err->endpoint[0] == '\0')
             snprintf(err->endpoint, sizeof(err->endpoint), "dynamodb:GetItem");
-        goto out;
     }
-    if (item == NULL)
-        goto out;
-    *found = 1;
-    rc = item_to_info(s, tenant_id, service, ddb_attr_bool(item, "enabled", 1),
-                      ddb_attr_str(item, "secret_name"), info, err);
 out:
-    cJSON_Delete(item);
     cJSON_Delete(key);
     awsjson_client_free(c);
+    return rc;
+}
+
+/* The configuration of (tenant_id, service) from the store: BF_OK with
+ * *found 0 or 1. The two stores spell an item's fields differently. */
+static enum bf_rc fetch_tenant(struct tenant_store *s, const char *tenant_id,
+                               const char *service, struct tenant_info *info,
+                               int *found, struct bf_err *err)
+{
+    int file = s->tenants_kind == TENANTS_FILE;
+    cJSON *item = NULL;
+    enum bf_rc rc;
+
+    *found = 0;
+    rc = file ? fetch_tenant_file(s, tenant_id, service, &item, err)
+              : fetch_tenant_ddb(s, tenant_id, service, &item, err);
+    if (rc == BF_OK && item != NULL) {
+        *found = 1;
+        rc = item_to_info(s, tenant_id, service,
+                          file ? json_bool_field(item, "enabled", 1)
+                               : ddb_attr_bool(item, "enabled", 1),
+                          file ? json_str_field(item, "secret_name")
+                               : ddb_attr_str(item, "secret_name"),
+                          info, err);
+    }
+    cJSON_Delete(item);
     return rc;
 }
 
@@ -526,10 +544,7 @@ enum bf_rc tenant_lookup(struct tenant_store *s, const char *tenant_id,
         return tenant_verdict(&v, err);
     }
     memset(&v, 0, sizeof(v));
-    if (s->tenants_kind == TENANTS_FILE)
-        rc = fetch_tenant_file(s, tenant_id, service, &v.info, &found, err);
-    else
-        rc = fetch_tenant_ddb(s, tenant_id, service, &v.info, &found, err);
+    rc = fetch_tenant(s, tenant_id, service, &v.info, &found, err);
     if (rc != BF_OK)
         return rc;
     if (!found) {
