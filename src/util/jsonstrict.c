@@ -201,16 +201,30 @@ static enum json_strict_kind bad_byte(struct scan *s, enum json_strict_kind k,
     return r;
 }
 
-/* Bytes that stand for themselves in a string: printable ASCII but the
- * quote and the backslash. Most of a record is such runs. */
-static size_t plain_run(const struct scan *s)
+/* A word holds one of the stop bytes iff one of the has-zero-byte tests
+ * flags a byte (borrows only flag bytes above a true hit, so "any
+ * flagged" is exact); a byte from 0x80 on has its own high bit. */
+size_t json_plain_len(const void *p, size_t n, int stop_high)
 {
-    size_t i = s->i;
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t high = 0x8080808080808080ull;
+    const uint64_t top = stop_high ? high : 0;
+    const unsigned char *b = p;
+    size_t i = 0;
+    uint64_t x, q, bs;
 
-    while (i < s->n && s->p[i] >= 0x20 && s->p[i] < 0x80 && s->p[i] != '"' &&
-           s->p[i] != '\\')
+    for (; n - i >= 8; i += 8) {
+        memcpy(&x, b + i, 8);
+        q = x ^ (ones * '"');
+        bs = x ^ (ones * '\\');
+        if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+             ((bs - ones) & ~bs) | (x & top)) & high)
+            break;
+    }
+    while (i < n && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' &&
+           !(stop_high && b[i] >= 0x80))
         i++;
-    return i - s->i;
+    return i;
 }
 
 /* One backslash escape other than \u (s->i at the backslash). */
@@ -238,7 +252,7 @@ static enum json_strict_kind string(struct scan *s, int in_key)
     s->i++;
     for (;;) {
         enum json_strict_kind r = JSON_STRICT_OK;
-        size_t k = plain_run(s);
+        size_t k = json_plain_len(s->p + s->i, s->n - s->i, 1);
         unsigned char c;
 
         if (k > 0) {
