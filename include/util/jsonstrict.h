@@ -62,6 +62,12 @@ enum json_strict_kind json_strict_scan(const char *p, size_t n, int flags,
                                        struct buf *fixed,
                                        struct json_strict_report *rep);
 
+/* How many bytes from p (at most n) stand for themselves in a JSON
+ * string: none is '"', '\\' or a control byte, nor, with `stop_high`, a
+ * byte from 0x80 on (the start of UTF-8 the caller checks). Eight bytes
+ * at a time, since most of a record is such runs. */
+size_t json_plain_len(const void *p, size_t n, int stop_high);
+
 /* One line for a report: "duplicate key: tenant_id", "trailing data after
  * the JSON value at byte 412", "lone surrogate in name at byte 9". */
 void json_strict_describe(const struct json_strict_report *rep, char *out,

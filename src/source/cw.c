@@ -264,34 +264,13 @@ static int scan_fail(struct scan *s, const char *why)
     return -1;
 }
 
-/* Skip the bytes from s->p that are neither '"', '\\' nor a control
- * character, eight at a time: a word holds one of those iff one of the
- * three has-zero-byte tests flags a byte (borrows only flag bytes above a
- * true hit, so "any flagged" is exact). The caller's loop stops at it. */
-static void scan_plain(struct scan *s)
-{
-    const uint64_t ones = 0x0101010101010101ull;
-    const uint64_t high = 0x8080808080808080ull;
-    uint64_t x, q, bs;
-
-    while (s->end - s->p >= 8) {
-        memcpy(&x, s->p, 8);
-        q = x ^ (ones * '"');
-        bs = x ^ (ones * '\\');
-        if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
-             ((bs - ones) & ~bs)) & high)
-            return;
-        s->p += 8;
-    }
-}
-
 static int scan_string(struct scan *s)
 {
     s->p++; /* the opening quote */
     while (s->p < s->end) {
         unsigned char c;
 
-        scan_plain(s);
+        s->p += json_plain_len(s->p, (size_t)(s->end - s->p), 0);
         if (s->p >= s->end)
             break;
         c = (unsigned char)*s->p++;

@@ -10,6 +10,7 @@
  */
 #include "util/jsonstrict.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ struct scan {
     size_t n, i;
     int flags;
     int depth;
-    struct buf names;       /* NUL-terminated decoded names of open objects */
+    struct buf names;       /* decoded names of open objects, each after its uint32_t length */
     struct buf str;         /* the string being decoded */
     struct buf *fixed;      /* repair copy, or NULL */
     size_t copied;          /* input bytes already in `fixed` */
@@ -126,7 +127,17 @@ static size_t utf8_len(const unsigned char *p, size_t n)
     return 0;
 }
 
-static enum json_strict_kind put_cp(struct scan *s, unsigned cp)
+/* Keep decoded bytes only for member names: a value's text is checked,
+ * never compared, and copying it cost a fifth of a chunk's CPU. */
+static enum json_strict_kind keep(struct scan *s, const void *p, size_t n,
+                                  int in_key)
+{
+    if (in_key && buf_append(&s->str, p, n) != BF_OK)
+        return fail(s, JSON_STRICT_NOMEM, s->i);
+    return JSON_STRICT_OK;
+}
+
+static enum json_strict_kind put_cp(struct scan *s, unsigned cp, int in_key)
 {
     unsigned char u[4];
     size_t k;
@@ -150,11 +161,10 @@ static enum json_strict_kind put_cp(struct scan *s, unsigned cp)
         u[3] = (unsigned char)(0x80 | (cp & 0x3F));
         k = 4;
     }
-    return buf_append(&s->str, u, k) == BF_OK ? JSON_STRICT_OK
-                                               : fail(s, JSON_STRICT_NOMEM, s->i);
+    return keep(s, u, k, in_key);
 }
 
-/* One \u escape (s->i at the backslash), decoded into s->str. */
+/* One \u escape (s->i at the backslash), decoded into s->str in a name. */
 static enum json_strict_kind escape_u(struct scan *s, int in_key)
 {
     size_t at = s->i;
@@ -167,16 +177,16 @@ static enum json_strict_kind escape_u(struct scan *s, int in_key)
         s->p[s->i] == '\\' && s->p[s->i + 1] == 'u' &&
         hex4(s->p + s->i + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
         s->i += 6;
-        return put_cp(s, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
+        return put_cp(s, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00), in_key);
     }
     if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) {
         enum json_strict_kind r = bad(s, cp == 0 ? JSON_STRICT_NUL
                                                  : JSON_STRICT_SURROGATE,
                                       at, s->i, in_key);
 
-        return r != JSON_STRICT_OK ? r : put_cp(s, 0xFFFD);
+        return r != JSON_STRICT_OK ? r : put_cp(s, 0xFFFD, in_key);
     }
-    return put_cp(s, cp);
+    return put_cp(s, cp, in_key);
 }
 
 /* The one byte at s->i breaks a string rule: bad() over it, then past it
@@ -191,16 +201,65 @@ static enum json_strict_kind bad_byte(struct scan *s, enum json_strict_kind k,
     return r;
 }
 
-/* A string (s->i at the opening quote), decoded into s->str. */
+/* A word holds one of the stop bytes iff one of the has-zero-byte tests
+ * flags a byte (borrows only flag bytes above a true hit, so "any
+ * flagged" is exact); a byte from 0x80 on has its own high bit. */
+size_t json_plain_len(const void *p, size_t n, int stop_high)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t high = 0x8080808080808080ull;
+    const uint64_t top = stop_high ? high : 0;
+    const unsigned char *b = p;
+    size_t i = 0;
+    uint64_t x, q, bs;
+
+    for (; n - i >= 8; i += 8) {
+        memcpy(&x, b + i, 8);
+        q = x ^ (ones * '"');
+        bs = x ^ (ones * '\\');
+        if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+             ((bs - ones) & ~bs) | (x & top)) & high)
+            break;
+    }
+    while (i < n && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' &&
+           !(stop_high && b[i] >= 0x80))
+        i++;
+    return i;
+}
+
+/* One backslash escape other than \u (s->i at the backslash). */
+static enum json_strict_kind escape_short(struct scan *s, int in_key)
+{
+    enum json_strict_kind r;
+    char e;
+
+    if (s->i + 1 >= s->n)
+        return fail(s, JSON_STRICT_SYNTAX, s->i);
+    e = (char)s->p[s->i + 1];
+    if (strchr("\"\\/bfnrt", e) == NULL || e == '\0')
+        return fail(s, JSON_STRICT_SYNTAX, s->i);
+    if ((r = keep(s, s->p + s->i + 1, 1, in_key)) != JSON_STRICT_OK)
+        return r;
+    s->i += 2;
+    return JSON_STRICT_OK;
+}
+
+/* A string (s->i at the opening quote); a member name is decoded into
+ * s->str. */
 static enum json_strict_kind string(struct scan *s, int in_key)
 {
     buf_reset(&s->str);
     s->i++;
     for (;;) {
-        enum json_strict_kind r;
+        enum json_strict_kind r = JSON_STRICT_OK;
+        size_t k = json_plain_len(s->p + s->i, s->n - s->i, 1);
         unsigned char c;
-        size_t k;
 
+        if (k > 0) {
+            if ((r = keep(s, s->p + s->i, k, in_key)) != JSON_STRICT_OK)
+                return r;
+            s->i += k;
+        }
         if (s->i >= s->n)
             return fail(s, JSON_STRICT_SYNTAX, s->i);
         c = s->p[s->i];
@@ -208,68 +267,54 @@ static enum json_strict_kind string(struct scan *s, int in_key)
             s->i++;
             return JSON_STRICT_OK;
         }
-        if (c == 0) {
-            if ((r = bad_byte(s, JSON_STRICT_NUL, in_key)) != JSON_STRICT_OK)
-                return r;
-            continue;
-        }
         /* Raw control bytes: refused, except in records, where cJSON and
          * the fast parser keep them (raw output turns CR/LF into spaces). */
-        if (c < 0x20 && !(s->flags & JSON_STRICT_REPAIR))
+        if (c == 0)
+            r = bad_byte(s, JSON_STRICT_NUL, in_key);
+        else if (c < 0x20 && !(s->flags & JSON_STRICT_REPAIR))
             return fail(s, JSON_STRICT_SYNTAX, s->i);
-        if (c == '\\') {
-            char e;
-
-            if (s->i + 1 >= s->n)
-                return fail(s, JSON_STRICT_SYNTAX, s->i);
-            e = (char)s->p[s->i + 1];
-            if (e == 'u') {
-                if ((r = escape_u(s, in_key)) != JSON_STRICT_OK)
-                    return r;
-                continue;
-            }
-            if (strchr("\"\\/bfnrt", e) == NULL || e == '\0')
-                return fail(s, JSON_STRICT_SYNTAX, s->i);
-            if (buf_append(&s->str, s->p + s->i + 1, 1) != BF_OK)
-                return fail(s, JSON_STRICT_NOMEM, s->i);
-            s->i += 2;
-            continue;
-        }
-        k = utf8_len(s->p + s->i, s->n - s->i);
-        if (k == 0) {
-            if ((r = bad_byte(s, JSON_STRICT_UTF8, in_key)) != JSON_STRICT_OK)
-                return r;
-            continue;
-        }
-        if (buf_append(&s->str, s->p + s->i, k) != BF_OK)
-            return fail(s, JSON_STRICT_NOMEM, s->i);
-        s->i += k;
+        else if (c == '\\' && s->i + 1 < s->n && s->p[s->i + 1] == 'u')
+            r = escape_u(s, in_key);
+        else if (c == '\\')
+            r = escape_short(s, in_key);
+        else if ((k = utf8_len(s->p + s->i, s->n - s->i)) == 0)
+            r = bad_byte(s, JSON_STRICT_UTF8, in_key);
+        else if ((r = keep(s, s->p + s->i, k, in_key)) == JSON_STRICT_OK)
+            s->i += k;
+        if (r != JSON_STRICT_OK)
+            return r;
     }
 }
 
 static enum json_strict_kind value(struct scan *s);
 
 /* Whether the decoded name in s->str is already among the names from
- * `mark` on; else add it. */
+ * `mark` on; else add it. Each name is stored after its length, so the
+ * search skips names of another length without reading them (an object
+ * of k members costs k*k/2 steps, and records have dozens of members). */
 static enum json_strict_kind add_name(struct scan *s, size_t mark, size_t at)
 {
     size_t i = mark, len = s->str.len;
     const char *d = s->str.data != NULL ? s->str.data : "";
+    uint32_t l32;
 
     while (i < s->names.len) {
-        size_t l = strlen(s->names.data + i);
-
-        if (l == len && memcmp(s->names.data + i, d, len) == 0) {
+        memcpy(&l32, s->names.data + i, sizeof l32);
+        i += sizeof l32;
+        if (l32 == len && memcmp(s->names.data + i, d, len) == 0) {
             if (!(s->flags & JSON_STRICT_REPAIR))
                 return fail(s, JSON_STRICT_DUPLICATE, at);
             if (s->rep->duplicate[0] == '\0')
                 memcpy(s->rep->duplicate, s->rep->key, sizeof s->rep->key);
             return JSON_STRICT_OK;
         }
-        i += l + 1;
+        i += l32;
     }
-    if (buf_append(&s->names, d, len) != BF_OK ||
-        buf_append(&s->names, "", 1) != BF_OK)
+    if (len > UINT32_MAX)
+        return fail(s, JSON_STRICT_NOMEM, at);
+    l32 = (uint32_t)len;
+    if (buf_append(&s->names, &l32, sizeof l32) != BF_OK ||
+        buf_append(&s->names, d, len) != BF_OK)
         return fail(s, JSON_STRICT_NOMEM, at);
     return JSON_STRICT_OK;
 }

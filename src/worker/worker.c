@@ -407,7 +407,9 @@ static void hold_task(struct slot *s, struct awsjson_client *c, char *token,
     task_cancel_reset(&s->cancel);
     atomic_store(&s->state, SLOT_HELD);
     pthread_mutex_unlock(&s->lock);
-    if (log_begin(&l, LOG_INFO, "task_received")) {
+    /* Debug: at info, task_started (or task_failed, for input that does
+     * not parse) follows at once with more, and a line costs a syscall. */
+    if (log_begin(&l, LOG_DEBUG, "task_received")) {
         log_task(&l, s, NULL);
         log_int(&l, "input_bytes", (int64_t)strlen(input));
         log_end(&l);

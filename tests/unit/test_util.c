@@ -14,6 +14,7 @@
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/hex.h"
+#include "util/jsonstrict.h"
 #include "util/log.h"
 #include "util/strmap.h"
 #include "util/timeutil.h"
@@ -510,6 +511,37 @@ END_TEST
 /* Lookups find what was put, a put replaces, growth keeps every entry and
  * a key that was never put is absent (the fleet summary relies on all
  * four). */
+/* The word-at-a-time scan against the byte rule, with each stop byte at
+ * every offset of a 20-byte run (inside and across 8-byte words). */
+START_TEST(json_plain_len_stops_where_bytes_say)
+{
+    static const unsigned char stops[] = { '"', '\\', 0x00, 0x1f, 0x0a };
+    unsigned char b[20];
+    size_t s, at;
+
+    for (s = 0; s < sizeof stops; s++) {
+        for (at = 0; at < sizeof b; at++) {
+            memset(b, 'a', sizeof b);
+            b[at] = stops[s];
+            ck_assert_uint_eq(json_plain_len(b, sizeof b, 0), at);
+            ck_assert_uint_eq(json_plain_len(b, sizeof b, 1), at);
+        }
+    }
+    memset(b, 'a', sizeof b);
+    ck_assert_uint_eq(json_plain_len(b, sizeof b, 1), sizeof b);
+    ck_assert_uint_eq(json_plain_len(b, 5, 0), 5);
+    ck_assert_uint_eq(json_plain_len(b, 0, 0), 0);
+    for (at = 0; at < sizeof b; at++) {
+        memset(b, ' ', sizeof b);
+        b[at] = 0xC3; /* UTF-8 lead byte: the caller checks it */
+        ck_assert_uint_eq(json_plain_len(b, sizeof b, 1), at);
+        ck_assert_uint_eq(json_plain_len(b, sizeof b, 0), sizeof b);
+        b[at] = 0x7f; /* DEL is no control byte in JSON */
+        ck_assert_uint_eq(json_plain_len(b, sizeof b, 1), sizeof b);
+    }
+}
+END_TEST
+
 START_TEST(strmap_put_get_replace_grow)
 {
     struct strmap *m = strmap_new();
@@ -544,6 +576,7 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, err_set_flattens_and_returns_code);
+    tcase_add_test(tc, json_plain_len_stops_where_bytes_say);
     tcase_add_test(tc, err_names_round_trip);
     tcase_add_test(tc, err_cause_is_bounded_json);
     tcase_add_test(tc, buf_respects_limit);
