@@ -200,6 +200,9 @@ static enum bf_rc sink_open_key(struct sink *s, const char *key,
 {
     enum bf_rc rc;
 
+    /* A refused key still leaves the caller a reader it may close. */
+    if (reader != NULL)
+        *reader = NULL;
     *found = 0;
     rc = lock_for_key(s, key, err);
     if (rc != BF_OK)
