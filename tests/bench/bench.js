@@ -414,6 +414,17 @@ function deflateFloor(n, bw, py, rows) {
            max_vs_python: py && py.records_per_cpu_s ? n / cpu / py.records_per_cpu_s : null };
 }
 
+// The wall-time target on this machine: the fake ConnectWise shares the
+// cores, so 10x Python's wall time leaves the worker what is left of
+// cores x that time, and only if it kept every core busy.
+function wallFloor(n, floor, fakeCpu, py) {
+  if (!floor || fakeCpu == null || !py || !py.wall_s) return null;
+  const cores = os.cpus().length, target = py.wall_s / 10;
+  return { fake_cpu_s: fakeCpu, cores, target_wall_s: target,
+           worker_budget_cpu_s: cores * target - fakeCpu,
+           min_wall_s: (floor.cpu_s + fakeCpu) / cores };
+}
+
 async function benchPipeline(a, ctx) {
   const n = a.quick ? 3000 : 200000;
   const dir = path.join(ctx.work, 'pipeline');
@@ -427,6 +438,7 @@ async function benchPipeline(a, ctx) {
   let served = null;
   let deflateRows = null;
   let deflateTarget = null;
+  let fakeCpu = null;
   try {
     const exp = await getJson(`${cw.url}/__admin/expected?start=${CHUNK.start}&end=${CHUNK.end}`);
     if (exp.count !== n) problems.push(`fake serves ${exp.count} records in the window, not ${n}`);
@@ -434,7 +446,9 @@ async function benchPipeline(a, ctx) {
     process.stderr.write(`pipeline: backfill-worker run-chunk, ${n} tickets ...\n`);
     const la0 = loadavg();
     const st0 = await getJson(`${cw.url}/__admin/stats`);
+    const cwCpu0 = procCpu(cw.proc.pid);
     const bw = runChunk(a, ctx, { dir, cwUrl: cw.url }, n, { inflate: true });
+    fakeCpu = procCpu(cw.proc.pid) - cwCpu0;
     const st1 = await getJson(`${cw.url}/__admin/stats`);
     served = { pages: st1.pages - st0.pages, bytes: st1.bytes - st0.bytes };
     if (bw.error) problems.push(bw.error);
@@ -509,7 +523,13 @@ async function benchPipeline(a, ctx) {
     `libdeflate 3 alone takes ${fix(floor.cpu_s, 2)} CPU-s for that at table 2b's speed, so the pipeline cannot pass ` +
     `${fix(floor.max_records_per_cpu_s, 0)} records per CPU-s (${fix(floor.max_vs_python, 2)}x Python) at the default level; ` +
     `the worker spent ${fix(floor.worker_cpu_s, 2)} CPU-s, ${fix(floor.share * 100, 0)}% of it the floor.`);
-  return { records: n, served, rows, deflate: deflateRows, deflate_floor: floor, targets, problems };
+  const wall = wallFloor(n, floor, fakeCpu, py);
+  if (wall) console.log(`Wall floor: the fake ConnectWise used ${fix(wall.fake_cpu_s, 2)} CPU-s while serving the worker; ` +
+    `10x Python's wall time is ${fix(wall.target_wall_s, 2)} s, and ${wall.cores} cores give ${fix(wall.cores * wall.target_wall_s, 2)} ` +
+    `CPU-s in that time, so the worker would have to finish in ${fix(wall.worker_budget_cpu_s, 2)} CPU-s with every core busy ` +
+    `throughout (the deflate floor alone is ${fix(floor.cpu_s, 2)}; it spent ${fix(floor.worker_cpu_s, 2)}).`);
+  return { records: n, served, rows, deflate: deflateRows, deflate_floor: floor, wall_floor: wall, fake_cpu_s: fakeCpu,
+           targets, problems };
 }
 
 // ---- 3. memory -------------------------------------------------------------

@@ -6,8 +6,10 @@
 # Starts tests/bench/fake_activity.js (tasks mode, 127.0.0.1) and
 # `BIN worker --handler noop` with SLOTS slots (default 1), then profiles
 # the worker for SECONDS (default 5): `perf record -e cpu-clock` (this VM
-# has no hardware counters) reported by library and by symbol, and `strace
-# -c` for the system calls per task. tests/bench/README.md quotes it
+# has no hardware counters) reported by library and by symbol, the
+# share of the CPU spent inside libcurl, waiting in poll(2) and in the
+# worker's own code (a DWARF call-graph profile), and `strace -c` for the
+# system calls per task. tests/bench/README.md quotes it
 # for the one dispatch target still missed. Needs perf and strace (root).
 set -euo pipefail
 
@@ -40,6 +42,33 @@ t1=$(dl_succeeded)
 echo "tasks: $((t1 - t0))"
 perf report -i "$work/perf.data" --no-children --sort dso 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8 || true
 perf report -i "$work/perf.data" --no-children --sort dso,sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15 || true
+
+# Who the CPU is spent for: each sample's whole stack (DWARF unwinding,
+# since the static libcurl has no frame pointers) goes to the first of
+# (1) inside a libcurl call, the kernel work of its send and receive
+# included; (2) the worker's poll(2) for the response (sleep and wake-up);
+# (3) the rest, the worker's own code (signing, JSON, slots, logging).
+# (1) and (2) are what a worker built on this libcurl pays whatever its
+# own code costs: the floor line prices them per task.
+echo "== who the CPU is for, $slots slot(s), $secs s"
+t0=$(dl_succeeded); c0=$(awk '{print $14 + $15}' "/proc/$worker/stat")
+perf record -q -F 1000 --call-graph dwarf,16384 -e cpu-clock -p "$worker" -o "$work/perf-dwarf.data" -- sleep "$secs" >/dev/null 2>&1
+t1=$(dl_succeeded); c1=$(awk '{print $14 + $15}' "/proc/$worker/stat")
+perf script -i "$work/perf-dwarf.data" -F ip,sym 2>/dev/null | awk -v n="$((t1 - t0))" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
+  BEGIN { RS = ""; FS = "\n" }
+  { total++
+    if ($0 ~ / (curl_|Curl_)/) curl++
+    else if ($0 ~ /(__GI___poll|__poll|ppoll)/) pollw++
+    else own++ }
+  END {
+    if (!total || !n) { print "no samples"; exit }
+    per = c / hz / n * 1000
+    printf "%d samples, %d tasks, %.3f CPU-s per 1000 tasks (slowed by the profiler)\n", total, n, per
+    printf "  inside libcurl calls (with their send/recv in the kernel) %5.1f%%\n", 100 * curl / total
+    printf "  waiting in poll(2) for a response (sleep, wake-up)       %5.1f%%\n", 100 * pollw / total
+    printf "  the worker'"'"'s own code (signing, JSON, slots, logging)     %5.1f%%\n", 100 * own / total
+    printf "floor: with its own code at zero this worker would still spend %.0f%% of its CPU per task\n", 100 * (curl + pollw) / total
+  }'
 
 echo "== strace -c, $slots slot(s), $secs s (slows the worker; counts only)"
 t0=$(dl_succeeded)
