@@ -417,7 +417,7 @@ function deflateFloor(n, bw, py, rows) {
 // The wall-time target on this machine: the fake ConnectWise shares the
 // cores, so 10x Python's wall time leaves the worker what is left of
 // cores x that time, and only if it kept every core busy.
-function wallFloor(n, floor, fakeCpu, py) {
+function wallFloor(floor, fakeCpu, py) {
   if (!floor || fakeCpu == null || !py || !py.wall_s) return null;
   const cores = os.cpus().length, target = py.wall_s / 10;
   return { fake_cpu_s: fakeCpu, cores, target_wall_s: target,
@@ -523,7 +523,7 @@ async function benchPipeline(a, ctx) {
     `libdeflate 3 alone takes ${fix(floor.cpu_s, 2)} CPU-s for that at table 2b's speed, so the pipeline cannot pass ` +
     `${fix(floor.max_records_per_cpu_s, 0)} records per CPU-s (${fix(floor.max_vs_python, 2)}x Python) at the default level; ` +
     `the worker spent ${fix(floor.worker_cpu_s, 2)} CPU-s, ${fix(floor.share * 100, 0)}% of it the floor.`);
-  const wall = wallFloor(n, floor, fakeCpu, py);
+  const wall = wallFloor(floor, fakeCpu, py);
   if (wall) console.log(`Wall floor: the fake ConnectWise used ${fix(wall.fake_cpu_s, 2)} CPU-s while serving the worker; ` +
     `10x Python's wall time is ${fix(wall.target_wall_s, 2)} s, and ${wall.cores} cores give ${fix(wall.cores * wall.target_wall_s, 2)} ` +
     `CPU-s in that time, so the worker would have to finish in ${fix(wall.worker_budget_cpu_s, 2)} CPU-s with every core busy ` +

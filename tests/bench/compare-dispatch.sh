@@ -27,9 +27,9 @@ one() {
   dl_start_worker "$bin" "$slots" "$work"
   worker=$dl_worker
   sleep 2
-  c0=$(awk '{print $14 + $15}' "/proc/$worker/stat"); t0=$(dl_succeeded)
+  c0=$(dl_cpu_ticks "$worker"); t0=$(dl_succeeded)
   sleep 5
-  c1=$(awk '{print $14 + $15}' "/proc/$worker/stat"); t1=$(dl_succeeded)
+  c1=$(dl_cpu_ticks "$worker"); t1=$(dl_succeeded)
   kill "$worker" 2>/dev/null || true
   wait "$worker" 2>/dev/null || true
   kill "$fake" 2>/dev/null || true

@@ -30,3 +30,8 @@ dl_start_worker() {
 dl_succeeded() {
   curl -s "http://127.0.0.1:$dl_port/__admin/stats" | sed 's/.*"succeeded":\([0-9]*\).*/\1/'
 }
+
+# dl_cpu_ticks PID: the process's utime + stime so far, in clock ticks.
+dl_cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}

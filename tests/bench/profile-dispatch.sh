@@ -51,9 +51,9 @@ perf report -i "$work/perf.data" --no-children --sort dso,sym 2>/dev/null | grep
 # (1) and (2) are what a worker built on this libcurl pays whatever its
 # own code costs: the floor line prices them per task.
 echo "== who the CPU is for, $slots slot(s), $secs s"
-t0=$(dl_succeeded); c0=$(awk '{print $14 + $15}' "/proc/$worker/stat")
+t0=$(dl_succeeded); c0=$(dl_cpu_ticks "$worker")
 perf record -q -F 1000 --call-graph dwarf,16384 -e cpu-clock -p "$worker" -o "$work/perf-dwarf.data" -- sleep "$secs" >/dev/null 2>&1
-t1=$(dl_succeeded); c1=$(awk '{print $14 + $15}' "/proc/$worker/stat")
+t1=$(dl_succeeded); c1=$(dl_cpu_ticks "$worker")
 perf script -i "$work/perf-dwarf.data" -F ip,sym 2>/dev/null | awk -v n="$((t1 - t0))" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
   BEGIN { RS = ""; FS = "\n" }
   { total++
